@@ -1,0 +1,27 @@
+// The `coapbed` subcommands. Each takes its arguments (without the program and
+// command names), writes to `out` / `err`, and returns the process exit status:
+// 0 success, 1 invalid input (a malformed message or URI), 2 bad command line.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace coapbed::cli {
+
+using Args = std::vector<std::string>;
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitInvalidInput = 1;
+inline constexpr int kExitUsage = 2;
+
+/// `coapbed decode HEX`: one JSON object for a well-formed message; otherwise exit 1
+/// and `error: <rule> at byte <offset>` on `err`.
+int cmd_decode(const Args& args, std::ostream& out, std::ostream& err);
+/// `coapbed uri URI`: one JSON object with the scheme, host, port, the §6.4 options and
+/// the §6.5 composition; otherwise exit 1 and `error: <reason> at byte <offset>`.
+int cmd_uri(const Args& args, std::ostream& out, std::ostream& err);
+/// Dispatches `argv[1]` to a command.
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
+
+}  // namespace coapbed::cli

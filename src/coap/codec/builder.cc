@@ -1,0 +1,134 @@
+#include "coap/codec/builder.h"
+
+namespace coap {
+
+std::string_view to_string(BuildError e) noexcept {
+    switch (e) {
+        case BuildError::Ok: return "ok";
+        case BuildError::BufferTooSmall: return "buffer-too-small";
+        case BuildError::TokenTooLong: return "token-too-long";
+        case BuildError::TooManyOptions: return "too-many-options";
+        case BuildError::OptionTooLong: return "option-too-long";
+        case BuildError::EmptyWithContent: return "empty-message-with-content";
+        case BuildError::MessageTooLarge: return "message-too-large";
+    }
+    return "unknown";
+}
+
+namespace {
+
+// RFC 7252 §3.1: 0-12 inline, 13-268 one extra byte, 269-65804 two extra bytes.
+constexpr std::uint8_t nibble_for(std::uint32_t v) noexcept {
+    return v < 13 ? static_cast<std::uint8_t>(v) : (v < 269 ? 13 : 14);
+}
+constexpr std::size_t extended_bytes(std::uint32_t v) noexcept {
+    return v < 13 ? 0 : (v < 269 ? 1 : 2);
+}
+void write_extended(std::uint8_t*& p, std::uint32_t v) noexcept {
+    if (v >= 269) {
+        const std::uint32_t x = v - 269;
+        *p++ = static_cast<std::uint8_t>(x >> 8);
+        *p++ = static_cast<std::uint8_t>(x);
+    } else if (v >= 13) {
+        *p++ = static_cast<std::uint8_t>(v - 13);
+    }
+}
+
+}  // namespace
+
+BuildError MessageBuilder::set_token(Bytes token) noexcept {
+    if (token.size() > 8) return BuildError::TokenTooLong;  // RFC 7252 §3: TKL 0-8
+    token_ = token;
+    return BuildError::Ok;
+}
+
+BuildError MessageBuilder::insert(const Pending& p) noexcept {
+    if (count_ == kMaxOptions) return BuildError::TooManyOptions;
+    // Keep the table sorted; an equal number goes after the existing ones so that
+    // repeated options keep the order they were added in (RFC 7252 §5.4.5).
+    std::size_t at = count_;
+    while (at > 0 && options_[at - 1].number > p.number) {
+        options_[at] = options_[at - 1];
+        --at;
+    }
+    options_[at] = p;
+    ++count_;
+    return BuildError::Ok;
+}
+
+BuildError MessageBuilder::add_option(std::uint16_t number, Bytes value) noexcept {
+    if (value.size() > 0xffff) return BuildError::OptionTooLong;
+    Pending p{};
+    p.number = number;
+    p.is_inline = false;
+    p.value = value;
+    return insert(p);
+}
+
+BuildError MessageBuilder::add_uint(std::uint16_t number, std::uint64_t value) noexcept {
+    Pending p{};
+    p.number = number;
+    p.is_inline = true;
+    std::uint8_t n = 0;
+    for (std::uint64_t v = value; v != 0; v >>= 8) ++n;
+    p.inline_length = n;
+    for (std::uint8_t i = 0; i < n; ++i) {
+        p.inline_value[n - 1 - i] = static_cast<std::uint8_t>(value >> (8 * i));
+    }
+    return insert(p);
+}
+
+std::size_t MessageBuilder::encoded_size() const noexcept {
+    std::size_t size = 4 + token_.size();
+    std::uint32_t prev = 0;
+    for (std::size_t i = 0; i < count_; ++i) {
+        const Bytes v = options_[i].bytes();
+        const std::uint32_t delta = options_[i].number - prev;
+        size += 1 + extended_bytes(delta) + extended_bytes(static_cast<std::uint32_t>(v.size())) + v.size();
+        prev = options_[i].number;
+    }
+    if (!payload_.empty()) size += 1 + payload_.size();
+    return size;
+}
+
+BuildResult MessageBuilder::build(MutableBytes out) const noexcept {
+    // RFC 7252 §4.1: an Empty message is the 4-byte header alone.
+    if (code_.is_empty() && (!token_.empty() || count_ != 0 || !payload_.empty())) {
+        return {BuildError::EmptyWithContent, 0};
+    }
+    const std::size_t size = encoded_size();
+    if (size > MessageView::kMaxDatagram) return {BuildError::MessageTooLarge, 0};
+    if (size > out.size()) return {BuildError::BufferTooSmall, 0};
+
+    std::uint8_t* p = out.data();
+    *p++ = static_cast<std::uint8_t>(0x40 | (static_cast<std::uint8_t>(type_) << 4) | token_.size());
+    *p++ = code_.raw;
+    *p++ = static_cast<std::uint8_t>(mid_ >> 8);
+    *p++ = static_cast<std::uint8_t>(mid_);
+    if (!token_.empty()) {
+        std::memcpy(p, token_.data(), token_.size());
+        p += token_.size();
+    }
+    std::uint32_t prev = 0;
+    for (std::size_t i = 0; i < count_; ++i) {
+        const Bytes v = options_[i].bytes();
+        const std::uint32_t delta = options_[i].number - prev;
+        const auto length = static_cast<std::uint32_t>(v.size());
+        *p++ = static_cast<std::uint8_t>((nibble_for(delta) << 4) | nibble_for(length));
+        write_extended(p, delta);
+        write_extended(p, length);
+        if (!v.empty()) {
+            std::memcpy(p, v.data(), v.size());
+            p += v.size();
+        }
+        prev = options_[i].number;
+    }
+    if (!payload_.empty()) {
+        *p++ = 0xFF;
+        std::memcpy(p, payload_.data(), payload_.size());
+        p += payload_.size();
+    }
+    return {BuildError::Ok, static_cast<std::size_t>(p - out.data())};
+}
+
+}  // namespace coap

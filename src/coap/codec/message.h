@@ -1,0 +1,46 @@
+// An owning message value, for the parts of coapbed that keep messages around
+// (tests, the CLI, round-trip fuzzing). The hot paths use MessageView and
+// MessageBuilder instead, which do not allocate.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "coap/codec/builder.h"
+#include "coap/codec/code.h"
+#include "coap/codec/message_view.h"
+
+namespace coap {
+
+struct OwnedOption {
+    std::uint16_t number = 0;
+    std::vector<std::uint8_t> value;
+    friend bool operator==(const OwnedOption& a, const OwnedOption& b) {
+        return a.number == b.number && a.value == b.value;
+    }
+};
+
+struct Message {
+    MessageType type = MessageType::Con;
+    Code code;
+    std::uint16_t message_id = 0;
+    std::vector<std::uint8_t> token;
+    std::vector<OwnedOption> options;  ///< any order; equality compares them sorted (stably)
+    std::vector<std::uint8_t> payload;
+
+    /// Equal when every field is equal and the options are equal once stably sorted by
+    /// number: the order in which a message is sent on the wire (RFC 7252 §3.1).
+    friend bool operator==(const Message& a, const Message& b);
+    friend bool operator!=(const Message& a, const Message& b) { return !(a == b); }
+};
+
+/// Copies a parsed view into an owning message.
+[[nodiscard]] Message to_message(const MessageView& view);
+
+/// Builds `m` into `out` (see MessageBuilder for errors).
+[[nodiscard]] BuildResult build(const Message& m, MutableBytes out) noexcept;
+
+/// Builds `m` into a new vector; empty with `error` set on failure.
+[[nodiscard]] std::vector<std::uint8_t> encode(const Message& m, BuildError* error = nullptr);
+
+}  // namespace coap

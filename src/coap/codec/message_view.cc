@@ -1,0 +1,139 @@
+#include "coap/codec/message_view.h"
+
+namespace coap {
+
+std::string_view to_string(ParseError e) noexcept {
+    switch (e) {
+        case ParseError::Ok: return "ok";
+        case ParseError::TooShort: return "message-too-short";
+        case ParseError::BadVersion: return "bad-version";
+        case ParseError::TokenLengthReserved: return "token-length-reserved";
+        case ParseError::TokenPastEnd: return "token-past-end";
+        case ParseError::EmptyMessageNotEmpty: return "empty-message-not-empty";
+        case ParseError::OptionDeltaReserved: return "option-delta-reserved";
+        case ParseError::OptionLengthReserved: return "option-length-reserved";
+        case ParseError::OptionDeltaPastEnd: return "option-delta-past-end";
+        case ParseError::OptionLengthPastEnd: return "option-length-past-end";
+        case ParseError::OptionValuePastEnd: return "option-value-past-end";
+        case ParseError::OptionNumberTooLarge: return "option-number-too-large";
+        case ParseError::PayloadMarkerNoPayload: return "payload-marker-without-payload";
+        case ParseError::TooManyOptions: return "too-many-options";
+        case ParseError::MessageTooLarge: return "message-too-large";
+    }
+    return "unknown";
+}
+
+namespace {
+
+constexpr std::uint8_t kPayloadMarker = 0xFF;
+
+enum class Ext : std::uint8_t { Ok, Reserved, Missing };
+
+// Reads the extended form of an option delta or length nibble (RFC 7252 §3.1):
+// 0-12 is the value itself, 13 adds one byte (value - 13), 14 adds two bytes in network
+// byte order (value - 269), 15 is reserved. `pos` advances past the bytes consumed.
+Ext read_extended(Bytes d, std::uint8_t nibble, std::size_t& pos, std::uint32_t& value) noexcept {
+    if (nibble < 13) {
+        value = nibble;
+        return Ext::Ok;
+    }
+    if (nibble == 13) {
+        if (d.size() - pos < 1) return Ext::Missing;
+        value = static_cast<std::uint32_t>(d[pos]) + 13u;
+        pos += 1;
+        return Ext::Ok;
+    }
+    if (nibble == 14) {
+        if (d.size() - pos < 2) return Ext::Missing;
+        value = ((static_cast<std::uint32_t>(d[pos]) << 8) | d[pos + 1]) + 269u;
+        pos += 2;
+        return Ext::Ok;
+    }
+    return Ext::Reserved;
+}
+
+}  // namespace
+
+//  RFC 7252 §3:
+//   0                   1                   2                   3
+//   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//  |Ver| T |  TKL  |      Code     |          Message ID           |
+//  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//  |   Token (if any, TKL bytes) ...
+//  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//  |   Options (if any) ...
+//  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//  |1 1 1 1 1 1 1 1|    Payload (if any) ...
+//  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ParseResult parse(Bytes d, MessageView& out) noexcept {
+    if (d.size() > MessageView::kMaxDatagram) return {ParseError::MessageTooLarge, 0};
+    if (d.size() < 4) return {ParseError::TooShort, d.size()};
+    if ((d[0] >> 6) != 1) return {ParseError::BadVersion, 0};  // RFC 7252 §3: Ver MUST be 1
+    const std::uint8_t tkl = d[0] & 0x0f;
+    if (tkl > 8) return {ParseError::TokenLengthReserved, 0};  // RFC 7252 §3: 9-15 reserved
+    const Code code{d[1]};
+    // RFC 7252 §4.1: an Empty message has TKL 0 and nothing after the Message ID.
+    if (code.is_empty() && tkl != 0) return {ParseError::EmptyMessageNotEmpty, 0};
+    if (code.is_empty() && d.size() > 4) return {ParseError::EmptyMessageNotEmpty, 4};
+    if (d.size() - 4 < tkl) return {ParseError::TokenPastEnd, 4};
+
+    out.datagram_ = d;
+    out.payload_ = Bytes();
+    out.type_ = static_cast<MessageType>((d[0] >> 4) & 0x03);
+    out.code_ = code;
+    out.mid_ = static_cast<std::uint16_t>((d[2] << 8) | d[3]);
+    out.token_length_ = tkl;
+    out.option_count_ = 0;
+
+    std::size_t pos = 4u + tkl;
+    std::uint32_t number = 0;
+    while (pos < d.size()) {
+        const std::size_t start = pos;
+        const std::uint8_t b = d[pos++];
+        if (b == kPayloadMarker) {
+            // RFC 7252 §3: a marker followed by a zero-length payload is a format error.
+            if (pos == d.size()) return {ParseError::PayloadMarkerNoPayload, start};
+            out.payload_ = d.sub(pos, d.size() - pos);
+            return {ParseError::Ok, 0};
+        }
+        std::uint32_t delta = 0;
+        std::uint32_t length = 0;
+        switch (read_extended(d, static_cast<std::uint8_t>(b >> 4), pos, delta)) {
+            case Ext::Ok: break;
+            case Ext::Reserved: return {ParseError::OptionDeltaReserved, start};
+            case Ext::Missing: return {ParseError::OptionDeltaPastEnd, start};
+        }
+        switch (read_extended(d, static_cast<std::uint8_t>(b & 0x0f), pos, length)) {
+            case Ext::Ok: break;
+            case Ext::Reserved: return {ParseError::OptionLengthReserved, start};
+            case Ext::Missing: return {ParseError::OptionLengthPastEnd, start};
+        }
+        if (d.size() - pos < length) return {ParseError::OptionValuePastEnd, start};
+        number += delta;
+        if (number > 0xffffu) return {ParseError::OptionNumberTooLarge, start};
+        if (out.option_count_ == MessageView::kMaxOptions) return {ParseError::TooManyOptions, start};
+        // pos and length both fit 16 bits: d.size() <= kMaxDatagram was checked above.
+        out.entries_[out.option_count_++] = MessageView::Entry{
+            static_cast<std::uint16_t>(number), static_cast<std::uint16_t>(pos),
+            static_cast<std::uint16_t>(length)};
+        pos += length;
+    }
+    return {ParseError::Ok, 0};
+}
+
+std::size_t MessageView::find(std::uint16_t number) const noexcept {
+    for (std::size_t i = 0; i < option_count_; ++i) {
+        if (entries_[i].number == number) return i;
+        if (entries_[i].number > number) break;  // options are in ascending order
+    }
+    return option_count_;
+}
+
+std::size_t MessageView::count(std::uint16_t number) const noexcept {
+    std::size_t n = 0;
+    for (std::size_t i = find(number); i < option_count_ && entries_[i].number == number; ++i) ++n;
+    return n;
+}
+
+}  // namespace coap

@@ -1,0 +1,435 @@
+#include "coap/uri/uri.h"
+
+#include "coap/options/registry.h"
+#include "coap/options/values.h"
+
+namespace coap {
+
+std::string_view to_string(UriError e) noexcept {
+    switch (e) {
+        case UriError::Ok: return "ok";
+        case UriError::TooLong: return "uri-too-long";
+        case UriError::NotAbsolute: return "not-absolute";
+        case UriError::UnsupportedScheme: return "unsupported-scheme";
+        case UriError::MissingAuthority: return "missing-authority";
+        case UriError::UserinfoNotAllowed: return "userinfo-not-allowed";
+        case UriError::EmptyHost: return "empty-host";
+        case UriError::BadHost: return "bad-host";
+        case UriError::BadIpLiteral: return "bad-ip-literal";
+        case UriError::BadPort: return "bad-port";
+        case UriError::PortOutOfRange: return "port-out-of-range";
+        case UriError::BadCharacter: return "bad-character";
+        case UriError::BadPercentEncoding: return "bad-percent-encoding";
+        case UriError::HasFragment: return "fragment-not-allowed";
+        case UriError::HostTooLong: return "host-too-long";
+        case UriError::SegmentTooLong: return "segment-too-long";
+        case UriError::QueryTooLong: return "query-too-long";
+        case UriError::TooManyOptions: return "too-many-options";
+        case UriError::BadOptionValue: return "bad-option-value";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(Scheme s) noexcept { return s == Scheme::Coap ? "coap" : "coaps"; }
+
+namespace {
+
+// RFC 3986 §2.2, §2.3 character classes.
+constexpr bool is_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool is_hex(char c) noexcept {
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+constexpr bool is_unreserved(char c) noexcept {
+    return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+constexpr bool is_sub_delim(char c) noexcept {
+    switch (c) {
+        case '!': case '$': case '&': case '\'': case '(': case ')':
+        case '*': case '+': case ',': case ';': case '=':
+            return true;
+        default:
+            return false;
+    }
+}
+constexpr bool is_pchar(char c) noexcept { return is_unreserved(c) || is_sub_delim(c) || c == ':' || c == '@'; }
+constexpr char to_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+constexpr std::uint8_t hex_value(char c) noexcept {
+    return static_cast<std::uint8_t>(is_digit(c) ? c - '0' : (to_lower(c) - 'a' + 10));
+}
+
+// dec-octet "." dec-octet "." dec-octet "." dec-octet (RFC 3986 §3.2.2): no leading zeros.
+bool is_ipv4(std::string_view s) noexcept {
+    std::size_t i = 0;
+    for (int octet = 0; octet < 4; ++octet) {
+        if (octet > 0) {
+            if (i >= s.size() || s[i] != '.') return false;
+            ++i;
+        }
+        const std::size_t start = i;
+        unsigned value = 0;
+        while (i < s.size() && is_digit(s[i]) && i - start < 3) value = value * 10 + static_cast<unsigned>(s[i++] - '0');
+        const std::size_t len = i - start;
+        if (len == 0 || value > 255 || (len > 1 && s[start] == '0')) return false;
+    }
+    return i == s.size();
+}
+
+// IPv6address of RFC 3986 §3.2.2 (RFC 4291 §2.2 text forms), without zone identifiers.
+bool is_ipv6(std::string_view s) noexcept {
+    const std::size_t n = s.size();
+    std::size_t i = 0;
+    int groups = 0;
+    bool compressed = false;
+    if (n >= 2 && s[0] == ':' && s[1] == ':') {
+        compressed = true;
+        i = 2;
+        if (i == n) return true;
+    } else if (n == 0 || s[0] == ':') {
+        return false;
+    }
+    while (true) {
+        const std::size_t start = i;
+        while (i < n && is_hex(s[i]) && i - start < 5) ++i;
+        if (i < n && s[i] == '.') {  // trailing IPv4 takes two groups
+            if (!is_ipv4(s.substr(start))) return false;
+            groups += 2;
+            break;
+        }
+        if (i == start || i - start > 4) return false;
+        ++groups;
+        if (i == n) break;
+        if (s[i] != ':') return false;
+        ++i;
+        if (i < n && s[i] == ':') {
+            if (compressed) return false;
+            compressed = true;
+            ++i;
+            if (i == n) break;
+        } else if (i == n) {
+            return false;  // a single trailing colon
+        }
+        if (groups > 8) return false;
+    }
+    return compressed ? groups <= 7 : groups == 8;
+}
+
+// Checks that every "%" in s[from, to) starts a complete pct-encoded triplet and every
+// other character satisfies `allowed`. Returns the offset of the first bad character.
+template <typename Pred>
+UriResult check_chars(std::string_view t, std::size_t from, std::size_t to, Pred allowed,
+                      UriError bad_char) noexcept {
+    for (std::size_t i = from; i < to; ++i) {
+        if (t[i] == '%') {
+            if (to - i < 3 || !is_hex(t[i + 1]) || !is_hex(t[i + 2])) return {UriError::BadPercentEncoding, i};
+            i += 2;
+        } else if (!allowed(t[i])) {
+            return {bad_char, i};
+        }
+    }
+    return {};
+}
+
+std::size_t find_any(std::string_view t, std::size_t from, std::string_view set) noexcept {
+    const std::size_t p = t.find_first_of(set, from);
+    return p == std::string_view::npos ? t.size() : p;
+}
+
+}  // namespace
+
+UriResult parse_uri(std::string_view t, UriParts& out) noexcept {
+    out = UriParts{};
+    out.text = t;
+    if (t.size() > kMaxUriLength) return {UriError::TooLong, kMaxUriLength};
+    // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986 §3.1)
+    std::size_t i = 0;
+    if (t.empty() || !is_alpha(t[0])) return {UriError::NotAbsolute, 0};
+    while (i < t.size() && (is_alpha(t[i]) || is_digit(t[i]) || t[i] == '+' || t[i] == '-' || t[i] == '.')) ++i;
+    if (i == t.size() || t[i] != ':') return {UriError::NotAbsolute, i};
+    const std::string_view scheme = t.substr(0, i);
+    auto scheme_is = [&](std::string_view want) {
+        if (scheme.size() != want.size()) return false;
+        for (std::size_t k = 0; k < want.size(); ++k) {
+            if (to_lower(scheme[k]) != want[k]) return false;
+        }
+        return true;
+    };
+    if (scheme_is("coap")) {
+        out.scheme = Scheme::Coap;
+    } else if (scheme_is("coaps")) {
+        out.scheme = Scheme::Coaps;
+    } else {
+        return {UriError::UnsupportedScheme, 0};  // RFC 7252 §6.4 step 3
+    }
+    ++i;
+    // RFC 7252 §6.1: coap-URI = "coap:" "//" host [ ":" port ] path-abempty [ "?" query ]
+    if (t.substr(i, 2) != "//") return {UriError::MissingAuthority, i};
+    i += 2;
+    const std::size_t auth_end = find_any(t, i, "/?#");
+    if (const std::size_t at = t.find('@', i); at < auth_end) return {UriError::UserinfoNotAllowed, at};
+
+    std::size_t host_end;
+    if (i < auth_end && t[i] == '[') {
+        const std::size_t close = t.find(']', i);
+        if (close >= auth_end) return {UriError::BadIpLiteral, i};
+        out.host = t.substr(i + 1, close - i - 1);
+        if (!is_ipv6(out.host)) return {UriError::BadIpLiteral, i};
+        out.host_kind = HostKind::IPv6;
+        host_end = close + 1;
+    } else {
+        host_end = find_any(t.substr(0, auth_end), i, ":");
+        if (host_end == i) return {UriError::EmptyHost, i};
+        // reg-name = *( unreserved / pct-encoded / sub-delims ) (RFC 3986 §3.2.2)
+        const UriResult r = check_chars(t, i, host_end, [](char c) { return is_unreserved(c) || is_sub_delim(c); },
+                                        UriError::BadHost);
+        if (!r.ok()) return r;
+        out.host = t.substr(i, host_end - i);
+        out.host_kind = is_ipv4(out.host) ? HostKind::IPv4 : HostKind::RegName;
+    }
+    out.port = default_port(out.scheme);
+    if (host_end < auth_end) {
+        if (t[host_end] != ':') return {UriError::BadPort, host_end};
+        std::uint32_t port = 0;
+        for (std::size_t k = host_end + 1; k < auth_end; ++k) {
+            if (!is_digit(t[k])) return {UriError::BadPort, k};
+            port = port * 10 + static_cast<std::uint32_t>(t[k] - '0');
+            if (port > 0xffff) return {UriError::PortOutOfRange, host_end + 1};
+        }
+        // An empty port ("coap://h:/") means the default (RFC 7252 §6.3 example).
+        if (auth_end > host_end + 1) {
+            out.port = static_cast<std::uint16_t>(port);
+            out.explicit_port = true;
+        }
+    }
+
+    i = auth_end;
+    const std::size_t path_end = find_any(t, i, "?#");
+    if (UriResult r = check_chars(t, i, path_end, [](char c) { return is_pchar(c) || c == '/'; },
+                                  UriError::BadCharacter);
+        !r.ok()) {
+        return r;
+    }
+    out.path = t.substr(i, path_end - i);
+    i = path_end;
+    if (i < t.size() && t[i] == '?') {
+        const std::size_t query_end = find_any(t, i + 1, "#");
+        if (UriResult r = check_chars(t, i + 1, query_end,
+                                      [](char c) { return is_pchar(c) || c == '/' || c == '?'; },
+                                      UriError::BadCharacter);
+            !r.ok()) {
+            return r;
+        }
+        out.has_query = true;
+        out.query = t.substr(i + 1, query_end - i - 1);
+        i = query_end;
+    }
+    if (i < t.size()) return {UriError::HasFragment, i};  // RFC 7252 §6.4 step 4
+    return {};
+}
+
+bool UriOptions::push(std::uint16_t number, std::size_t offset, std::size_t length) noexcept {
+    if (count_ == kMaxOptions) return false;
+    entries_[count_++] = Entry{number, static_cast<std::uint16_t>(offset), static_cast<std::uint16_t>(length)};
+    return true;
+}
+
+namespace {
+
+// Percent-decodes an already validated component into `dst`; returns the bytes written.
+// With `lower`, ASCII letters are lower-cased before decoding (RFC 7252 §6.4 step 5).
+std::size_t decode_into(std::string_view s, std::uint8_t* dst, bool lower) noexcept {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%') {
+            dst[n++] = static_cast<std::uint8_t>((hex_value(s[i + 1]) << 4) | hex_value(s[i + 2]));
+            i += 2;
+        } else {
+            dst[n++] = static_cast<std::uint8_t>(lower ? to_lower(s[i]) : s[i]);
+        }
+    }
+    return n;
+}
+
+struct Segment {
+    std::size_t offset;  // in the path
+    std::size_t length;
+};
+
+}  // namespace
+
+UriResult decompose(const UriParts& parts, UriOptions& out) noexcept {
+    out.count_ = 0;
+    out.used_ = 0;
+    out.scheme_ = parts.scheme;
+    out.host_kind_ = parts.host_kind;
+    out.port_ = parts.port;
+    auto offset_of = [&](std::string_view piece) {
+        return static_cast<std::size_t>(piece.data() - parts.text.data());
+    };
+    // Every decoded byte comes from a distinct byte of the URI, and the URI is at most
+    // kMaxUriLength long, so storage_ cannot overflow.
+    std::uint8_t* const base = out.storage_.data();
+
+    out.host_offset_ = static_cast<std::uint16_t>(out.used_);
+    if (parts.host_kind == HostKind::RegName) {
+        // RFC 7252 §6.4 step 5: lower-case, then decode; only for a reg-name.
+        const std::size_t n = decode_into(parts.host, base + out.used_, true);
+        if (n > 255) return {UriError::HostTooLong, offset_of(parts.host)};  // RFC 7252 §5.10.1
+        if (!out.push(options::kUriHost, out.used_, n)) return {UriError::TooManyOptions, offset_of(parts.host)};
+        out.host_length_ = static_cast<std::uint16_t>(n);
+        out.used_ += n;
+    } else {
+        for (char c : parts.host) base[out.used_++] = static_cast<std::uint8_t>(to_lower(c));
+        out.host_length_ = static_cast<std::uint16_t>(parts.host.size());
+    }
+    // RFC 7252 §6.4 step 6: no Uri-Port, the request goes to the URI's own port.
+
+    // RFC 7252 §6.4 step 2 resolves the reference, which removes dot-segments
+    // (RFC 3986 §5.2.4); done here on whole segments with a bounded stack.
+    std::array<Segment, UriOptions::kMaxOptions> stack{};
+    std::size_t depth = 0;
+    const std::string_view path = parts.path;
+    if (!path.empty()) {
+        std::size_t pos = 1;  // path-abempty starts with "/"
+        while (true) {
+            const std::size_t end = find_any(path, pos, "/");
+            const std::string_view seg = path.substr(pos, end - pos);
+            const bool last = end == path.size();
+            if (seg == "." || seg == "..") {
+                if (seg == ".." && depth > 0) --depth;
+                if (last) {
+                    if (depth == stack.size()) return {UriError::TooManyOptions, offset_of(seg)};
+                    stack[depth++] = Segment{end, 0};  // the path now ends with "/"
+                }
+            } else {
+                if (depth == stack.size()) return {UriError::TooManyOptions, offset_of(seg)};
+                stack[depth++] = Segment{pos, seg.size()};
+            }
+            if (last) break;
+            pos = end + 1;
+        }
+    }
+    // RFC 7252 §6.4 step 8: an empty path or a lone "/" gives no Uri-Path.
+    const bool lone_slash = depth == 1 && stack[0].length == 0;
+    for (std::size_t k = 0; k < depth && !lone_slash; ++k) {
+        const std::string_view seg = path.substr(stack[k].offset, stack[k].length);
+        const std::size_t n = decode_into(seg, base + out.used_, false);
+        if (n > 255) return {UriError::SegmentTooLong, offset_of(seg)};  // RFC 7252 §5.10.1
+        if (!out.push(options::kUriPath, out.used_, n)) return {UriError::TooManyOptions, offset_of(seg)};
+        out.used_ += n;
+    }
+    // RFC 7252 §6.4 step 9: one Uri-Query per "&"-separated argument.
+    if (parts.has_query) {
+        std::size_t pos = 0;
+        while (true) {
+            const std::size_t end = find_any(parts.query, pos, "&");
+            const std::string_view arg = parts.query.substr(pos, end - pos);
+            const std::size_t n = decode_into(arg, base + out.used_, false);
+            if (n > 255) return {UriError::QueryTooLong, offset_of(arg)};  // RFC 7252 §5.10.1
+            if (!out.push(options::kUriQuery, out.used_, n)) return {UriError::TooManyOptions, offset_of(arg)};
+            out.used_ += n;
+            if (end == parts.query.size()) break;
+            pos = end + 1;
+        }
+    }
+    return {};
+}
+
+UriResult decompose_uri(std::string_view text, UriOptions& out) noexcept {
+    UriParts parts;
+    if (UriResult r = parse_uri(text, parts); !r.ok()) return r;
+    return decompose(parts, out);
+}
+
+namespace {
+
+void append_encoded(std::string& out, Bytes value, bool (*keep)(char)) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (std::uint8_t b : value) {
+        const char c = static_cast<char>(b);
+        if (b < 0x80 && keep(c)) {
+            out.push_back(c);
+        } else {
+            out.push_back('%');
+            out.push_back(kHex[b >> 4]);
+            out.push_back(kHex[b & 0x0f]);
+        }
+    }
+}
+
+// RFC 7252 §6.5 step 8: keep unreserved, sub-delims, ":" and "@".
+bool keep_in_path(char c) { return is_pchar(c); }
+// RFC 7252 §6.5 step 9: keep unreserved, sub-delims except "&", ":", "@", "/" and "?".
+bool keep_in_query(char c) { return (is_pchar(c) && c != '&') || c == '/' || c == '?'; }
+// A reg-name; upper-case letters are encoded because §6.4 lower-cases the host before
+// decoding, so only "%41" decomposes back to an "A" in Uri-Host.
+bool keep_in_host(char c) { return (is_unreserved(c) || is_sub_delim(c)) && !(c >= 'A' && c <= 'Z'); }
+
+}  // namespace
+
+UriResult compose_uri(Scheme scheme, std::string_view dest_host, std::uint16_t dest_port,
+                      const Option* options, std::size_t count, std::string& out) {
+    out.clear();
+    out.append(to_string(scheme));
+    out.append("://");
+    const Option* host = nullptr;
+    std::uint16_t port = dest_port;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (options[i].number == options::kUriHost && host == nullptr) host = &options[i];
+        if (options[i].number == options::kUriPort) {
+            const auto v = decode_uint(options[i].value);
+            if (options[i].value.size() > 2 || !v) return {UriError::BadOptionValue, 0};
+            port = static_cast<std::uint16_t>(*v);
+        }
+    }
+    // RFC 7252 §6.5 steps 4-5: Uri-Host, else the destination IP address.
+    if (host != nullptr) {
+        const std::string_view v = host->value.as_chars();
+        const bool literal = is_ipv4(v) || (v.size() > 2 && v.front() == '[' && v.back() == ']' &&
+                                            is_ipv6(v.substr(1, v.size() - 2)));
+        if (host->value.empty()) return {UriError::EmptyHost, 0};
+        if (literal) {
+            out.append(v);
+        } else {
+            append_encoded(out, host->value, keep_in_host);
+        }
+    } else if (dest_host.empty()) {
+        return {UriError::EmptyHost, 0};
+    } else if (dest_host.find(':') != std::string_view::npos) {
+        out.push_back('[');
+        out.append(dest_host);
+        out.push_back(']');
+    } else {
+        out.append(dest_host);
+    }
+    // RFC 7252 §6.5 step 7: the port is omitted when it is the scheme's default.
+    if (port != default_port(scheme)) {
+        out.push_back(':');
+        out.append(std::to_string(port));
+    }
+    // RFC 7252 §6.5 step 8.
+    bool any_path = false;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (options[i].number != options::kUriPath) continue;
+        any_path = true;
+        out.push_back('/');
+        const std::string_view v = options[i].value.as_chars();
+        if (v == "." || v == "..") {
+            for (std::size_t k = 0; k < v.size(); ++k) out.append("%2E");
+        } else {
+            append_encoded(out, options[i].value, keep_in_path);
+        }
+    }
+    if (!any_path) out.push_back('/');
+    // RFC 7252 §6.5 step 9.
+    bool first_query = true;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (options[i].number != options::kUriQuery) continue;
+        out.push_back(first_query ? '?' : '&');
+        first_query = false;
+        append_encoded(out, options[i].value, keep_in_query);
+    }
+    return {};
+}
+
+}  // namespace coap

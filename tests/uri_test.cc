@@ -1,0 +1,241 @@
+// coap/coaps URIs: RFC 7252 §6.1-§6.5 with RFC 3986.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "coap/uri/uri.h"
+#include "test_util.h"
+
+using coap::UriError;
+using coap::UriOptions;
+
+namespace {
+
+// "number=value" lines for every option, to compare decompositions.
+std::vector<std::string> options_of(const UriOptions& o) {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < o.size(); ++i) {
+        out.push_back(std::to_string(o[i].number) + "=" + std::string(o[i].value.as_chars()));
+    }
+    return out;
+}
+
+std::vector<std::string> decompose_ok(const std::string& uri) {
+    UriOptions o;
+    const coap::UriResult r = coap::decompose_uri(uri, o);
+    EXPECT_TRUE(r.ok()) << uri << ": " << coap::to_string(r.error) << " at " << r.offset;
+    return options_of(o);
+}
+
+void expect_fail(const std::string& uri, UriError e, std::size_t offset) {
+    UriOptions o;
+    const coap::UriResult r = coap::decompose_uri(uri, o);
+    EXPECT_EQ(r.error, e) << uri << ": got " << coap::to_string(r.error);
+    EXPECT_EQ(r.offset, offset) << uri;
+}
+
+std::string compose(const UriOptions& o) {
+    std::vector<coap::Option> list;
+    for (std::size_t i = 0; i < o.size(); ++i) list.push_back(o[i]);
+    std::string out;
+    const coap::UriResult r = coap::compose_uri(o.scheme(), o.host(), o.port(), list.data(), list.size(), out);
+    EXPECT_TRUE(r.ok()) << coap::to_string(r.error);
+    return out;
+}
+
+using V = std::vector<std::string>;
+
+}  // namespace
+
+TEST(Uri, EquivalentUrisOfRfc7252Section6_3) {
+    const V expected = {"3=example.com", "11=~sensors", "11=temp.xml"};
+    EXPECT_EQ(decompose_ok("coap://example.com:5683/~sensors/temp.xml"), expected);
+    EXPECT_EQ(decompose_ok("coap://EXAMPLE.com/%7Esensors/temp.xml"), expected);
+    EXPECT_EQ(decompose_ok("coap://EXAMPLE.com:/%7esensors/temp.xml"), expected);
+    EXPECT_EQ(decompose_ok("COAP://example.COM:05683/%7esensors/temp.xml"), expected);
+}
+
+TEST(Uri, PathSegmentsAndQueryArguments) {
+    EXPECT_EQ(decompose_ok("coap://h/a//b/"), (V{"3=h", "11=a", "11=", "11=b", "11="}));
+    EXPECT_EQ(decompose_ok("coap://h"), (V{"3=h"}));
+    EXPECT_EQ(decompose_ok("coap://h/"), (V{"3=h"}));
+    EXPECT_EQ(decompose_ok("coap://h//"), (V{"3=h", "11=", "11="}));
+    EXPECT_EQ(decompose_ok("coap://h/a%2Fb/%20"), (V{"3=h", "11=a/b", "11= "}));
+    EXPECT_EQ(decompose_ok("coap://h/s?a=1&b=%26&&c"), (V{"3=h", "11=s", "15=a=1", "15=b=&", "15=", "15=c"}));
+    EXPECT_EQ(decompose_ok("coap://h?"), (V{"3=h", "15="}));
+    EXPECT_EQ(decompose_ok("coap://h/?x=/y?z"), (V{"3=h", "15=x=/y?z"}));
+}
+
+TEST(Uri, DotSegmentsAreRemovedAsInReferenceResolution) {
+    // RFC 7252 §6.4 step 2 resolves the URI, which applies RFC 3986 §5.2.4.
+    EXPECT_EQ(decompose_ok("coap://h/a/b/c/./../../g"), (V{"3=h", "11=a", "11=g"}));
+    EXPECT_EQ(decompose_ok("coap://h/a/./b"), (V{"3=h", "11=a", "11=b"}));
+    EXPECT_EQ(decompose_ok("coap://h/a/.."), (V{"3=h"}));
+    EXPECT_EQ(decompose_ok("coap://h/.."), (V{"3=h"}));
+    EXPECT_EQ(decompose_ok("coap://h/a/b/.."), (V{"3=h", "11=a", "11="}));
+    EXPECT_EQ(decompose_ok("coap://h/%2e/x"), (V{"3=h", "11=.", "11=x"}));  // encoded: data, not a dot-segment
+}
+
+TEST(Uri, HostKinds) {
+    UriOptions o;
+    ASSERT_TRUE(coap::decompose_uri("coap://192.0.2.1:61616/x", o).ok());
+    EXPECT_EQ(o.host_kind(), coap::HostKind::IPv4);
+    EXPECT_EQ(o.host(), "192.0.2.1");
+    EXPECT_EQ(o.port(), 61616);
+    EXPECT_EQ(options_of(o), (V{"11=x"}));  // no Uri-Host for an IP literal
+    ASSERT_TRUE(coap::decompose_uri("coaps://[2001:DB8::1]/x", o).ok());
+    EXPECT_EQ(o.host_kind(), coap::HostKind::IPv6);
+    EXPECT_EQ(o.host(), "2001:db8::1");
+    EXPECT_EQ(o.port(), 5684);
+    EXPECT_EQ(o.scheme(), coap::Scheme::Coaps);
+    EXPECT_EQ(options_of(o), (V{"11=x"}));
+    // Not an IPv4address by RFC 3986's grammar: a reg-name.
+    EXPECT_EQ(decompose_ok("coap://256.1.1.1/"), (V{"3=256.1.1.1"}));
+    EXPECT_EQ(decompose_ok("coap://01.2.3.4/"), (V{"3=01.2.3.4"}));
+    // Lower-cased, then decoded (§6.4 step 5): "%41" stays an upper-case A.
+    EXPECT_EQ(decompose_ok("coap://Ex%41mple/"), (V{"3=exAmple"}));
+}
+
+TEST(Uri, PortRange) {
+    UriOptions o;
+    ASSERT_TRUE(coap::decompose_uri("coap://h:0/", o).ok());
+    EXPECT_EQ(o.port(), 0);
+    ASSERT_TRUE(coap::decompose_uri("coap://h:65535/", o).ok());
+    EXPECT_EQ(o.port(), 65535);
+    ASSERT_TRUE(coap::decompose_uri("coap://h:/", o).ok());
+    EXPECT_EQ(o.port(), 5683);
+    expect_fail("coap://h:65536/", UriError::PortOutOfRange, 9);
+    expect_fail("coap://h:99999999999999999999/", UriError::PortOutOfRange, 9);
+    expect_fail("coap://h:8a/", UriError::BadPort, 10);
+    expect_fail("coap://[::1]x/", UriError::BadPort, 12);
+}
+
+TEST(Uri, Failures) {
+    expect_fail("", UriError::NotAbsolute, 0);
+    expect_fail("/sensors/temp", UriError::NotAbsolute, 0);
+    expect_fail("example.com/temp", UriError::NotAbsolute, 11);
+    expect_fail("http://example.com/", UriError::UnsupportedScheme, 0);
+    expect_fail("coap+tcp://example.com/", UriError::UnsupportedScheme, 0);
+    expect_fail("coap:example", UriError::MissingAuthority, 5);
+    expect_fail("coap:///x", UriError::EmptyHost, 7);
+    expect_fail("coap://:5683/x", UriError::EmptyHost, 7);
+    expect_fail("coap://user@h/", UriError::UserinfoNotAllowed, 11);
+    expect_fail("coap://h/x#frag", UriError::HasFragment, 10);
+    expect_fail("coap://h/x#", UriError::HasFragment, 10);
+    expect_fail("coap://h/%4", UriError::BadPercentEncoding, 9);
+    expect_fail("coap://h/%", UriError::BadPercentEncoding, 9);
+    expect_fail("coap://h/%zz", UriError::BadPercentEncoding, 9);
+    expect_fail("coap://h/?a=%g0", UriError::BadPercentEncoding, 12);
+    expect_fail("coap://h%2/", UriError::BadPercentEncoding, 8);
+    expect_fail("coap://h/a b", UriError::BadCharacter, 10);
+    expect_fail("coap://h/\xc3\xa9", UriError::BadCharacter, 9);
+    expect_fail("coap://h/x?<", UriError::BadCharacter, 11);
+    expect_fail("coap://h_%/", UriError::BadPercentEncoding, 9);
+    expect_fail("coap://h^/", UriError::BadHost, 8);
+    expect_fail("coap://[::g]/", UriError::BadIpLiteral, 7);
+    expect_fail("coap://[::1/", UriError::BadIpLiteral, 7);
+    expect_fail("coap://[fe80::1%25eth0]/", UriError::BadIpLiteral, 7);
+    expect_fail("coap://[v1.x]/", UriError::BadIpLiteral, 7);
+}
+
+TEST(Uri, LengthBounds) {
+    const std::string long_segment(256, 'a');
+    expect_fail("coap://h/" + long_segment, UriError::SegmentTooLong, 9);
+    EXPECT_EQ(decompose_ok("coap://h/" + std::string(255, 'a')).size(), 2u);
+    // 255 decoded bytes from 765 characters of percent-encoding are fine.
+    std::string encoded;
+    for (int i = 0; i < 255; ++i) encoded += "%41";
+    EXPECT_EQ(decompose_ok("coap://h/" + encoded).size(), 2u);
+    expect_fail("coap://h/?" + long_segment, UriError::QueryTooLong, 10);
+    expect_fail("coap://" + long_segment + "/", UriError::HostTooLong, 7);
+    std::string many = "coap://h";
+    for (std::size_t i = 0; i < UriOptions::kMaxOptions; ++i) many += "/a";  // 64 paths + Uri-Host
+    expect_fail(many, UriError::TooManyOptions, many.size() - 1);
+    std::string too_long = "coap://h/" + std::string(coap::kMaxUriLength, 'a');
+    expect_fail(too_long, UriError::TooLong, coap::kMaxUriLength);
+}
+
+TEST(Uri, Ipv6Forms) {
+    const char* good[] = {"::", "::1", "1::", "1:2:3:4:5:6:7:8", "::ffff:192.0.2.1", "1:2:3:4:5:6:1.2.3.4",
+                          "fe80::abcd:1", "1::8", "1:2:3:4:5:6:7::"};
+    for (const char* g : good) {
+        UriOptions o;
+        EXPECT_TRUE(coap::decompose_uri(std::string("coap://[") + g + "]/", o).ok()) << g;
+    }
+    const char* bad[] = {"1:2:3:4:5:6:7:8:9", "1::2::3", ":1::", "1:", "12345::", "::1.2.3",
+                         "1:2:3:4:5:6:7:1.2.3.4", ":::", "1:2:3:4:5:6:7", "", "::1.2.3.04"};
+    for (const char* b : bad) {
+        expect_fail(std::string("coap://[") + b + "]/", UriError::BadIpLiteral, 7);
+    }
+}
+
+TEST(Uri, ComposeFromOptionsSection6_5) {
+    UriOptions o;
+    ASSERT_TRUE(coap::decompose_uri("coap://EXAMPLE.com:5683/%7esensors/temp.xml", o).ok());
+    EXPECT_EQ(compose(o), "coap://example.com/~sensors/temp.xml");
+    ASSERT_TRUE(coap::decompose_uri("coaps://[2001:DB8::1]:5683/", o).ok());
+    EXPECT_EQ(compose(o), "coaps://[2001:db8::1]:5683/");
+    ASSERT_TRUE(coap::decompose_uri("coap://h/a%20b/c%2fd/x:y@z?q=a%26b&r=%2F?", o).ok());
+    EXPECT_EQ(compose(o), "coap://h/a%20b/c%2Fd/x:y@z?q=a%26b&r=/?");
+    ASSERT_TRUE(coap::decompose_uri("coap://h/%2e/%2E%2e", o).ok());
+    EXPECT_EQ(compose(o), "coap://h/%2E/%2E%2E");
+    ASSERT_TRUE(coap::decompose_uri("coap://a%3Ab/", o).ok());
+    EXPECT_EQ(compose(o), "coap://a%3Ab/");
+
+    // Uri-Port and Uri-Host given explicitly, destination an IPv4 address.
+    const std::string host = "example.net";
+    const std::uint8_t port[] = {0x16, 0x34};  // 5684
+    const coap::Option opts[] = {{3, coap::Bytes(host)}, {7, coap::Bytes(port, 2)}, {11, coap::Bytes(std::string_view("x"))}};
+    std::string out;
+    ASSERT_TRUE(coap::compose_uri(coap::Scheme::Coap, "192.0.2.1", 5683, opts, 3, out).ok());
+    EXPECT_EQ(out, "coap://example.net:5684/x");
+    ASSERT_TRUE(coap::compose_uri(coap::Scheme::Coap, "192.0.2.1", 5683, opts + 2, 1, out).ok());
+    EXPECT_EQ(out, "coap://192.0.2.1/x");
+    const std::uint8_t bad_port[] = {0, 0, 1};
+    const coap::Option bad[] = {{7, coap::Bytes(bad_port, 3)}};
+    EXPECT_EQ(coap::compose_uri(coap::Scheme::Coap, "::1", 5683, bad, 1, out).error, UriError::BadOptionValue);
+    EXPECT_EQ(coap::compose_uri(coap::Scheme::Coap, "", 5683, nullptr, 0, out).error, UriError::EmptyHost);
+}
+
+namespace {
+void expect_round_trip(const std::string& uri) {
+    UriOptions first;
+    if (!coap::decompose_uri(uri, first).ok()) return;
+    const std::string composed = compose(first);
+    UriOptions second;
+    const coap::UriResult r = coap::decompose_uri(composed, second);
+    ASSERT_TRUE(r.ok()) << uri << " -> " << composed << ": " << coap::to_string(r.error);
+    EXPECT_EQ(options_of(second), options_of(first)) << uri << " -> " << composed;
+    EXPECT_EQ(second.port(), first.port()) << uri;
+    EXPECT_EQ(second.host(), first.host()) << uri;
+}
+}  // namespace
+
+TEST(Uri, ComposeThenDecomposeGivesTheSameOptions) {
+    for (const char* u : {"coap://h/", "coap://Ex%41mple/%2e/..%2F?%26=&", "coap://h/a//b/", "coaps://h:1/?",
+                          "coap://[::1]:5684/x?y", "coap://h/%25/%00?%FF", "coap://h!$&'()*+,;=/@:!"}) {
+        expect_round_trip(u);
+    }
+    // Seeded random URIs over an alphabet rich in delimiters and escapes.
+    std::mt19937 rng(6);
+    const std::string alphabet = "aZ09-._~!$&'()*+,;=:@/?%.";
+    const char* hexes = "0123456789abcdefABCDEF";
+    int decomposed = 0;
+    for (int i = 0; i < 5000; ++i) {
+        std::string uri = (i % 2) ? "coap://Host" : "coaps://[::1]";
+        const int len = std::uniform_int_distribution<int>(0, 30)(rng);
+        uri += '/';
+        for (int k = 0; k < len; ++k) {
+            const char c = alphabet[std::uniform_int_distribution<std::size_t>(0, alphabet.size() - 1)(rng)];
+            uri += c;
+            if (c == '%') {
+                uri += hexes[std::uniform_int_distribution<int>(0, 21)(rng)];
+                uri += hexes[std::uniform_int_distribution<int>(0, 21)(rng)];
+            }
+        }
+        UriOptions o;
+        if (coap::decompose_uri(uri, o).ok()) ++decomposed;
+        expect_round_trip(uri);
+    }
+    EXPECT_GT(decomposed, 4000);  // the generator mostly produces valid URIs
+}
