@@ -1,0 +1,72 @@
+// The Linux TCP RTO estimator (net/ipv4/tcp_input.c's tcp_rtt_estimator and
+// tcp_set_rto, as described in Sarolahti and Kuznetsov, "Congestion Control in Linux
+// TCP", USENIX 2002), applied to CoAP as in the CoAP congestion-control studies.
+#include <algorithm>
+
+#include "coap/congestion/congestion.h"
+
+namespace coap {
+
+namespace {
+
+class LinuxRto final : public CongestionControl {
+public:
+    explicit LinuxRto(const TransmissionParams& p) : p_(p), rto_(p.ack_timeout) {}
+
+    FirstTimeout initial_timeout(TimePoint, Random&, std::size_t) override {
+        return {rto_, rto_, 0};  // Linux does not dither
+    }
+    Duration next_timeout(TimePoint, const FirstTimeout&, Duration previous, unsigned) override {
+        return std::min(previous * 2, kMaxRto);
+    }
+
+    void on_ack(TimePoint, Duration m, unsigned retransmissions) override {
+        if (retransmissions != 0) return;  // Karn's rule: ambiguous samples are not used
+        if (!valid_) {
+            srtt_ = m;
+            mdev_ = m / 2;
+            mdev_max_ = std::max(mdev_, kRtoMin);
+            rttvar_ = mdev_max_;
+            valid_ = true;
+        } else {
+            Duration err = m - srtt_;
+            srtt_ += err / 8;
+            if (err < Duration::zero()) {
+                // A falling RTT raises mdev much less: its excess counts 1/8.
+                err = Duration::zero() - err;
+                Duration excess = err - mdev_;
+                if (excess > Duration::zero()) excess = excess / 8;
+                mdev_ += excess / 4;
+            } else {
+                mdev_ += (err - mdev_) / 4;
+            }
+            if (mdev_ > mdev_max_) {
+                mdev_max_ = mdev_;
+                if (mdev_max_ > rttvar_) rttvar_ = mdev_max_;
+            }
+            // Once per sample here (Linux: once per RTT): rttvar decays toward mdev_max.
+            if (mdev_max_ < rttvar_) rttvar_ -= (rttvar_ - mdev_max_) / 4;
+            mdev_max_ = kRtoMin;
+        }
+        rto_ = std::clamp(srtt_ + rttvar_ * 4, kRtoMin, kMaxRto);
+    }
+
+    Duration current_rto(TimePoint) const override { return rto_; }
+    std::string_view name() const noexcept override { return "linux-rto"; }
+
+private:
+    static constexpr Duration kRtoMin = Duration::milliseconds(200);  // TCP_RTO_MIN
+    static constexpr Duration kMaxRto = Duration::seconds(60);
+    TransmissionParams p_;
+    bool valid_ = false;
+    Duration srtt_, mdev_, mdev_max_, rttvar_;
+    Duration rto_;
+};
+
+}  // namespace
+
+std::unique_ptr<CongestionControl> make_linux_rto(const TransmissionParams& params) {
+    return std::make_unique<LinuxRto>(params);
+}
+
+}  // namespace coap

@@ -1,0 +1,204 @@
+// Values that cross the endpoint's API: configuration, requests, responses, events and
+// statistics.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "coap/codec/message.h"
+#include "coap/codec/parse_error.h"
+#include "coap/common/peer.h"
+#include "coap/common/time.h"
+#include "coap/messaging/params.h"
+
+namespace coap {
+
+/// Everything an endpoint is configured with. Every table has a capacity here.
+struct EndpointConfig {
+    TransmissionParams params;               ///< RFC 7252 §4.8
+    std::string congestion = "default";      ///< a name from congestion.h's registry
+    std::size_t token_length = 8;            ///< 0-8; raised to 4 when !secured (§5.3.1)
+    bool secured = false;                    ///< the transport is DTLS (tokens may be short)
+    bool random_initial_mid = true;          ///< start each peer's MIDs at a random value (§4.4)
+    std::size_t max_peers = 1024;            ///< per-peer state entries (MIDs, RTO state, queue)
+    std::size_t dedup_capacity = 1024;       ///< §4.5 de-duplication entries, oldest evicted
+    std::size_t max_exchanges = 1024;        ///< client exchanges, queued ones included
+    std::size_t max_queue_per_peer = 64;     ///< requests waiting for NSTART per peer
+    std::size_t max_outstanding = 1024;      ///< Confirmable messages awaiting an ACK
+    std::size_t max_server_exchanges = 256;  ///< deferred requests awaiting `respond`
+    std::size_t max_transmits = 4096;        ///< datagrams queued for the driver
+    std::size_t max_events = 4096;           ///< events queued for the application
+    std::size_t max_body = 1u << 20;         ///< largest block-wise body reassembled (bytes)
+    std::size_t max_block1_transfers = 16;   ///< concurrent Block1 uploads reassembled (server)
+    std::uint8_t block_szx = 6;              ///< largest block this endpoint sends/serves (6: 1024 B)
+    std::size_t max_observers_per_resource = 32;  ///< RFC 7641 observers per resource
+    bool confirmable_notifications = false;  ///< send every notification as CON
+    Duration con_notification_interval = Duration::seconds(24 * 3600);  ///< RFC 7641 §4.5: a CON at least this often
+    Duration non_request_timeout = Duration::seconds(93);     ///< wait for a NON request's response (MAX_TRANSMIT_WAIT)
+    Duration separate_response_timeout = Duration::seconds(93); ///< wait after an empty ACK
+};
+
+/// A request the application sends.
+struct Request {
+    Code method = Code::make(0, 1);
+    bool confirmable = true;
+    std::vector<OwnedOption> options;       ///< Uri-Path etc.; Block1/Block2/Observe are the endpoint's
+    std::vector<std::uint8_t> payload;      ///< sent block-wise (Block1) when larger than a block
+    bool observe = false;                   ///< register as an observer (Observe: 0, RFC 7641)
+    std::optional<std::uint8_t> block2_szx; ///< ask for this block size up front (RFC 7959 §2.4)
+
+    /// Adds one Uri-Path option per "/"-separated segment of `path` (no decoding).
+    Request& path(std::string_view path);
+    /// Adds a Uri-Query option.
+    Request& query(std::string_view q);
+    /// Adds an option with a uint value in its shortest form.
+    Request& option_uint(std::uint16_t number, std::uint64_t value);
+    Request& option(std::uint16_t number, std::string_view value);
+    Request& body(std::string_view text);
+};
+
+/// A response a server handler produces.
+struct Response {
+    Code code = Code::make(2, 5);
+    std::vector<OwnedOption> options;
+    std::vector<std::uint8_t> payload;
+    std::optional<std::uint16_t> content_format;
+    std::optional<std::uint32_t> max_age;
+
+    [[nodiscard]] static Response with(Code code, std::string_view text = {});
+};
+
+/// What a resource handler sees.
+struct IncomingRequest {
+    Peer peer;
+    Code method;
+    std::string path;                   ///< Uri-Path segments joined by "/", no leading "/"
+    std::vector<std::string> query;     ///< Uri-Query values
+    std::vector<std::uint8_t> payload;  ///< the whole body (Block1 reassembled)
+    std::optional<std::uint16_t> content_format;
+    std::optional<std::uint16_t> accept;
+    bool is_notification = false;       ///< called to produce an RFC 7641 notification
+    std::uint64_t exchange_id = 0;      ///< pass to Endpoint::respond after deferring
+    TimePoint now;
+};
+
+/// A handler's answer: a response now (piggybacked), or later through `respond`.
+struct HandlerResult {
+    bool deferred = false;
+    Response response;
+    [[nodiscard]] static HandlerResult defer() { HandlerResult r; r.deferred = true; return r; }
+    HandlerResult() = default;
+    HandlerResult(Response r) : response(std::move(r)) {}  // NOLINT: implicit by design
+};
+
+using Handler = std::function<HandlerResult(const IncomingRequest&)>;
+
+/// Method bits for ResourceConfig::methods.
+namespace methods {
+inline constexpr unsigned kGet = 1u << 1, kPost = 1u << 2, kPut = 1u << 3, kDelete = 1u << 4, kFetch = 1u << 5;
+inline constexpr unsigned kAll = kGet | kPost | kPut | kDelete | kFetch;
+}  // namespace methods
+
+struct ResourceConfig {
+    unsigned methods = methods::kGet;          ///< others get 4.05 (RFC 7252 §5.9.2.6)
+    bool observable = false;                   ///< accepts RFC 7641 registrations
+    std::vector<std::uint16_t> accepted_formats; ///< non-empty: other request Content-Formats get 4.15
+    Handler handler;
+};
+
+enum class EventKind : std::uint8_t {
+    Response,          ///< a request completed (block-wise body assembled)
+    Notification,      ///< a fresh RFC 7641 notification on an observation
+    RequestFailed,     ///< a request ended without a response; see `reason`
+    ObservationEnded,  ///< an observation was cancelled or the server ended it
+    Pong,              ///< a CoAP ping was answered with RST (§4.3)
+    SeparateResponseFailed, ///< server: a CON separate response or notification was not acknowledged
+};
+
+enum class FailReason : std::uint8_t {
+    None,
+    Timeout,             ///< MAX_RETRANSMIT reached, or no response in time
+    Reset,               ///< the peer answered with RST
+    Cancelled,           ///< the application cancelled it
+    ResponseRejected,    ///< the response carried an unrecognized critical option (§5.4.1)
+    BodyTooLarge,        ///< a block-wise body above EndpointConfig::max_body
+    RepresentationChanged, ///< the ETag changed during a Block2 transfer (RFC 7959 §2.4)
+    BlockError,          ///< an invalid or unexpected Block option
+};
+[[nodiscard]] std::string_view to_string(FailReason r) noexcept;
+[[nodiscard]] std::string_view to_string(EventKind k) noexcept;
+
+struct Event {
+    EventKind kind = EventKind::Response;
+    std::uint64_t id = 0;       ///< the request (or ping, or server exchange) it concerns
+    Peer peer;
+    Message message;            ///< the response or notification (payload: the whole body)
+    FailReason reason = FailReason::None;
+    unsigned retransmissions = 0;  ///< retransmissions this request needed, all blocks together
+    Duration elapsed;           ///< from send_request to this event (queueing included)
+    Duration in_flight;         ///< from the first transmission to this event (zero if never sent)
+};
+
+/// Why an application call was refused (API misuse or a full table; never a peer's doing).
+enum class ApiError : std::uint8_t {
+    Ok = 0,
+    TooManyExchanges,   ///< max_exchanges reached
+    QueueFull,          ///< max_queue_per_peer reached
+    UnknownExchange,    ///< no such request / server exchange
+    MessageTooLarge,    ///< the request cannot be encoded
+    BadResource,        ///< add_resource with an empty handler or a duplicate path
+};
+[[nodiscard]] std::string_view to_string(ApiError e) noexcept;
+
+struct SendResult {
+    ApiError error = ApiError::Ok;
+    std::uint64_t id = 0;
+    [[nodiscard]] bool ok() const noexcept { return error == ApiError::Ok; }
+};
+
+/// A datagram for the driver to send.
+struct Transmit {
+    Peer peer;
+    std::vector<std::uint8_t> bytes;
+};
+
+/// Counters per endpoint. The simulator and the reports read these.
+struct EndpointStats {
+    std::array<std::uint64_t, 4> sent_messages{};    ///< by MessageType (CON, NON, ACK, RST)
+    std::array<std::uint64_t, 4> sent_bytes{};
+    std::array<std::uint64_t, 4> received_messages{};
+    std::array<std::uint64_t, 4> received_bytes{};
+    std::uint64_t retransmissions = 0;       ///< CON retransmissions sent
+    std::uint64_t duplicates_received = 0;   ///< §4.5 duplicates (CON and NON)
+    std::uint64_t rst_sent = 0;
+    std::uint64_t rst_received = 0;
+    std::uint64_t exchanges_started = 0;     ///< client requests first sent
+    std::uint64_t exchanges_completed = 0;
+    std::uint64_t exchanges_failed = 0;
+    std::uint64_t timeouts = 0;              ///< requests failed by timeout
+    std::uint64_t requests_received = 0;     ///< server: new requests processed
+    std::uint64_t responses_sent = 0;
+    std::uint64_t notifications_sent = 0;
+    std::uint64_t notifications_received = 0;
+    std::uint64_t stale_notifications = 0;   ///< dropped by the RFC 7641 §3.4 freshness rule
+    std::uint64_t format_errors = 0;         ///< datagrams that failed to parse
+    std::array<std::uint64_t, 16> format_error_reasons{};  ///< by ParseError value
+    std::uint64_t dropped_unexpected = 0;    ///< ACK/RST for nothing, reserved classes, misplaced codes
+    std::uint64_t bad_option_responses = 0;  ///< 4.02 sent (§5.4.1)
+    std::uint64_t dedup_evictions = 0;
+    std::uint64_t transmits_dropped = 0;     ///< transmit queue full
+    std::uint64_t events_dropped = 0;        ///< event queue full
+    std::uint64_t probing_delays = 0;        ///< sends delayed by PROBING_RATE (§4.7)
+    std::uint64_t rtt_samples = 0;
+    Duration rtt_sum;                        ///< over all samples (mean = sum / samples)
+    Duration rtt_min = Duration::max();
+    Duration rtt_max;
+};
+
+}  // namespace coap
