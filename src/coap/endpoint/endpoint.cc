@@ -97,6 +97,11 @@ struct Endpoint::Block1Transfer {
     TimePoint expires;
 };
 
+struct Endpoint::CachedResponse {
+    Response response;
+    TimePoint expires;
+};
+
 /// How a response is shaped besides its content: the request's Block2 wishes, the
 /// Block1 option to echo, the Observe sequence number.
 struct Endpoint::ResponseShape {
@@ -579,6 +584,9 @@ void Endpoint::handle_timeout(TimePoint now) {
     }
     for (auto it = block1_.begin(); it != block1_.end();) {
         it = it->second->expires <= now ? block1_.erase(it) : std::next(it);
+    }
+    for (auto it = block2_cache_.begin(); it != block2_cache_.end();) {
+        it = it->second->expires <= now ? block2_cache_.erase(it) : std::next(it);
     }
     std::vector<Peer> waiting;
     for (const auto& [peer, ps] : peers_) {
@@ -1202,6 +1210,17 @@ void Endpoint::on_request(TimePoint now, const Peer& from, const MessageView& m)
     // RFC 7641 §2: Observe 0 registers, 1 deregisters (GET and FETCH only).
     const std::optional<std::uint64_t> observe = uint_option(m, options::kObserve);
     const bool can_observe = req.method == codes::kGet || req.method == codes::kFetch;
+    const bool safe = can_observe;  // GET and FETCH may simply run again for each block
+    const std::pair<Peer, std::string> cache_key{from, req.path + "|" + tag};
+    if (!safe && shape.request_block2 && shape.request_block2->num > 0) {
+        // RFC 7959 §3.3: Block2 continuation of a POST/PUT response: serve it from the
+        // cached body instead of running the handler again.
+        auto cit = block2_cache_.find(cache_key);
+        if (cit != block2_cache_.end() && cit->second->expires > now) {
+            reply_to_request(now, from, m, entry, cit->second->response, shape);
+            return;
+        }
+    }
     Token token;
     token.length = static_cast<std::uint8_t>(m.token().size());
     std::copy(m.token().begin(), m.token().end(), token.bytes.begin());
@@ -1240,6 +1259,19 @@ void Endpoint::on_request(TimePoint now, const Peer& from, const MessageView& m)
             oit->last_con = now;
             shape.observe_seq = res.seq;
         }
+    }
+    if (!safe && is_success(result.response.code) &&
+        result.response.payload.size() > (std::size_t{16} << config_.block_szx)) {
+        if (block2_cache_.size() >= config_.max_block1_transfers && block2_cache_.count(cache_key) == 0) {
+            auto oldest = std::min_element(block2_cache_.begin(), block2_cache_.end(), [](const auto& a, const auto& b) {
+                return a.second->expires < b.second->expires;
+            });
+            block2_cache_.erase(oldest);
+        }
+        auto c = std::make_unique<CachedResponse>();
+        c->response = result.response;
+        c->expires = now + config_.params.exchange_lifetime();
+        block2_cache_[cache_key] = std::move(c);
     }
     reply_to_request(now, from, m, entry, result.response, shape);
 }

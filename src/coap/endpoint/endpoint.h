@@ -88,6 +88,7 @@ public:
     [[nodiscard]] std::size_t peer_count() const noexcept { return peers_.size(); }
     [[nodiscard]] std::size_t outstanding_count() const noexcept { return outstanding_.size(); }
     [[nodiscard]] std::size_t block1_transfer_count() const noexcept { return block1_.size(); }
+    [[nodiscard]] std::size_t cached_response_count() const noexcept { return block2_cache_.size(); }
     [[nodiscard]] std::size_t queued_transmits() const noexcept { return transmits_.size(); }
     [[nodiscard]] std::size_t queued_events() const noexcept { return events_.size(); }
 
@@ -159,6 +160,10 @@ private:
     std::map<std::string, std::unique_ptr<Resource>> resources_;
     /// Block1 uploads being reassembled, by peer and "path|Request-Tag" (RFC 7959 §2.5).
     std::map<std::pair<Peer, std::string>, std::unique_ptr<Block1Transfer>> block1_;
+    /// Bodies of POST/PUT/DELETE responses served block-wise: the handler must not run
+    /// again for each Block2 continuation (RFC 7959 §3.3). Bounded like block1_.
+    struct CachedResponse;
+    std::map<std::pair<Peer, std::string>, std::unique_ptr<CachedResponse>> block2_cache_;
     std::uint16_t fallback_mid_ = 0;
     /// NON notifications recently sent, so an RST to one ends the observation (RFC 7641 §3.6).
     std::map<std::pair<Peer, std::uint16_t>, Token> recent_non_;

@@ -35,7 +35,8 @@ struct EndpointConfig {
     std::size_t max_transmits = 4096;        ///< datagrams queued for the driver
     std::size_t max_events = 4096;           ///< events queued for the application
     std::size_t max_body = 1u << 20;         ///< largest block-wise body reassembled (bytes)
-    std::size_t max_block1_transfers = 16;   ///< concurrent Block1 uploads reassembled (server)
+    std::size_t max_block1_transfers = 16;   ///< concurrent Block1 uploads reassembled, and POST/PUT
+                                             ///< response bodies kept for Block2 continuation (server)
     std::uint8_t block_szx = 6;              ///< largest block this endpoint sends/serves (6: 1024 B)
     std::size_t max_observers_per_resource = 32;  ///< RFC 7641 observers per resource
     bool confirmable_notifications = false;  ///< send every notification as CON
