@@ -287,3 +287,23 @@ TEST(Blockwise, PostResponseBodiesAreCachedWithinABound) {
         ASSERT_LE(p.server.endpoint->cached_response_count(), 4u);
     }
 }
+
+// Found by fuzz/endpoint: a piggybacked ACK carrying the wrong Block2 number used to
+// leave the exchange with nothing outstanding and no deadline, forever.
+TEST(Blockwise, StaleBlockInAnAckStillEndsTheExchange) {
+    Pair p(12);
+    p.net.drop = [&](const coapbed::test::Captured& c) { return c.to == p.server.address; };
+    p.send(coap::Request().path("big"));
+    const coap::MessageView req = coapbed::test::view_of(p.net.log().back());
+    std::vector<std::uint8_t> ack = {static_cast<std::uint8_t>(0x60 | req.token().size()), 0x45,
+                                     static_cast<std::uint8_t>(req.message_id() >> 8),
+                                     static_cast<std::uint8_t>(req.message_id())};
+    ack.insert(ack.end(), req.token().begin(), req.token().end());
+    ack.insert(ack.end(), {0xd1, 0x0a, 0x56, 0xff, 0x61});  // Block2 NUM 5 (stale), M 0, SZX 6
+    p.net.inject(p.server.address, p.client, ack);
+    EXPECT_EQ(p.client.endpoint->outstanding_count(), 0u);
+    p.net.drive();
+    ASSERT_EQ(p.client.events.size(), 1u);
+    EXPECT_EQ(p.client.events[0].reason, coap::FailReason::Timeout);
+    EXPECT_EQ(p.client.endpoint->active_exchanges(), 0u);
+}

@@ -219,3 +219,25 @@ TEST(Observe, ErrorNotificationEndsTheObservation) {
     EXPECT_EQ(s.server.endpoint->observer_count("counter"), 0u);
     EXPECT_EQ(client.endpoint->active_exchanges(), 0u);
 }
+
+// Found by fuzz/endpoint: a notification crossing the GET with Observe: 1 used to be
+// taken as the answer to the deregistration.
+TEST(Observe, NotificationCrossingTheDeregistrationIsNotItsAnswer) {
+    ObserveBench s(9);
+    auto& client = s.net.add({}, 0x0a000001);
+    const std::uint64_t id = s.observe(client);
+    bool dropped = false;
+    s.net.drop = [&](const coapbed::test::Captured& c) {
+        if (c.from == client.address && !dropped) return dropped = true;  // lose the first GET Observe: 1
+        return false;
+    };
+    ASSERT_EQ(client.endpoint->cancel(s.net.now(), id, true), coap::ApiError::Ok);
+    s.net.flush_all();
+    s.bump();  // this notification reaches the client while it deregisters
+    EXPECT_EQ(client.events.size(), 1u);
+    s.net.drive();
+    ASSERT_EQ(client.events.size(), 2u);
+    EXPECT_EQ(client.events[1].kind, EventKind::Response);
+    EXPECT_FALSE(observe_value(client.events[1].message).has_value());
+    EXPECT_EQ(s.server.endpoint->observer_count("counter"), 0u);
+}

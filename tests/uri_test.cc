@@ -181,6 +181,10 @@ TEST(Uri, ComposeFromOptionsSection6_5) {
     EXPECT_EQ(compose(o), "coap://h/%2E/%2E%2E");
     ASSERT_TRUE(coap::decompose_uri("coap://a%3Ab/", o).ok());
     EXPECT_EQ(compose(o), "coap://a%3Ab/");
+    // Found by fuzz/uri_parse: a reg-name that decodes to an IPv4 address stays a Uri-Host.
+    ASSERT_TRUE(coap::decompose_uri("coap://1%2e92.0.55/", o).ok());
+    EXPECT_EQ(options_of(o), (V{"3=1.92.0.55"}));
+    EXPECT_EQ(compose(o), "coap://1%2E92%2E0%2E55/");
 
     // Uri-Port and Uri-Host given explicitly, destination an IPv4 address.
     const std::string host = "example.net";

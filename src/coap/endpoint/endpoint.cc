@@ -757,6 +757,12 @@ void Endpoint::send_exchange_message(TimePoint now, ClientExchange& x) {
         x.state = ClientExchange::State::AwaitingAck;
         x.has_deadline = false;
         send_con(now, x.peer, mid, std::move(bytes), Owner::ClientRequest, x.id);
+        if (outstanding_.count({x.peer, mid}) == 0) {
+            // The retransmission table was full: sent once, so bound the wait instead.
+            x.state = ClientExchange::State::AwaitingResponse;
+            x.has_deadline = true;
+            x.deadline = now + config_.params.max_transmit_wait();
+        }
     } else {
         x.state = ClientExchange::State::AwaitingResponse;
         x.has_deadline = true;
@@ -876,6 +882,9 @@ void Endpoint::on_response(TimePoint now, const Peer& from, const MessageView& m
         return;
     }
     if (m.type() == MessageType::Con) send_empty_ack(now, from, m.message_id(), &entry);
+    // RFC 7641 §3.6: while deregistering, a notification still in flight is not the
+    // answer to the GET with Observe: 1; acknowledge it and keep waiting.
+    if (x.deregistering && m.find(options::kObserve) < m.option_count()) return;
     // §5.2.2: a separate response may overtake the ACK; it acknowledges the request too.
     outstanding_.erase({x.peer, x.mid});
     process_response(now, x, m);
@@ -919,7 +928,14 @@ void Endpoint::process_response(TimePoint now, ClientExchange& x, const MessageV
     // RFC 7959 §2.4: Block2 pieces of the response body.
     if (block2 && is_success(code) && !(x.observing && observe)) {
         if (block2->num != x.block2_num && !(x.block2_num == 0 && block2->num == 0)) {
-            return;  // a stale block (e.g. a late duplicate): ignore it
+            // A stale block (e.g. a late duplicate): ignore it. If it also acknowledged
+            // our request, keep waiting for the right block as a separate response.
+            if (outstanding_.count({x.peer, x.mid}) == 0 && !x.has_deadline) {
+                x.state = ClientExchange::State::AwaitingResponse;
+                x.has_deadline = true;
+                x.deadline = now + config_.separate_response_timeout;
+            }
+            return;
         }
         const std::size_t etag_i = m.find(options::kETag);
         const Bytes etag = etag_i < m.option_count() ? m.option(etag_i).value : Bytes();

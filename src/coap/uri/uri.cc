@@ -364,6 +364,7 @@ bool keep_in_query(char c) { return (is_pchar(c) && c != '&') || c == '/' || c =
 // A reg-name; upper-case letters are encoded because §6.4 lower-cases the host before
 // decoding, so only "%41" decomposes back to an "A" in Uri-Host.
 bool keep_in_host(char c) { return (is_unreserved(c) || is_sub_delim(c)) && !(c >= 'A' && c <= 'Z'); }
+bool keep_in_host_no_dot(char c) { return keep_in_host(c) && c != '.'; }
 
 }  // namespace
 
@@ -382,17 +383,15 @@ UriResult compose_uri(Scheme scheme, std::string_view dest_host, std::uint16_t d
             port = static_cast<std::uint16_t>(*v);
         }
     }
-    // RFC 7252 §6.5 steps 4-5: Uri-Host, else the destination IP address.
+    // RFC 7252 §6.5 steps 4-5: Uri-Host, else the destination IP address. A Uri-Host
+    // value is always written as a reg-name: one that reads like an IPv4 address has
+    // its dots percent-encoded ("1%2E2%2E3%2E4"), because §6.4 would turn a literal
+    // address back into no Uri-Host at all, and the composed URI must decompose to the
+    // options it was composed from.
     if (host != nullptr) {
-        const std::string_view v = host->value.as_chars();
-        const bool literal = is_ipv4(v) || (v.size() > 2 && v.front() == '[' && v.back() == ']' &&
-                                            is_ipv6(v.substr(1, v.size() - 2)));
         if (host->value.empty()) return {UriError::EmptyHost, 0};
-        if (literal) {
-            out.append(v);
-        } else {
-            append_encoded(out, host->value, keep_in_host);
-        }
+        const bool looks_ipv4 = is_ipv4(host->value.as_chars());
+        append_encoded(out, host->value, looks_ipv4 ? keep_in_host_no_dot : keep_in_host);
     } else if (dest_host.empty()) {
         return {UriError::EmptyHost, 0};
     } else if (dest_host.find(':') != std::string_view::npos) {

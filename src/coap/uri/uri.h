@@ -130,8 +130,9 @@ private:
 /// address (used when there is no Uri-Host; IPv6 is bracketed) and `dest_port` the
 /// destination port (used when there is no Uri-Port). The default port is omitted.
 /// Characters outside the sets §6.5 allows are percent-encoded with upper-case hex; a
-/// path segment that is exactly "." or ".." is encoded too, so that decomposing the
-/// result gives back the same options. Errors: BadOptionValue (Uri-Port not a uint
+/// path segment that is exactly "." or ".." is encoded too, and so are the dots of a
+/// Uri-Host that reads like an IPv4 address, so that decomposing the result gives back
+/// the same options. Errors: BadOptionValue (Uri-Port not a uint
 /// of 0-2 bytes). `out` is overwritten.
 [[nodiscard]] UriResult compose_uri(Scheme scheme, std::string_view dest_host, std::uint16_t dest_port,
                                     const Option* options, std::size_t count, std::string& out);
