@@ -127,7 +127,8 @@ struct Harness {
                     FUZZ_CHECK(it != live.end());
                     bool has_observe = false;
                     for (const auto& o : e->message.options) has_observe |= o.number == coap::options::kObserve;
-                    if (it->second && has_observe && deregistering.count(e->id) == 0) {
+                    // RFC 7641 §3.1: only a 2.xx response with Observe establishes the observation.
+                    if (it->second && has_observe && e->message.code.cls() == 2 && deregistering.count(e->id) == 0) {
                         established.insert(e->id);  // the observation is up; the request stays live
                     } else {
                         live.erase(it);

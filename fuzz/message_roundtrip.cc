@@ -20,8 +20,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::fprintf(stderr, "re-encoding differs: %zu vs %zu bytes\n", wire.size(), size);
         std::abort();
     }
+    // Every buffer one byte too small is refused, never overrun.
+    std::vector<std::uint8_t> small(wire.size() - 1);
+    const coap::BuildResult short_build = coap::build(m, coap::MutableBytes(small.data(), small.size()));
+    FUZZ_CHECK(short_build.error == coap::BuildError::BufferTooSmall);
+    FUZZ_CHECK(coap::to_string(short_build.error) == "buffer-too-small");
     coap::MessageView again;
     FUZZ_CHECK(coap::parse(coap::Bytes(wire.data(), wire.size()), again).ok());
-    FUZZ_CHECK(coap::to_message(again) == m);
+    FUZZ_CHECK(!(coap::to_message(again) != m));
+    if (!m.token.empty() || !m.options.empty()) {
+        coap::Message changed = m;
+        changed.code = coap::codes::kEmpty;  // RFC 7252 §4.1: nothing may follow an Empty header
+        coap::BuildError e = coap::BuildError::Ok;
+        FUZZ_CHECK(coap::encode(changed, &e).empty() && e == coap::BuildError::EmptyWithContent);
+    }
     return 0;
 }

@@ -17,6 +17,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     coap::Code code{in.u8()};
     if (code.is_empty()) code = coap::codes::kGet;
     coap::MessageBuilder b(type, code, in.u16());
+    const auto token = in.bytes(12);
+    const coap::BuildError token_result = b.set_token(coap::Bytes(token.data(), token.size()));
+    FUZZ_CHECK((token_result == coap::BuildError::TokenTooLong) == (token.size() > 8));
+    FUZZ_CHECK(!coap::to_string(token_result).empty());
+    // The receiver's own set: every registered option, or only those the input names.
+    const bool own_set = in.flag();
+    coap::RecognizedOptions recognized = own_set ? coap::RecognizedOptions::none() : coap::RecognizedOptions::registered();
+    std::vector<std::uint16_t> own;
+    if (own_set) {
+        const std::size_t k = in.u8() % 80;
+        for (std::size_t i = 0; i < k; ++i) {
+            const std::uint16_t number = (coap::registry_begin() + in.u8() % coap::registry_size())->number;
+            const bool added = recognized.add(number);
+            const bool present = std::find(own.begin(), own.end(), number) != own.end();
+            FUZZ_CHECK(added == (present || own.size() < coap::RecognizedOptions::kCapacity));
+            if (added && !present) own.push_back(number);
+        }
+    }
     struct Opt {
         std::uint16_t number;
         std::vector<std::uint8_t> value;
@@ -33,6 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         opts.push_back(Opt{number, in.bytes(300)});
     }
     for (const Opt& o : opts) FUZZ_CHECK(b.add_option(o.number, coap::Bytes(o.value.data(), o.value.size())) == coap::BuildError::Ok);
+    if (opts.size() == coap::MessageBuilder::kMaxOptions) FUZZ_CHECK(b.add_uint(1, 1) == coap::BuildError::TooManyOptions);
     std::vector<std::uint8_t> wire(b.encoded_size());
     const coap::BuildResult built = b.build(coap::MutableBytes(wire.data(), wire.size()));
     if (!built.ok()) return 0;
@@ -46,7 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::uint64_t ignored = 0;
     for (std::size_t i = 0; i < opts.size(); ++i) {
         const coap::OptionInfo* info = coap::find_option(opts[i].number);
-        const bool bad = info == nullptr || opts[i].value.size() < info->min_length ||
+        const bool known = own_set ? std::find(own.begin(), own.end(), opts[i].number) != own.end() : info != nullptr;
+        const bool bad = !known || info == nullptr || opts[i].value.size() < info->min_length ||
                          opts[i].value.size() > info->max_length ||
                          (!info->repeatable && i > 0 && opts[i - 1].number == opts[i].number);
         if (!bad) continue;
@@ -56,7 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         ignored |= std::uint64_t{1} << i;
     }
-    const coap::OptionCheck c = coap::check_options(v);
+    const coap::OptionCheck c = coap::check_options(v, recognized);
     FUZZ_CHECK((c.verdict != coap::OptionVerdict::Accept) == critical_problem);
     if (!critical_problem) FUZZ_CHECK(c.ignored_mask == ignored);
     if (critical_problem) {
@@ -69,8 +89,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto u = coap::decode_uint(value);
         if (o.value.size() <= 8) FUZZ_CHECK(u.has_value());
         const coap::BlockResult blk = coap::decode_block(value);
+        FUZZ_CHECK(!coap::to_string(blk.error).empty());
         if (o.value.size() <= 3 && blk.ok()) {
             FUZZ_CHECK(coap::encode_block(blk.block) == (u.value_or(0) & 0xffffffu));
+            FUZZ_CHECK(coap::szx_for_size(blk.block.size()) == blk.block.szx);
+            const coap::BlockResult again = coap::decode_block(value);
+            FUZZ_CHECK(again.block == blk.block);
+        }
+        if (u && *u <= 0xffffffffu) {
+            const auto szx = coap::szx_for_size(static_cast<std::uint32_t>(*u));
+            if (szx) FUZZ_CHECK((16u << *szx) == *u);
         }
         (void)coap::decode_string(value);
         if (u) (void)coap::content_format_name(*u);

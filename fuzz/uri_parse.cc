@@ -14,8 +14,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const coap::UriResult parsed = coap::parse_uri(text, parts);
     if (!parsed.ok()) {
         FUZZ_CHECK(parsed.offset <= size || parsed.error == coap::UriError::TooLong);
+        FUZZ_CHECK(!coap::to_string(parsed.error).empty());
         return 0;
     }
+    FUZZ_CHECK(coap::to_string(coap::UriError::Ok) == "ok");
     coap::UriOptions first;
     const coap::UriResult r = coap::decompose(parts, first);
     if (!r.ok()) return 0;
@@ -44,5 +46,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(second.port() == first.port());
     FUZZ_CHECK(second.host() == first.host());
     FUZZ_CHECK(second.scheme() == first.scheme());
+    FUZZ_CHECK(second.host_kind() == first.host_kind());
+    // Uri-Port from the input's last two bytes: any 0-2 byte value composes, longer fails.
+    const coap::Bytes port_bytes(data + (size >= 3 ? size - 3 : 0), size >= 3 ? 3 - (data[0] % 2) : 0);
+    std::vector<coap::Option> with_port = list;
+    with_port.push_back(coap::Option{7, port_bytes});
+    std::string out;
+    const coap::UriResult pr = coap::compose_uri(first.scheme(), first.host(), first.port(), with_port.data(),
+                                                 with_port.size(), out);
+    FUZZ_CHECK(pr.ok() == (port_bytes.size() <= 2));
+    const coap::Option empty_host{3, coap::Bytes()};
+    FUZZ_CHECK(coap::compose_uri(first.scheme(), first.host(), first.port(), &empty_host, 1, out).error ==
+               coap::UriError::EmptyHost);
+    FUZZ_CHECK(coap::compose_uri(first.scheme(), "", first.port(), nullptr, 0, out).error == coap::UriError::EmptyHost);
     return 0;
 }

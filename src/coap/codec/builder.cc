@@ -24,6 +24,15 @@ constexpr std::uint8_t nibble_for(std::uint32_t v) noexcept {
 constexpr std::size_t extended_bytes(std::uint32_t v) noexcept {
     return v < 13 ? 0 : (v < 269 ? 1 : 2);
 }
+// memcpy for the short values options usually carry, without a library call.
+inline void copy_bytes(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) noexcept {
+    if (n <= 16) {
+        for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
+    } else {
+        std::memcpy(dst, src, n);
+    }
+}
+
 void write_extended(std::uint8_t*& p, std::uint32_t v) noexcept {
     if (v >= 269) {
         const std::uint32_t x = v - 269;
@@ -53,22 +62,27 @@ BuildError MessageBuilder::insert(const Pending& p) noexcept {
     }
     options_[at] = p;
     ++count_;
+    value_bytes_ += p.is_inline ? p.inline_length : p.length;
     return BuildError::Ok;
 }
 
 BuildError MessageBuilder::add_option(std::uint16_t number, Bytes value) noexcept {
     if (value.size() > 0xffff) return BuildError::OptionTooLong;
-    Pending p{};
+    Pending p;
     p.number = number;
+    p.inline_length = 0;
     p.is_inline = false;
-    p.value = value;
+    p.data = value.data();
+    p.length = value.size();
     return insert(p);
 }
 
 BuildError MessageBuilder::add_uint(std::uint16_t number, std::uint64_t value) noexcept {
-    Pending p{};
+    Pending p;
     p.number = number;
     p.is_inline = true;
+    p.data = nullptr;
+    p.length = 0;
     std::uint8_t n = 0;
     for (std::uint64_t v = value; v != 0; v >>= 8) ++n;
     p.inline_length = n;
@@ -96,19 +110,22 @@ BuildResult MessageBuilder::build(MutableBytes out) const noexcept {
     if (code_.is_empty() && (!token_.empty() || count_ != 0 || !payload_.empty())) {
         return {BuildError::EmptyWithContent, 0};
     }
-    const std::size_t size = encoded_size();
-    if (size > MessageView::kMaxDatagram) return {BuildError::MessageTooLarge, 0};
-    if (size > out.size()) return {BuildError::BufferTooSmall, 0};
+    // Each option costs at most 5 header bytes (RFC 7252 §3.1): when even that bound
+    // fits the buffer and the datagram limit, skip the exact sizing pass.
+    const std::size_t bound = 4 + token_.size() + count_ * 5 + value_bytes_ + 1 + payload_.size();
+    if (bound > out.size() || bound > MessageView::kMaxDatagram) {
+        const std::size_t size = encoded_size();
+        if (size > MessageView::kMaxDatagram) return {BuildError::MessageTooLarge, 0};
+        if (size > out.size()) return {BuildError::BufferTooSmall, 0};
+    }
 
     std::uint8_t* p = out.data();
     *p++ = static_cast<std::uint8_t>(0x40 | (static_cast<std::uint8_t>(type_) << 4) | token_.size());
     *p++ = code_.raw;
     *p++ = static_cast<std::uint8_t>(mid_ >> 8);
     *p++ = static_cast<std::uint8_t>(mid_);
-    if (!token_.empty()) {
-        std::memcpy(p, token_.data(), token_.size());
-        p += token_.size();
-    }
+    copy_bytes(p, token_.data(), token_.size());
+    p += token_.size();
     std::uint32_t prev = 0;
     for (std::size_t i = 0; i < count_; ++i) {
         const Bytes v = options_[i].bytes();
@@ -117,10 +134,8 @@ BuildResult MessageBuilder::build(MutableBytes out) const noexcept {
         *p++ = static_cast<std::uint8_t>((nibble_for(delta) << 4) | nibble_for(length));
         write_extended(p, delta);
         write_extended(p, length);
-        if (!v.empty()) {
-            std::memcpy(p, v.data(), v.size());
-            p += v.size();
-        }
+        copy_bytes(p, v.data(), v.size());
+        p += v.size();
         prev = options_[i].number;
     }
     if (!payload_.empty()) {

@@ -69,14 +69,16 @@ public:
     [[nodiscard]] std::size_t option_count() const noexcept { return count_; }
 
 private:
+    // Trivial on purpose (no member initialisers): the table is not cleared per message.
     struct Pending {
         std::uint16_t number;
-        std::uint8_t inline_length;          ///< bytes used in `inline_value`
-        bool is_inline;                      ///< value stored in the builder (add_uint)
+        std::uint8_t inline_length;                ///< bytes used in `inline_value`
+        bool is_inline;                            ///< value stored in the builder (add_uint)
         std::array<std::uint8_t, 8> inline_value;
-        Bytes value;                         ///< external value when !is_inline
+        const std::uint8_t* data;                  ///< external value when !is_inline
+        std::size_t length;
         [[nodiscard]] Bytes bytes() const noexcept {
-            return is_inline ? Bytes(inline_value.data(), inline_length) : value;
+            return is_inline ? Bytes(inline_value.data(), inline_length) : Bytes(data, length);
         }
     };
     [[nodiscard]] BuildError insert(const Pending& p) noexcept;
@@ -87,7 +89,9 @@ private:
     Bytes token_;
     Bytes payload_;
     std::size_t count_ = 0;
-    std::array<Pending, kMaxOptions> options_{};
+    std::size_t value_bytes_ = 0;  ///< sum of option value lengths (for the size bound)
+    // Only the first count_ entries are meaningful (no 2 KiB clear per message).
+    std::array<Pending, kMaxOptions> options_;
 };
 
 }  // namespace coap

@@ -34,25 +34,41 @@ std::string_view to_string(Scheme s) noexcept { return s == Scheme::Coap ? "coap
 
 namespace {
 
-// RFC 3986 §2.2, §2.3 character classes.
-constexpr bool is_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-constexpr bool is_hex(char c) noexcept {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-constexpr bool is_unreserved(char c) noexcept {
-    return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-constexpr bool is_sub_delim(char c) noexcept {
-    switch (c) {
-        case '!': case '$': case '&': case '\'': case '(': case ')':
-        case '*': case '+': case ',': case ';': case '=':
-            return true;
-        default:
-            return false;
+// RFC 3986 §2.2, §2.3 character classes, as one table lookup per character.
+enum : std::uint8_t {
+    kUnreserved = 1,  // ALPHA / DIGIT / "-" / "." / "_" / "~"
+    kSubDelim = 2,    // "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="
+    kColonAt = 4,     // ":" / "@"
+    kSlash = 8,       // "/"
+    kQuestion = 16,   // "?"
+    kHexDigit = 32,
+    kAlphaBit = 64,
+    kDigitBit = 128,
+};
+struct CharTable {
+    std::uint8_t c[256] = {};
+    constexpr CharTable() {
+        for (int i = 'a'; i <= 'z'; ++i) c[i] = kUnreserved | kAlphaBit;
+        for (int i = 'A'; i <= 'Z'; ++i) c[i] = kUnreserved | kAlphaBit;
+        for (int i = '0'; i <= '9'; ++i) c[i] = kUnreserved | kDigitBit | kHexDigit;
+        for (int i = 'a'; i <= 'f'; ++i) c[i] |= kHexDigit;
+        for (int i = 'A'; i <= 'F'; ++i) c[i] |= kHexDigit;
+        c[static_cast<int>('-')] = c[static_cast<int>('.')] = c[static_cast<int>('_')] = c[static_cast<int>('~')] = kUnreserved;
+        for (char d : {'!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '='}) c[static_cast<unsigned char>(d)] = kSubDelim;
+        c[static_cast<int>(':')] = c[static_cast<int>('@')] = kColonAt;
+        c[static_cast<int>('/')] = kSlash;
+        c[static_cast<int>('?')] = kQuestion;
     }
-}
-constexpr bool is_pchar(char c) noexcept { return is_unreserved(c) || is_sub_delim(c) || c == ':' || c == '@'; }
+};
+constexpr CharTable kChars;
+constexpr std::uint8_t char_class(char c) noexcept { return kChars.c[static_cast<unsigned char>(c)]; }
+
+constexpr bool is_alpha(char c) noexcept { return (char_class(c) & kAlphaBit) != 0; }
+constexpr bool is_digit(char c) noexcept { return (char_class(c) & kDigitBit) != 0; }
+constexpr bool is_hex(char c) noexcept { return (char_class(c) & kHexDigit) != 0; }
+constexpr bool is_unreserved(char c) noexcept { return (char_class(c) & kUnreserved) != 0; }
+constexpr bool is_sub_delim(char c) noexcept { return (char_class(c) & kSubDelim) != 0; }
+constexpr bool is_pchar(char c) noexcept { return (char_class(c) & (kUnreserved | kSubDelim | kColonAt)) != 0; }
 constexpr char to_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 constexpr std::uint8_t hex_value(char c) noexcept {
     return static_cast<std::uint8_t>(is_digit(c) ? c - '0' : (to_lower(c) - 'a' + 10));
@@ -115,24 +131,31 @@ bool is_ipv6(std::string_view s) noexcept {
 }
 
 // Checks that every "%" in s[from, to) starts a complete pct-encoded triplet and every
-// other character satisfies `allowed`. Returns the offset of the first bad character.
-template <typename Pred>
-UriResult check_chars(std::string_view t, std::size_t from, std::size_t to, Pred allowed,
+// other character is in `allowed` (a mask of character classes). Returns the offset of
+// the first bad character.
+UriResult check_chars(std::string_view t, std::size_t from, std::size_t to, std::uint8_t allowed,
                       UriError bad_char) noexcept {
     for (std::size_t i = from; i < to; ++i) {
-        if (t[i] == '%') {
-            if (to - i < 3 || !is_hex(t[i + 1]) || !is_hex(t[i + 2])) return {UriError::BadPercentEncoding, i};
-            i += 2;
-        } else if (!allowed(t[i])) {
-            return {bad_char, i};
-        }
+        const char c = t[i];
+        if ((char_class(c) & allowed) != 0) continue;
+        if (c != '%') return {bad_char, i};
+        if (to - i < 3 || !is_hex(t[i + 1]) || !is_hex(t[i + 2])) return {UriError::BadPercentEncoding, i};
+        i += 2;
     }
     return {};
 }
 
+// The first position at or after `from` holding one of the (at most three) stop
+// characters, or t.size().
 std::size_t find_any(std::string_view t, std::size_t from, std::string_view set) noexcept {
-    const std::size_t p = t.find_first_of(set, from);
-    return p == std::string_view::npos ? t.size() : p;
+    const char a = set[0];
+    const char b = set.size() > 1 ? set[1] : a;
+    const char c = set.size() > 2 ? set[2] : a;
+    for (std::size_t i = from; i < t.size(); ++i) {
+        const char x = t[i];
+        if (x == a || x == b || x == c) return i;
+    }
+    return t.size();
 }
 
 }  // namespace
@@ -180,8 +203,7 @@ UriResult parse_uri(std::string_view t, UriParts& out) noexcept {
         host_end = find_any(t.substr(0, auth_end), i, ":");
         if (host_end == i) return {UriError::EmptyHost, i};
         // reg-name = *( unreserved / pct-encoded / sub-delims ) (RFC 3986 §3.2.2)
-        const UriResult r = check_chars(t, i, host_end, [](char c) { return is_unreserved(c) || is_sub_delim(c); },
-                                        UriError::BadHost);
+        const UriResult r = check_chars(t, i, host_end, kUnreserved | kSubDelim, UriError::BadHost);
         if (!r.ok()) return r;
         out.host = t.substr(i, host_end - i);
         out.host_kind = is_ipv4(out.host) ? HostKind::IPv4 : HostKind::RegName;
@@ -204,8 +226,7 @@ UriResult parse_uri(std::string_view t, UriParts& out) noexcept {
 
     i = auth_end;
     const std::size_t path_end = find_any(t, i, "?#");
-    if (UriResult r = check_chars(t, i, path_end, [](char c) { return is_pchar(c) || c == '/'; },
-                                  UriError::BadCharacter);
+    if (UriResult r = check_chars(t, i, path_end, kUnreserved | kSubDelim | kColonAt | kSlash, UriError::BadCharacter);
         !r.ok()) {
         return r;
     }
@@ -213,8 +234,7 @@ UriResult parse_uri(std::string_view t, UriParts& out) noexcept {
     i = path_end;
     if (i < t.size() && t[i] == '?') {
         const std::size_t query_end = find_any(t, i + 1, "#");
-        if (UriResult r = check_chars(t, i + 1, query_end,
-                                      [](char c) { return is_pchar(c) || c == '/' || c == '?'; },
+        if (UriResult r = check_chars(t, i + 1, query_end, kUnreserved | kSubDelim | kColonAt | kSlash | kQuestion,
                                       UriError::BadCharacter);
             !r.ok()) {
             return r;
@@ -250,11 +270,6 @@ std::size_t decode_into(std::string_view s, std::uint8_t* dst, bool lower) noexc
     return n;
 }
 
-struct Segment {
-    std::size_t offset;  // in the path
-    std::size_t length;
-};
-
 }  // namespace
 
 UriResult decompose(const UriParts& parts, UriOptions& out) noexcept {
@@ -285,39 +300,36 @@ UriResult decompose(const UriParts& parts, UriOptions& out) noexcept {
     // RFC 7252 §6.4 step 6: no Uri-Port, the request goes to the URI's own port.
 
     // RFC 7252 §6.4 step 2 resolves the reference, which removes dot-segments
-    // (RFC 3986 §5.2.4); done here on whole segments with a bounded stack.
-    std::array<Segment, UriOptions::kMaxOptions> stack{};
-    std::size_t depth = 0;
+    // (RFC 3986 §5.2.4). One pass: each segment is decoded straight into storage as a
+    // Uri-Path; ".." drops the last one again (it is the newest in storage, so its
+    // bytes are simply reused).
     const std::string_view path = parts.path;
+    const std::size_t first_path = out.count_;
     if (!path.empty()) {
         std::size_t pos = 1;  // path-abempty starts with "/"
         while (true) {
             const std::size_t end = find_any(path, pos, "/");
             const std::string_view seg = path.substr(pos, end - pos);
             const bool last = end == path.size();
-            if (seg == "." || seg == "..") {
-                if (seg == ".." && depth > 0) --depth;
-                if (last) {
-                    if (depth == stack.size()) return {UriError::TooManyOptions, offset_of(seg)};
-                    stack[depth++] = Segment{end, 0};  // the path now ends with "/"
+            const bool dot = seg.size() == 1 && seg[0] == '.';
+            const bool dotdot = seg.size() == 2 && seg[0] == '.' && seg[1] == '.';
+            if (dot || dotdot) {
+                if (dotdot && out.count_ > first_path) out.used_ = out.entries_[--out.count_].offset;
+                if (last && !out.push(options::kUriPath, out.used_, 0)) {  // the path now ends with "/"
+                    return {UriError::TooManyOptions, offset_of(seg)};
                 }
             } else {
-                if (depth == stack.size()) return {UriError::TooManyOptions, offset_of(seg)};
-                stack[depth++] = Segment{pos, seg.size()};
+                const std::size_t n = decode_into(seg, base + out.used_, false);
+                if (n > 255) return {UriError::SegmentTooLong, offset_of(seg)};  // RFC 7252 §5.10.1
+                if (!out.push(options::kUriPath, out.used_, n)) return {UriError::TooManyOptions, offset_of(seg)};
+                out.used_ += n;
             }
             if (last) break;
             pos = end + 1;
         }
     }
     // RFC 7252 §6.4 step 8: an empty path or a lone "/" gives no Uri-Path.
-    const bool lone_slash = depth == 1 && stack[0].length == 0;
-    for (std::size_t k = 0; k < depth && !lone_slash; ++k) {
-        const std::string_view seg = path.substr(stack[k].offset, stack[k].length);
-        const std::size_t n = decode_into(seg, base + out.used_, false);
-        if (n > 255) return {UriError::SegmentTooLong, offset_of(seg)};  // RFC 7252 §5.10.1
-        if (!out.push(options::kUriPath, out.used_, n)) return {UriError::TooManyOptions, offset_of(seg)};
-        out.used_ += n;
-    }
+    if (out.count_ == first_path + 1 && out.entries_[first_path].length == 0) out.count_ = first_path;
     // RFC 7252 §6.4 step 9: one Uri-Query per "&"-separated argument.
     if (parts.has_query) {
         std::size_t pos = 0;

@@ -1,0 +1,349 @@
+// coapbed-bench: parse, build and URI suites side by side with libcoap 4.3, plus
+// option lookup and the endpoint round trip. Names are a contract:
+//   coapbed/<suite>/<mix> and libcoap/<suite>/<mix> for the suites parse, build, uri;
+//   coapbed/option-lookup/<mix>, coapbed/endpoint-roundtrip for the rest.
+// Every benchmark first checks its output against the other library's (SkipWithError on
+// a mismatch), then times; items are messages (or URIs, requests), bytes are datagram
+// bytes, and `allocs_per_item` counts heap allocations in the timed loop.
+#include <benchmark/benchmark.h>
+#include <coap3/coap.h>
+
+#include <cstring>
+#include <string>
+
+#include "alloc_counter.h"
+#include "coap/codec/builder.h"
+#include "coap/endpoint/endpoint.h"
+#include "coap/options/registry.h"
+#include "coap/uri/uri.h"
+#include "mixes.h"
+
+namespace {
+
+using coapbed::bench::Mix;
+using coapbed::bench::UriMix;
+
+// ---- checks (run once, before timing) ----------------------------------------------
+
+std::string check_parse(const Mix& mix) {
+    for (const auto& d : mix.datagrams) {
+        coap::MessageView v;
+        if (!coap::parse(coap::Bytes(d.data(), d.size()), v).ok()) return "coapbed rejects a mix message";
+        coap_pdu_t* pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_EMPTY_CODE, 0, d.size());
+        if (pdu == nullptr || !coap_pdu_parse(COAP_PROTO_UDP, d.data(), d.size(), pdu)) {
+            coap_delete_pdu(pdu);
+            return "libcoap rejects a mix message";
+        }
+        coap_opt_iterator_t it;
+        coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+        std::size_t i = 0;
+        bool same = true;
+        while (coap_opt_t* o = coap_option_next(&it)) {
+            same = same && i < v.option_count() && v.option(i).number == it.number &&
+                   v.option(i).value == coap::Bytes(coap_opt_value(o), coap_opt_length(o));
+            ++i;
+        }
+        std::size_t len = 0;
+        const std::uint8_t* data = nullptr;
+        const bool has = coap_get_data(pdu, &len, &data) != 0;
+        same = same && i == v.option_count() && (has ? coap::Bytes(data, len) : coap::Bytes()) == v.payload();
+        coap_delete_pdu(pdu);
+        if (!same) return "coapbed and libcoap parse a mix message differently";
+    }
+    return {};
+}
+
+coap_pdu_t* libcoap_build(const coap::Message& m) {
+    coap_pdu_t* pdu = coap_pdu_init(static_cast<coap_pdu_type_t>(m.type), static_cast<coap_pdu_code_t>(m.code.raw),
+                                    m.message_id, 1500);
+    if (pdu == nullptr) return nullptr;
+    coap_add_token(pdu, m.token.size(), m.token.data());
+    for (const auto& o : m.options) coap_add_option(pdu, o.number, o.value.size(), o.value.data());
+    if (!m.payload.empty()) coap_add_data(pdu, m.payload.size(), m.payload.data());
+    return pdu;
+}
+
+std::size_t coapbed_build(const coap::Message& m, std::uint8_t* out, std::size_t cap) {
+    coap::MessageBuilder b(m.type, m.code, m.message_id);
+    (void)b.set_token(coap::Bytes(m.token.data(), m.token.size()));
+    for (const auto& o : m.options) (void)b.add_option(o.number, coap::Bytes(o.value.data(), o.value.size()));
+    b.set_payload(coap::Bytes(m.payload.data(), m.payload.size()));
+    return b.build(coap::MutableBytes(out, cap)).size;
+}
+
+std::string check_build(const Mix& mix) {
+    std::uint8_t buf[2048];
+    for (std::size_t k = 0; k < mix.messages.size(); ++k) {
+        const std::size_t n = coapbed_build(mix.messages[k], buf, sizeof buf);
+        if (n != mix.datagrams[k].size() || std::memcmp(buf, mix.datagrams[k].data(), n) != 0) {
+            return "coapbed builds different bytes";
+        }
+        coap_pdu_t* pdu = libcoap_build(mix.messages[k]);
+        if (pdu == nullptr) return "libcoap cannot build a mix message";
+        coap_opt_iterator_t it;
+        coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+        std::size_t i = 0;
+        bool same = true;
+        while (coap_opt_t* o = coap_option_next(&it)) {
+            const auto& want = mix.messages[k].options;
+            same = same && i < want.size() && want[i].number == it.number &&
+                   coap::Bytes(want[i].value.data(), want[i].value.size()) ==
+                       coap::Bytes(coap_opt_value(o), coap_opt_length(o));
+            ++i;
+        }
+        same = same && i == mix.messages[k].options.size();
+        coap_delete_pdu(pdu);
+        if (!same) return "libcoap builds a different option list";
+    }
+    return {};
+}
+
+int our_segments(const std::string& uri, int& queries) {
+    coap::UriOptions o;
+    if (!coap::decompose_uri(uri, o).ok()) return -1;
+    int paths = 0;
+    queries = 0;
+    for (std::size_t i = 0; i < o.size(); ++i) {
+        paths += o[i].number == coap::options::kUriPath;
+        queries += o[i].number == coap::options::kUriQuery;
+    }
+    return paths;
+}
+
+int libcoap_split(const std::string& text, int& queries, unsigned char* buf, std::size_t cap) {
+    coap_uri_t uri;
+    if (coap_split_uri(reinterpret_cast<const std::uint8_t*>(text.data()), text.size(), &uri) < 0) return -1;
+    std::size_t len = cap;
+    const int paths = uri.path.length ? coap_split_path(uri.path.s, uri.path.length, buf, &len) : 0;
+    len = cap;
+    queries = uri.query.length ? coap_split_query(uri.query.s, uri.query.length, buf, &len) : 0;
+    return paths;
+}
+
+std::string check_uri(const UriMix& mix) {
+    unsigned char buf[1024];
+    for (const auto& u : mix.uris) {
+        int q1 = 0, q2 = 0;
+        const int p1 = our_segments(u, q1);
+        const int p2 = libcoap_split(u, q2, buf, sizeof buf);
+        if (p1 < 0 || p2 < 0 || p1 != p2 || q1 != q2) return "coapbed and libcoap split '" + u + "' differently";
+    }
+    return {};
+}
+
+// ---- timed loops -------------------------------------------------------------------
+
+void finish(benchmark::State& st, std::size_t items_per_iter, std::size_t bytes_per_iter, std::uint64_t allocs) {
+    const auto iters = static_cast<std::int64_t>(st.iterations());
+    st.SetItemsProcessed(iters * static_cast<std::int64_t>(items_per_iter));
+    if (bytes_per_iter) st.SetBytesProcessed(iters * static_cast<std::int64_t>(bytes_per_iter));
+    st.counters["allocs_per_item"] =
+        benchmark::Counter(static_cast<double>(allocs) / static_cast<double>(iters * items_per_iter));
+}
+
+void coapbed_parse(benchmark::State& st, const Mix* mix) {
+    if (auto e = check_parse(*mix); !e.empty()) return st.SkipWithError(e.c_str());
+    std::uint64_t sink = 0;
+    const std::uint64_t a0 = coapbed::bench::allocations();
+    for (auto _ : st) {
+        for (const auto& d : mix->datagrams) {
+            coap::MessageView v;
+            const coap::ParseResult r = coap::parse(coap::Bytes(d.data(), d.size()), v);
+            for (coap::Option o : v) sink += o.number + o.value.size() + (o.value.empty() ? 0 : o.value[0]);
+            sink += v.payload().size();
+            benchmark::DoNotOptimize(r);
+        }
+        benchmark::DoNotOptimize(sink);
+    }
+    finish(st, mix->datagrams.size(), mix->bytes, coapbed::bench::allocations() - a0);
+}
+
+void libcoap_parse(benchmark::State& st, const Mix* mix) {
+    if (auto e = check_parse(*mix); !e.empty()) return st.SkipWithError(e.c_str());
+    std::uint64_t sink = 0;
+    const std::uint64_t a0 = coapbed::bench::allocations();
+    for (auto _ : st) {
+        for (const auto& d : mix->datagrams) {
+            // As libcoap's receive path does: a PDU per datagram, parsed, then freed.
+            coap_pdu_t* pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_EMPTY_CODE, 0, d.size());
+            const int ok = coap_pdu_parse(COAP_PROTO_UDP, d.data(), d.size(), pdu);
+            coap_opt_iterator_t it;
+            coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+            while (coap_opt_t* o = coap_option_next(&it)) {
+                const std::uint32_t len = coap_opt_length(o);
+                sink += it.number + len + (len ? coap_opt_value(o)[0] : 0);
+            }
+            std::size_t len = 0;
+            const std::uint8_t* data = nullptr;
+            coap_get_data(pdu, &len, &data);
+            sink += len;
+            benchmark::DoNotOptimize(ok);
+            coap_delete_pdu(pdu);
+        }
+        benchmark::DoNotOptimize(sink);
+    }
+    finish(st, mix->datagrams.size(), mix->bytes, coapbed::bench::allocations() - a0);
+}
+
+void coapbed_build_bench(benchmark::State& st, const Mix* mix) {
+    if (auto e = check_build(*mix); !e.empty()) return st.SkipWithError(e.c_str());
+    std::uint8_t buf[2048];
+    const std::uint64_t a0 = coapbed::bench::allocations();
+    for (auto _ : st) {
+        for (const auto& m : mix->messages) {
+            const std::size_t n = coapbed_build(m, buf, sizeof buf);
+            benchmark::DoNotOptimize(n);
+            benchmark::ClobberMemory();
+        }
+    }
+    finish(st, mix->messages.size(), mix->bytes, coapbed::bench::allocations() - a0);
+}
+
+void libcoap_build_bench(benchmark::State& st, const Mix* mix) {
+    if (auto e = check_build(*mix); !e.empty()) return st.SkipWithError(e.c_str());
+    const std::uint64_t a0 = coapbed::bench::allocations();
+    for (auto _ : st) {
+        for (const auto& m : mix->messages) {
+            coap_pdu_t* pdu = libcoap_build(m);
+            benchmark::DoNotOptimize(pdu);
+            benchmark::ClobberMemory();
+            coap_delete_pdu(pdu);
+        }
+    }
+    finish(st, mix->messages.size(), mix->bytes, coapbed::bench::allocations() - a0);
+}
+
+void coapbed_uri(benchmark::State& st, const UriMix* mix) {
+    if (auto e = check_uri(*mix); !e.empty()) return st.SkipWithError(e.c_str());
+    std::size_t bytes = 0;
+    for (const auto& u : mix->uris) bytes += u.size();
+    coap::UriOptions out;
+    const std::uint64_t a0 = coapbed::bench::allocations();
+    for (auto _ : st) {
+        for (const auto& u : mix->uris) {
+            const coap::UriResult r = coap::decompose_uri(u, out);
+            benchmark::DoNotOptimize(r);
+            benchmark::DoNotOptimize(out);
+        }
+    }
+    finish(st, mix->uris.size(), bytes, coapbed::bench::allocations() - a0);
+}
+
+void libcoap_uri(benchmark::State& st, const UriMix* mix) {
+    if (auto e = check_uri(*mix); !e.empty()) return st.SkipWithError(e.c_str());
+    std::size_t bytes = 0;
+    for (const auto& u : mix->uris) bytes += u.size();
+    unsigned char buf[1024];
+    const std::uint64_t a0 = coapbed::bench::allocations();
+    for (auto _ : st) {
+        for (const auto& u : mix->uris) {
+            int q = 0;
+            const int p = libcoap_split(u, q, buf, sizeof buf);
+            benchmark::DoNotOptimize(p);
+            benchmark::DoNotOptimize(buf);
+        }
+    }
+    finish(st, mix->uris.size(), bytes, coapbed::bench::allocations() - a0);
+}
+
+void coapbed_compose(benchmark::State& st, const UriMix* mix) {
+    std::vector<coap::UriOptions> decomposed(mix->uris.size());
+    for (std::size_t i = 0; i < mix->uris.size(); ++i) {
+        if (!coap::decompose_uri(mix->uris[i], decomposed[i]).ok()) return st.SkipWithError("a mix URI is invalid");
+    }
+    std::vector<std::vector<coap::Option>> lists;
+    for (const auto& d : decomposed) {
+        lists.emplace_back();
+        for (std::size_t i = 0; i < d.size(); ++i) lists.back().push_back(d[i]);
+    }
+    std::string out;
+    out.reserve(2048);
+    const std::uint64_t a0 = coapbed::bench::allocations();
+    for (auto _ : st) {
+        for (std::size_t i = 0; i < lists.size(); ++i) {
+            const auto& d = decomposed[i];
+            const coap::UriResult r = coap::compose_uri(d.scheme(), d.host(), d.port(), lists[i].data(),
+                                                        lists[i].size(), out);
+            benchmark::DoNotOptimize(r);
+            benchmark::DoNotOptimize(out.data());
+        }
+    }
+    finish(st, mix->uris.size(), 0, coapbed::bench::allocations() - a0);
+}
+
+void coapbed_option_lookup(benchmark::State& st, const Mix* mix) {
+    std::vector<coap::MessageView> views(mix->datagrams.size());
+    for (std::size_t i = 0; i < views.size(); ++i) {
+        if (!coap::parse(coap::Bytes(mix->datagrams[i].data(), mix->datagrams[i].size()), views[i]).ok()) {
+            return st.SkipWithError("a mix message does not parse");
+        }
+    }
+    static constexpr std::uint16_t kNumbers[] = {coap::options::kUriPath, coap::options::kContentFormat,
+                                                 coap::options::kBlock1, coap::options::kObserve,
+                                                 coap::options::kRequestTag};
+    std::uint64_t sink = 0;
+    const std::uint64_t a0 = coapbed::bench::allocations();
+    for (auto _ : st) {
+        for (const auto& v : views) {
+            for (std::uint16_t n : kNumbers) sink += v.find(n);
+        }
+        benchmark::DoNotOptimize(sink);
+    }
+    finish(st, views.size() * std::size(kNumbers), 0, coapbed::bench::allocations() - a0);
+}
+
+void coapbed_endpoint_roundtrip(benchmark::State& st) {
+    coap::Xoshiro256 rc(1), rs(2);
+    coap::EndpointConfig config;
+    config.params.nstart = 1;
+    coap::Endpoint client(config, rc), server(config, rs);
+    const coap::Peer c = coap::Peer::ipv4(0x0a000001, 5683), s = coap::Peer::ipv4(0x0a000002, 5683);
+    coap::ResourceConfig temp;
+    temp.handler = [](const coap::IncomingRequest&) { return coap::Response::with(coap::codes::kContent, "22.5"); };
+    (void)server.add_resource("sensors/temp", temp);
+    coap::TimePoint now;
+    std::size_t completed = 0;
+    auto one = [&]() -> bool {
+        if (!client.send_request(now, s, coap::Request().path("sensors/temp")).ok()) return false;
+        while (auto t = client.poll_transmit()) server.handle_datagram(now, c, coap::Bytes(t->bytes.data(), t->bytes.size()));
+        while (auto t = server.poll_transmit()) client.handle_datagram(now, s, coap::Bytes(t->bytes.data(), t->bytes.size()));
+        bool ok = false;
+        while (auto e = client.poll_event()) ok = e->kind == coap::EventKind::Response;
+        now += coap::Duration::microseconds(100);
+        return ok;
+    };
+    if (!one()) return st.SkipWithError("a request did not complete");
+    const std::uint64_t a0 = coapbed::bench::allocations();
+    for (auto _ : st) completed += one() ? 1 : 0;
+    if (completed != static_cast<std::size_t>(st.iterations())) return st.SkipWithError("a request did not complete");
+    finish(st, 1, 0, coapbed::bench::allocations() - a0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    coap_startup();
+    coap_set_log_level(LOG_EMERG);
+    for (const Mix& m : coapbed::bench::message_mixes()) {
+        benchmark::RegisterBenchmark(("coapbed/parse/" + m.name).c_str(), coapbed_parse, &m);
+        benchmark::RegisterBenchmark(("libcoap/parse/" + m.name).c_str(), libcoap_parse, &m);
+    }
+    for (const Mix& m : coapbed::bench::message_mixes()) {
+        benchmark::RegisterBenchmark(("coapbed/build/" + m.name).c_str(), coapbed_build_bench, &m);
+        benchmark::RegisterBenchmark(("libcoap/build/" + m.name).c_str(), libcoap_build_bench, &m);
+    }
+    for (const UriMix& m : coapbed::bench::uri_mixes()) {
+        benchmark::RegisterBenchmark(("coapbed/uri/" + m.name).c_str(), coapbed_uri, &m);
+        benchmark::RegisterBenchmark(("libcoap/uri/" + m.name).c_str(), libcoap_uri, &m);
+        benchmark::RegisterBenchmark(("coapbed/uri-compose/" + m.name).c_str(), coapbed_compose, &m);
+    }
+    for (const Mix& m : coapbed::bench::message_mixes()) {
+        benchmark::RegisterBenchmark(("coapbed/option-lookup/" + m.name).c_str(), coapbed_option_lookup, &m);
+    }
+    benchmark::RegisterBenchmark("coapbed/endpoint-roundtrip", coapbed_endpoint_roundtrip);
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
