@@ -24,9 +24,22 @@ constexpr std::uint8_t nibble_for(std::uint32_t v) noexcept {
 constexpr std::size_t extended_bytes(std::uint32_t v) noexcept {
     return v < 13 ? 0 : (v < 269 ? 1 : 2);
 }
-// memcpy for the short values options usually carry, without a library call.
+// memcpy for the short values options usually carry: fixed-size (inlined) moves,
+// overlapping at the ends, never reading or writing outside [0, n).
 inline void copy_bytes(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) noexcept {
-    if (n <= 16) {
+    if (n >= 8 && n <= 16) {
+        std::uint64_t a, b;
+        std::memcpy(&a, src, 8);
+        std::memcpy(&b, src + n - 8, 8);
+        std::memcpy(dst, &a, 8);
+        std::memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        std::uint32_t a, b;
+        std::memcpy(&a, src, 4);
+        std::memcpy(&b, src + n - 4, 4);
+        std::memcpy(dst, &a, 4);
+        std::memcpy(dst + n - 4, &b, 4);
+    } else if (n < 4) {
         for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
     } else {
         std::memcpy(dst, src, n);

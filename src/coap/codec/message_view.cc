@@ -97,8 +97,10 @@ ParseResult parse(Bytes d, MessageView& out) noexcept {
             out.payload_ = d.sub(pos, d.size() - pos);
             return {ParseError::Ok, 0};
         }
-        std::uint32_t delta = 0;
-        std::uint32_t length = 0;
+        std::uint32_t delta = b >> 4;
+        std::uint32_t length = b & 0x0f;
+        // Common case first: both nibbles below 13, no extended bytes.
+        if (delta >= 13 || length >= 13) {
         switch (read_extended(d, static_cast<std::uint8_t>(b >> 4), pos, delta)) {
             case Ext::Ok: break;
             case Ext::Reserved: return {ParseError::OptionDeltaReserved, start};
@@ -108,6 +110,7 @@ ParseResult parse(Bytes d, MessageView& out) noexcept {
             case Ext::Ok: break;
             case Ext::Reserved: return {ParseError::OptionLengthReserved, start};
             case Ext::Missing: return {ParseError::OptionLengthPastEnd, start};
+        }
         }
         if (d.size() - pos < length) return {ParseError::OptionValuePastEnd, start};
         number += delta;
