@@ -1,5 +1,7 @@
 #include "cli/commands.h"
 
+#include <unistd.h>
+
 #include <iostream>
 #include <string_view>
 
@@ -45,6 +47,11 @@ constexpr std::string_view kMainUsage =
     "coapbed is a test bench for CoAP (RFC 7252). Commands:\n"
     "  decode HEX   decode a CoAP message and print it as JSON\n"
     "  uri URI      decompose a coap:// URI into options and compose it back\n"
+    "  get|post|put|delete|fetch|observe URI [options]\n"
+    "               send a request over UDP (NoSec) and print the response\n"
+    "  serve        serve files and test resources over UDP\n"
+    "  bench ...    run the benchmarks, record history, compare (bench/run --help)\n"
+    "  report ...   write an HTML and Markdown report from results (--help)\n"
     "\n"
     "Run `coapbed COMMAND --help` for a command's details.\n";
 
@@ -88,30 +95,7 @@ int cmd_decode(const Args& args, std::ostream& out, std::ostream& err) {
         err << "error: " << coap::to_string(r.error) << " at byte " << r.offset << "\n";
         return kExitInvalidInput;
     }
-    std::string json = "{\"version\":1,\"type\":\"";
-    json.append(coap::to_string(view.type()));
-    json.append("\",\"code\":\"");
-    char code[4];
-    coap::format_code(view.code(), code);
-    json.append(code, 4);
-    json.push_back('"');
-    if (const auto name = coap::code_name(view.code())) {
-        json.append(",\"code_name\":");
-        append_json_string(json, *name);
-    }
-    json.append(",\"mid\":" + std::to_string(view.message_id()));
-    json.append(",\"token\":\"");
-    append_hex(json, view.token());
-    json.append("\",\"options\":");
-    struct ByIndex {
-        const coap::MessageView& v;
-        coap::Option operator[](std::size_t i) const { return v.option(i); }
-    };
-    append_options_json(json, ByIndex{view}, view.option_count());
-    json.append(",\"payload\":\"");
-    append_hex(json, view.payload());
-    json.append("\"}\n");
-    out << json;
+    out << message_json(view);
     return kExitOk;
 }
 
@@ -150,6 +134,24 @@ int cmd_uri(const Args& args, std::ostream& out, std::ostream& err) {
     return kExitOk;
 }
 
+namespace {
+// `coapbed bench` and `coapbed report` are Python scripts in the source tree (they
+// drive other processes and gnuplot); the binary hands over to them.
+int exec_script(const char* relative, const Args& args, std::ostream& err) {
+    const std::string script = std::string(COAPBED_SOURCE_DIR) + "/" + relative;
+    std::vector<std::string> words = {"python3", script};
+    words.insert(words.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& w : words) argv.push_back(w.data());
+    argv.push_back(nullptr);
+    err.flush();
+    std::cout.flush();
+    execvp("python3", argv.data());
+    err << "error: cannot run python3 " << script << "\n";
+    return kExitUsage;
+}
+}  // namespace
+
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
     if (argc < 2) {
         err << kMainUsage;
@@ -163,6 +165,13 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     }
     if (command == "decode") return cmd_decode(args, out, err);
     if (command == "uri") return cmd_uri(args, out, err);
+    if (command == "bench") return exec_script("bench/run", args, err);
+    if (command == "get" || command == "post" || command == "put" || command == "delete" || command == "fetch" ||
+        command == "observe") {
+        return cmd_client(std::string(command), args, out, err);
+    }
+    if (command == "serve") return cmd_serve(args, out, err);
+    if (command == "report") return exec_script("reports/generate.py", args, err);
     err << "error: unknown command '" << command << "'\n" << kMainUsage;
     return kExitUsage;
 }

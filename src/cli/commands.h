@@ -21,6 +21,10 @@ int cmd_decode(const Args& args, std::ostream& out, std::ostream& err);
 /// `coapbed uri URI`: one JSON object with the scheme, host, port, the §6.4 options and
 /// the §6.5 composition; otherwise exit 1 and `error: <reason> at byte <offset>`.
 int cmd_uri(const Args& args, std::ostream& out, std::ostream& err);
+/// `coapbed get|post|put|delete|fetch|observe URI [options]` over UDP (network.cc).
+int cmd_client(const std::string& method, const Args& args, std::ostream& out, std::ostream& err);
+/// `coapbed serve [--port P] [--root DIR]` over UDP (network.cc).
+int cmd_serve(const Args& args, std::ostream& out, std::ostream& err);
 /// Dispatches `argv[1]` to a command.
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 

@@ -50,4 +50,31 @@ void append_option_json(std::string& out, const coap::Option& o) {
     out.push_back('}');
 }
 
+std::string message_json(const coap::MessageView& view) {
+    std::string json = "{\"version\":1,\"type\":\"";
+    json.append(coap::to_string(view.type()));
+    json.append("\",\"code\":\"");
+    char code[4];
+    coap::format_code(view.code(), code);
+    json.append(code, 4);
+    json.push_back('"');
+    if (const auto name = coap::code_name(view.code())) {
+        json.append(",\"code_name\":");
+        append_json_string(json, *name);
+    }
+    json.append(",\"mid\":" + std::to_string(view.message_id()));
+    json.append(",\"token\":\"");
+    append_hex(json, view.token());
+    json.append("\",\"options\":");
+    struct ByIndex {
+        const coap::MessageView& v;
+        coap::Option operator[](std::size_t i) const { return v.option(i); }
+    };
+    append_options_json(json, ByIndex{view}, view.option_count());
+    json.append(",\"payload\":\"");
+    append_hex(json, view.payload());
+    json.append("\"}\n");
+    return json;
+}
+
 }  // namespace coapbed::cli

@@ -27,4 +27,7 @@ void append_options_json(std::string& out, const Options& options, std::size_t c
     out.push_back(']');
 }
 
+/// The `coapbed decode` JSON object of a parsed message, with a trailing newline.
+std::string message_json(const coap::MessageView& view);
+
 }  // namespace coapbed::cli

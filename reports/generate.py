@@ -1,0 +1,350 @@
+#!/usr/bin/env python3
+"""reports/generate.py (also `coapbed report`): build a report people read.
+
+  coapbed report [RESULTS...] --out reports/<name>/
+
+RESULTS are files or directories; what is recognized:
+  * bench results written by bench/run (JSON with "results"/"ratios") or raw Google
+    Benchmark JSON: throughput against libcoap (table and plot);
+  * a bench history CSV (reports/bench/history.csv): median time per benchmark across
+    commits (plot);
+  * a fuzzing summary (reports/fuzz/summary.json): harness table and coverage;
+  * scenario results (runs.csv): completion time against loss per congestion
+    strategy (median and interquartile range over seeds), retransmissions, goodput and
+    Jain fairness (plots), and the amplification table when its columns are present.
+With no RESULTS, the default locations under reports/ are used.
+
+Writes index.html (self-contained: plots are inlined SVG, no network) and report.md
+(same content, plots as SVG files beside it). Plots are drawn by gnuplot (svg terminal)
+with axis labels and units. Every number shown carries the commit, machine and
+parameters it came from.
+"""
+import argparse
+import csv
+import html
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+# ---- loading ------------------------------------------------------------------------
+
+def classify(path):
+    if path.endswith(".csv"):
+        with open(path, newline="") as f:
+            header = next(csv.reader(f), [])
+        if "benchmark" in header and "median_ns" in header:
+            return "history"
+        if "seed" in header:
+            return "runs"
+        return None
+    if path.endswith(".json"):
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            return None
+        if isinstance(data, dict) and "harnesses" in data:
+            return "fuzz"
+        if isinstance(data, dict) and ("results" in data or "benchmarks" in data) and "ratios" in data:
+            return "bench"
+        if isinstance(data, dict) and "benchmarks" in data:
+            return "bench-raw"
+    return None
+
+
+def collect(inputs):
+    found = {"bench": [], "bench-raw": [], "history": [], "fuzz": [], "runs": []}
+    paths = []
+    for p in inputs:
+        if os.path.isdir(p):
+            for dirpath, _, files in os.walk(p):
+                if "coverage" in dirpath.split(os.sep):
+                    continue
+                paths += [os.path.join(dirpath, f) for f in sorted(files)]
+        elif os.path.exists(p):
+            paths.append(p)
+        else:
+            print("report: no such file or directory: %s" % p, file=sys.stderr)
+            sys.exit(2)
+    for p in paths:
+        kind = classify(p)
+        if kind:
+            found[kind].append(p)
+    return found
+
+
+def load_bench(path, raw):
+    with open(path) as f:
+        data = json.load(f)
+    if raw:
+        sys.path.insert(0, os.path.join(ROOT, "bench"))
+        results = {}
+        for b in data["benchmarks"]:
+            if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+                continue
+            unit = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
+            results[b.get("run_name", b["name"])] = {"median_ns": b["cpu_time"] * unit,
+                                                     "items_per_second": b.get("items_per_second", 0.0)}
+        ctx = data.get("context", {})
+        meta = {"commit": "unknown", "date": ctx.get("date", "?"), "machine": ctx.get("host_name", "?")}
+    else:
+        results, meta = data["results"], data["meta"]
+    rows = []
+    for name, e in sorted(results.items()):
+        m = re.fullmatch(r"coapbed/(parse|build|uri)/(.+)", name)
+        peer = results.get("libcoap/%s/%s" % m.groups()) if m else None
+        if m and peer and "median_ns" in e and "median_ns" in peer:
+            rows.append({"suite": m.group(1), "mix": m.group(2), "coapbed": e["items_per_second"],
+                         "libcoap": peer["items_per_second"], "speedup": peer["median_ns"] / e["median_ns"],
+                         "allocs": e.get("allocs_per_item", 0.0), "libcoap_allocs": peer.get("allocs_per_item", 0.0)})
+    others = [(n, e) for n, e in sorted(results.items())
+              if n.startswith("coapbed/") and not re.match(r"coapbed/(parse|build|uri)/", n) and "median_ns" in e]
+    return {"path": path, "meta": meta, "rows": rows, "others": others}
+
+
+def load_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# ---- plotting -----------------------------------------------------------------------
+
+class Plotter:
+    def __init__(self, outdir):
+        self.outdir = outdir
+        self.gnuplot = shutil.which("gnuplot")
+        self.files = []
+
+    def plot(self, name, script, data_blocks):
+        """Runs gnuplot with inline data blocks ($name << EOD); returns the SVG file name."""
+        if not self.gnuplot:
+            raise SystemExit("report: gnuplot is not installed (apt-get install gnuplot-nox)")
+        svg = os.path.join(self.outdir, name + ".svg")
+        text = ['set terminal svg size 800,420 dynamic enhanced font "Helvetica,12" background "white"',
+                'set output "%s"' % svg.replace('"', '\\"'), "set grid", "set key outside right top"]
+        for block, rows in data_blocks.items():
+            text.append("$%s << EOD" % block)
+            text += [" ".join(str(v) for v in r) for r in rows]
+            text.append("EOD")
+        text.append(script)
+        subprocess.run([self.gnuplot], input="\n".join(text) + "\n", text=True, check=True, capture_output=True)
+        self.files.append(svg)
+        return os.path.basename(svg)
+
+
+def quartiles(values):
+    v = sorted(values)
+    if len(v) == 1:
+        return v[0], v[0], v[0]
+    q = statistics.quantiles(v, n=4, method="inclusive")
+    return q[0], statistics.median(v), q[2]
+
+
+# ---- sections -----------------------------------------------------------------------
+
+def section_bench(plotter, benches, history):
+    out = []
+    for i, b in enumerate(benches):
+        meta = b["meta"]
+        out.append(("h2", "Throughput against libcoap"))
+        out.append(("p", "From %s: commit %s, %s, %s; medians over %s repetitions of %s s." % (
+            os.path.relpath(b["path"], ROOT), meta.get("commit"), meta.get("date"), meta.get("machine"),
+            meta.get("repetitions", "?"), meta.get("min_time", "?"))))
+        table = [["suite", "mix", "coapbed msg/s", "libcoap msg/s", "speed-up", "allocs/msg (coapbed / libcoap)"]]
+        for r in b["rows"]:
+            table.append([r["suite"], r["mix"], "%.3g" % r["coapbed"], "%.3g" % r["libcoap"], "%.1fx" % r["speedup"],
+                          "%.2f / %.2f" % (r["allocs"], r["libcoap_allocs"])])
+        out.append(("table", table))
+        if b["rows"]:
+            data = [(j, '"%s/%s"' % (r["suite"], r["mix"]), "%.4f" % r["speedup"]) for j, r in enumerate(b["rows"])]
+            svg = plotter.plot("speedup-%d" % i, "\n".join([
+                'set title "coapbed speed-up over libcoap 4.3 (same messages, same run)"',
+                'set ylabel "speed-up (libcoap time / coapbed time), x"', 'set xlabel "suite/mix"',
+                "set style fill solid 0.6", "set boxwidth 0.7", "set xtics rotate by -35 nomirror", "set yrange [0:*]",
+                "set key off", "plot $d using 1:3:xtic(2) with boxes lc rgb '#3060a0' title 'speed-up'"]),
+                {"d": data})
+            out.append(("img", svg, "Speed-up of coapbed over libcoap per suite and mix"))
+        if b["others"]:
+            table = [["benchmark", "median time per iteration (ns)", "items/s"]]
+            table += [[n, "%.1f" % e["median_ns"], "%.3g" % e.get("items_per_second", 0.0)] for n, e in b["others"]]
+            out.append(("h3", "Other coapbed benchmarks"))
+            out.append(("table", table))
+    for path in history:
+        rows = load_csv(path)
+        commits = []
+        for r in rows:
+            if r["commit"] not in commits:
+                commits.append(r["commit"])
+        names = sorted({r["benchmark"] for r in rows if re.match(r"coapbed/(parse|build|uri)/", r["benchmark"])})
+        out.append(("h2", "Benchmark history"))
+        out.append(("p", "From %s: %d records over %d commits (oldest first); machine(s): %s." % (
+            os.path.relpath(path, ROOT), len(rows), len(commits), ", ".join(sorted({r["machine"] for r in rows})))))
+        if names and commits:
+            blocks = {}
+            plots = []
+            for k, n in enumerate(names):
+                pts = [(commits.index(r["commit"]), "%.3f" % float(r["median_ns"])) for r in rows if r["benchmark"] == n]
+                blocks["h%d" % k] = pts
+                plots.append("$h%d using 1:2 with linespoints title '%s'" % (k, n.replace("_", "\\\\_")))
+            xt = ", ".join('"%s" %d' % (c[:8], j) for j, c in enumerate(commits))
+            svg = plotter.plot("history", "\n".join([
+                'set title "coapbed median time per iteration across commits"', 'set ylabel "median time (ns)"',
+                'set xlabel "commit"', "set xtics (%s) rotate by -35" % xt, "set logscale y",
+                "set key outside right top font ',9'", "plot " + ", ".join(plots)]), blocks)
+            out.append(("img", svg, "Median time per benchmark across commits"))
+    return out
+
+
+def section_fuzz(paths):
+    out = []
+    for p in paths:
+        with open(p) as f:
+            s = json.load(f)
+        out.append(("h2", "Fuzzing"))
+        out.append(("p", "From %s: commit %s, %s, %s; %d s of wall-clock time across %d jobs." % (
+            os.path.relpath(p, ROOT), s["commit"], s["date"], s["machine"], s["time"], s["jobs"])))
+        table = [["harness", "seconds", "runs", "execs/s", "new units", "corpus after", "crashes"]]
+        for r in s["harnesses"]:
+            table.append([r["harness"], str(r["seconds"]), str(r["runs"]), str(r["execs_per_sec"]), str(r["new_units"]),
+                          str(r.get("corpus_after", "-")), str(len(r["crashes"]))])
+        out.append(("table", table))
+        cov = s.get("coverage", {}).get("codec_options_uri")
+        if cov:
+            out.append(("p", "Coverage of the codec, option and URI sources (llvm-cov, corpus replay): %.1f%% of lines, "
+                             "%.1f%% of branches." % (cov["lines"], cov["branches"])))
+    return out
+
+
+def section_runs(plotter, paths):
+    out = []
+    for i, p in enumerate(paths):
+        rows = load_csv(p)
+        if not rows:
+            continue
+        cols = rows[0].keys()
+        out.append(("h2", "Scenario results: %s" % os.path.relpath(p, ROOT)))
+        params = [c for c in cols if c not in ("seed",) and not re.match(
+            r"(exchanges_|completion_|retransmissions|coap_bytes|link_bytes|goodput|jain|sim_seconds|wall_seconds|events"
+            r"|attacker_|victim_|amplification)", c)]
+        out.append(("p", "%d runs; parameters: %s; commit(s): %s." % (
+            len(rows), ", ".join(params), ", ".join(sorted({r.get("commit", "?") for r in rows})))))
+        if {"congestion", "loss", "completion_p50_s"} <= set(cols):
+            strategies = sorted({r["congestion"] for r in rows})
+            for metric, label, unit in (("completion_p50_s", "median completion time", "s"),
+                                        ("retransmissions", "retransmissions", "count"),
+                                        ("goodput_bps", "goodput", "bit/s"), ("jain_fairness", "Jain fairness", "index")):
+                if metric not in cols:
+                    continue
+                blocks, plots, table = {}, [], [["congestion", "loss", "median", "25th pct", "75th pct", "runs"]]
+                for k, st in enumerate(strategies):
+                    pts = []
+                    for loss in sorted({float(r["loss"]) for r in rows if r["congestion"] == st}):
+                        vals = [float(r[metric]) for r in rows if r["congestion"] == st and float(r["loss"]) == loss
+                                and r[metric] not in ("", "nan")]
+                        if vals:
+                            q1, med, q3 = quartiles(vals)
+                            pts.append((loss, med, q1, q3))
+                            table.append([st, "%g" % loss, "%.4g" % med, "%.4g" % q1, "%.4g" % q3, str(len(vals))])
+                    blocks["s%d" % k] = pts
+                    plots.append("$s%d using 1:2:3:4 with yerrorlines title '%s'" % (k, st))
+                svg = plotter.plot("runs-%d-%s" % (i, metric), "\n".join([
+                    'set title "%s against loss (median, IQR over seeds)"' % label,
+                    'set xlabel "packet loss probability"', 'set ylabel "%s (%s)"' % (label, unit),
+                    "plot " + ", ".join(plots)]), blocks)
+                out.append(("h3", label.capitalize()))
+                out.append(("img", svg, "%s against loss per congestion strategy" % label))
+                out.append(("table", table))
+        if {"vector", "amplification_bytes"} <= set(cols):
+            groups = {}
+            for r in rows:
+                key = (r["vector"], r.get("echo", "-"), r.get("amplification_limit", "-"), r.get("rate_limit", "-"))
+                groups.setdefault(key, []).append(float(r["amplification_bytes"]))
+            table = [["vector", "echo", "amplification limit", "rate limit", "amplification (median, bytes)", "runs"]]
+            for key, vals in sorted(groups.items()):
+                table.append(list(key) + ["%.2fx" % statistics.median(vals), str(len(vals))])
+            out.append(("h3", "Amplification"))
+            out.append(("table", table))
+    return out
+
+
+# ---- rendering ----------------------------------------------------------------------
+
+def render_md(blocks):
+    lines = []
+    for b in blocks:
+        if b[0] in ("h1", "h2", "h3"):
+            lines += ["#" * int(b[0][1]) + " " + b[1], ""]
+        elif b[0] == "p":
+            lines += [b[1], ""]
+        elif b[0] == "table":
+            t = b[1]
+            lines.append("| " + " | ".join(t[0]) + " |")
+            lines.append("|" + "|".join("---" for _ in t[0]) + "|")
+            lines += ["| " + " | ".join(r) + " |" for r in t[1:]]
+            lines.append("")
+        elif b[0] == "img":
+            lines += ["![%s](%s)" % (b[2], b[1]), ""]
+    return "\n".join(lines)
+
+
+def render_html(blocks, outdir):
+    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>coapbed report</title>",
+             "<style>body{font-family:Helvetica,Arial,sans-serif;max-width:980px;margin:2em auto;color:#111}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #999;padding:3px 8px;text-align:right}"
+             "th{background:#eee}td:first-child,th:first-child{text-align:left}figure{margin:1em 0}"
+             "@media print{figure{page-break-inside:avoid}}</style></head><body>"]
+    for b in blocks:
+        if b[0] in ("h1", "h2", "h3"):
+            parts.append("<%s>%s</%s>" % (b[0], html.escape(b[1]), b[0]))
+        elif b[0] == "p":
+            parts.append("<p>%s</p>" % html.escape(b[1]))
+        elif b[0] == "table":
+            t = b[1]
+            parts.append("<table><tr>%s</tr>" % "".join("<th>%s</th>" % html.escape(c) for c in t[0]))
+            parts += ["<tr>%s</tr>" % "".join("<td>%s</td>" % html.escape(c) for c in r) for r in t[1:]]
+            parts.append("</table>")
+        elif b[0] == "img":
+            with open(os.path.join(outdir, b[1])) as f:
+                svg = f.read()
+            svg = svg[svg.index("<svg"):]  # inline: drop the XML prolog and doctype
+            parts.append("<figure>%s<figcaption>%s</figcaption></figure>" % (svg, html.escape(b[2])))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="coapbed report", description=__doc__.split("\n\n")[1],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", nargs="*")
+    ap.add_argument("--out", required=True, help="output directory, e.g. reports/main/")
+    a = ap.parse_args()
+    inputs = a.results or [p for p in (os.path.join(ROOT, "reports", "bench"), os.path.join(ROOT, "reports", "fuzz"),
+                                       os.path.join(ROOT, "reports", "scenarios")) if os.path.exists(p)]
+    found = collect(inputs)
+    os.makedirs(a.out, exist_ok=True)
+    plotter = Plotter(a.out)
+    benches = [load_bench(p, False) for p in found["bench"]] + [load_bench(p, True) for p in found["bench-raw"]]
+    blocks = [("h1", "coapbed report")]
+    blocks += section_bench(plotter, benches, found["history"])
+    blocks += section_runs(plotter, found["runs"])
+    blocks += section_fuzz(found["fuzz"])
+    if len(blocks) == 1:
+        blocks.append(("p", "No results found in: %s" % ", ".join(inputs)))
+    with open(os.path.join(a.out, "report.md"), "w") as f:
+        f.write(render_md(blocks))
+    with open(os.path.join(a.out, "index.html"), "w") as f:
+        f.write(render_html(blocks, a.out))
+    print("report: %s (%d sections, %d plots)" % (os.path.join(a.out, "index.html"),
+                                                    sum(b[0] == "h2" for b in blocks), len(plotter.files)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,440 @@
+// `coapbed get|post|put|delete|fetch|observe URI` and `coapbed serve`: the engine on
+// real UDP sockets (src/net/). NoSec only for now: coaps:// is refused with a clear
+// message until the DTLS layer lands.
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/json.h"
+#include "cli/options_json.h"
+#include "coap/codec/message.h"
+#include "coap/congestion/congestion.h"
+#include "coap/options/registry.h"
+#include "coap/options/values.h"
+#include "coap/uri/uri.h"
+#include "net/udp_runtime.h"
+
+namespace coapbed::cli {
+
+namespace {
+
+constexpr int kExitPeerError = 3;  // 4.xx / 5.xx
+constexpr int kExitTransport = 4;  // timeout or transport failure
+
+constexpr std::string_view kClientUsage =
+    "usage: coapbed get|post|put|delete|fetch|observe URI [options]\n"
+    "\n"
+    "Sends one request over UDP (coap://) and writes the response payload to stdout\n"
+    "(all blocks of a block-wise transfer, concatenated); diagnostics go to stderr.\n"
+    "  --payload TEXT          request payload\n"
+    "  --payload-file FILE     request payload from a file\n"
+    "  --content-format N      Content-Format of the payload\n"
+    "  --block-size BYTES      block size for Block1/Block2, 16..1024 (power of two)\n"
+    "  --non                   send a Non-confirmable request\n"
+    "  --option NUM:VALUE      add an option (repeatable); VALUE is a number for uint\n"
+    "                          options, 0xHEX for opaque bytes, else text\n"
+    "  --timeout SECONDS       give up after this long (default 90)\n"
+    "  --congestion NAME       default, cocoa, cocoa-strong, fasor, linux-rto, peakhopper-rto\n"
+    "  --count N               observe: exit after N notifications (after the first response)\n"
+    "  --json                  print each response as the `coapbed decode` JSON\n"
+    "Exit status: 0 on 2.xx, 3 on 4.xx/5.xx, 4 on timeout or transport failure, 2 on a\n"
+    "bad command line.\n";
+
+constexpr std::string_view kServeUsage =
+    "usage: coapbed serve [--port P] [--bind ADDR] [--root DIR] [--congestion NAME]\n"
+    "\n"
+    "Serves over UDP (NoSec) until interrupted: the files under DIR (GET), and\n"
+    "  /.well-known/core   link format (RFC 6690) of every resource\n"
+    "  /large              70000 bytes of text, for block-wise transfers\n"
+    "  /counter            observable, increments every second (RFC 7641)\n"
+    "  /echo               POST/PUT: answers 2.04 with the request payload; GET: the last one\n"
+    "  /sink               POST/PUT: accepts any payload (Block1 uploads), answers 2.04\n"
+    "  /slow               answers with a separate response after one second\n"
+    "--port 0 picks a free port; the line `coapbed: serving on PORT` goes to stderr.\n";
+
+bool parse_uint(const std::string& s, std::uint64_t& out) {
+    if (s.empty() || s.size() > 19) return false;
+    out = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+        out = out * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return true;
+}
+
+std::vector<std::uint8_t> uint_bytes(std::uint64_t v) {
+    std::vector<std::uint8_t> out;
+    for (; v != 0; v >>= 8) out.insert(out.begin(), static_cast<std::uint8_t>(v));
+    return out;
+}
+
+int usage(std::ostream& err, const std::string& message, std::string_view text) {
+    err << "error: " << message << "\n" << text;
+    return kExitUsage;
+}
+
+bool read_file(const std::string& path, std::vector<std::uint8_t>& out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    return true;
+}
+
+void print_response(const coap::Message& m, bool json, std::ostream& out) {
+    if (json) {
+        const std::vector<std::uint8_t> wire = coap::encode(m);
+        coap::MessageView v;
+        if (coap::parse(coap::Bytes(wire.data(), wire.size()), v).ok()) out << message_json(v);
+    } else {
+        out.write(reinterpret_cast<const char*>(m.payload.data()), static_cast<std::streamsize>(m.payload.size()));
+    }
+    out.flush();
+}
+
+}  // namespace
+
+int cmd_client(const std::string& method, const Args& args, std::ostream& out, std::ostream& err) {
+    for (const auto& a : args) {
+        if (a == "--help" || a == "-h") {
+            out << kClientUsage;
+            return kExitOk;
+        }
+    }
+    std::string uri;
+    coap::Request req;
+    coap::EndpointConfig config;
+    double timeout = 90;
+    std::uint64_t count = 0;
+    bool json = false;
+    bool have_payload = false;
+    req.method = method == "post" ? coap::codes::kPost
+                 : method == "put" ? coap::codes::kPut
+                 : method == "delete" ? coap::codes::kDelete
+                 : method == "fetch" ? coap::codes::kFetch
+                                     : coap::codes::kGet;
+    req.observe = method == "observe";
+    std::vector<coap::OwnedOption> extra;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        auto value = [&](std::string& v) {
+            if (i + 1 >= args.size()) return false;
+            v = args[++i];
+            return true;
+        };
+        std::string v;
+        if (a == "--json") {
+            json = true;
+        } else if (a == "--non") {
+            req.confirmable = false;
+        } else if (a == "--payload") {
+            if (!value(v)) return usage(err, "--payload needs TEXT", kClientUsage);
+            req.payload.assign(v.begin(), v.end());
+            have_payload = true;
+        } else if (a == "--payload-file") {
+            if (!value(v)) return usage(err, "--payload-file needs FILE", kClientUsage);
+            if (!read_file(v, req.payload)) return usage(err, "cannot read " + v, kClientUsage);
+            have_payload = true;
+        } else if (a == "--content-format") {
+            std::uint64_t n = 0;
+            if (!value(v) || !parse_uint(v, n) || n > 65535) return usage(err, "--content-format needs 0..65535", kClientUsage);
+            extra.push_back(coap::OwnedOption{coap::options::kContentFormat, uint_bytes(n)});
+        } else if (a == "--block-size") {
+            std::uint64_t n = 0;
+            const auto szx = value(v) && parse_uint(v, n) && n <= 1024
+                                 ? coap::szx_for_size(static_cast<std::uint32_t>(n))
+                                 : std::nullopt;
+            if (!szx) return usage(err, "--block-size needs 16, 32, ..., 1024", kClientUsage);
+            req.block2_szx = *szx;
+            config.block_szx = *szx;
+        } else if (a == "--option") {
+            const std::size_t colon = value(v) ? v.find(':') : std::string::npos;
+            std::uint64_t number = 0;
+            if (colon == std::string::npos || !parse_uint(v.substr(0, colon), number) || number > 65535) {
+                return usage(err, "--option needs NUM:VALUE", kClientUsage);
+            }
+            const std::string text = v.substr(colon + 1);
+            coap::OwnedOption o{static_cast<std::uint16_t>(number), {}};
+            std::uint64_t n = 0;
+            std::string raw;
+            if (text.rfind("0x", 0) == 0 && parse_hex(text.substr(2), raw)) {
+                o.value.assign(raw.begin(), raw.end());
+            } else if (parse_uint(text, n)) {
+                o.value = uint_bytes(n);
+            } else {
+                o.value.assign(text.begin(), text.end());
+            }
+            extra.push_back(std::move(o));
+        } else if (a == "--timeout") {
+            std::istringstream s(value(v) ? v : "");
+            if (!(s >> timeout) || timeout <= 0) return usage(err, "--timeout needs seconds > 0", kClientUsage);
+        } else if (a == "--congestion") {
+            if (!value(v) || coap::find_congestion_strategy(v) == nullptr) {
+                return usage(err, "--congestion needs a strategy name", kClientUsage);
+            }
+            config.congestion = v;
+        } else if (a == "--count") {
+            if (!value(v) || !parse_uint(v, count)) return usage(err, "--count needs N", kClientUsage);
+        } else if (!a.empty() && a[0] == '-') {
+            return usage(err, "unknown option " + a, kClientUsage);
+        } else if (uri.empty()) {
+            uri = a;
+        } else {
+            return usage(err, "one URI only", kClientUsage);
+        }
+    }
+    if (uri.empty()) return usage(err, method + " needs a URI", kClientUsage);
+    (void)have_payload;
+    coap::UriOptions parts;
+    if (const coap::UriResult r = coap::decompose_uri(uri, parts); !r.ok()) {
+        err << "error: " << coap::to_string(r.error) << " at byte " << r.offset << "\n";
+        return kExitUsage;
+    }
+    if (parts.scheme() == coap::Scheme::Coaps) {
+        err << "error: coaps:// (DTLS) is not supported yet by this build; use coap://\n";
+        return kExitTransport;
+    }
+    std::string error;
+    const auto peer = net::resolve(std::string(parts.host()), parts.port(), error);
+    if (!peer) {
+        err << "error: " << error << "\n";
+        return kExitTransport;
+    }
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        req.options.push_back(coap::OwnedOption{parts[i].number, {parts[i].value.begin(), parts[i].value.end()}});
+    }
+    req.options.insert(req.options.end(), extra.begin(), extra.end());
+
+    net::UdpRuntime runtime;
+    if (!runtime.open("", 0, error)) {
+        err << "error: " << error << "\n";
+        return kExitTransport;
+    }
+    net::UdpRuntime::stop_on_signals();
+    net::OpenSslRandom rng;
+    coap::Endpoint endpoint(config, rng);
+    const coap::SendResult sent = endpoint.send_request(net::monotonic_now(), *peer, std::move(req));
+    if (!sent.ok()) {
+        err << "error: " << coap::to_string(sent.error) << "\n";
+        return kExitTransport;
+    }
+    int exit_code = -1;
+    std::uint64_t notifications = 0;
+    bool observing = false;
+    auto on_event = [&](coap::Event& e) {
+        if (e.id != sent.id) return;
+        switch (e.kind) {
+            case coap::EventKind::Response:
+            case coap::EventKind::Notification: {
+                print_response(e.message, json, out);
+                if (!json && method == "observe") out << "\n" << std::flush;
+                const bool success = e.message.code.cls() == 2;
+                if (!success) {
+                    char code[4];
+                    coap::format_code(e.message.code, code);
+                    err << "coapbed: " << std::string(code, 4) << " "
+                        << coap::code_name(e.message.code).value_or("") << "\n";
+                }
+                bool has_observe = false;
+                for (const auto& o : e.message.options) has_observe |= o.number == coap::options::kObserve;
+                if (e.kind == coap::EventKind::Notification) ++notifications;
+                observing = method == "observe" && success && has_observe;
+                if (!observing || (count > 0 && notifications >= count)) exit_code = success ? kExitOk : kExitPeerError;
+                break;
+            }
+            case coap::EventKind::RequestFailed:
+                err << "coapbed: request failed: " << coap::to_string(e.reason) << "\n";
+                exit_code = kExitTransport;
+                break;
+            case coap::EventKind::ObservationEnded:
+                exit_code = e.message.code.cls() == 2 || e.message.code.raw == 0 ? kExitOk : kExitPeerError;
+                break;
+            default:
+                break;
+        }
+    };
+    const auto deadline = net::monotonic_now() + coap::Duration::from_seconds(timeout);
+    const auto stop = runtime.run(endpoint, on_event, [&] { return exit_code >= 0; },
+                                  method == "observe" && count == 0 ? std::nullopt : std::optional(deadline));
+    if (observing) {
+        // RFC 7641 §3.6: leave politely, with a GET carrying Observe: 1.
+        (void)endpoint.cancel(net::monotonic_now(), sent.id, true);
+        bool left = false;
+        runtime.run(endpoint, [&](coap::Event& e) { left = left || e.id == sent.id; }, [&] { return left; },
+                    net::monotonic_now() + coap::Duration::seconds(2));
+    }
+    if (exit_code >= 0) return exit_code;
+    if (stop == net::UdpRuntime::Stop::Interrupted) return observing ? kExitOk : kExitTransport;
+    err << "coapbed: timeout after " << timeout << " s\n";
+    return kExitTransport;
+}
+
+int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
+    std::uint64_t port = 5683;
+    std::string bind_host;
+    std::string root;
+    coap::EndpointConfig config;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        const bool has = i + 1 < args.size();
+        if (a == "--help" || a == "-h") {
+            out << kServeUsage;
+            return kExitOk;
+        } else if (a == "--port" && has) {
+            if (!parse_uint(args[++i], port) || port > 65535) return usage(err, "--port needs 0..65535", kServeUsage);
+        } else if (a == "--bind" && has) {
+            bind_host = args[++i];
+        } else if (a == "--root" && has) {
+            root = args[++i];
+        } else if (a == "--congestion" && has) {
+            config.congestion = args[++i];
+            if (coap::find_congestion_strategy(config.congestion) == nullptr) {
+                return usage(err, "unknown congestion strategy", kServeUsage);
+            }
+        } else {
+            return usage(err, "unknown argument " + a, kServeUsage);
+        }
+    }
+    net::OpenSslRandom rng;
+    coap::Endpoint endpoint(config, rng);
+    std::vector<std::string> links;
+    auto add = [&](const std::string& path, coap::ResourceConfig rc, const std::string& attrs) {
+        if (endpoint.add_resource(path, std::move(rc)) == coap::ApiError::Ok) links.push_back("</" + path + ">" + attrs);
+    };
+    std::string large;
+    for (int line = 0; large.size() < 70000; ++line) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "coapbed large resource line %05d\n", line);
+        large += buf;
+    }
+    large.resize(70000);
+    coap::ResourceConfig large_rc;
+    large_rc.handler = [large](const coap::IncomingRequest&) {
+        coap::Response r = coap::Response::with(coap::codes::kContent, large);
+        r.content_format = 0;
+        return r;
+    };
+    add("large", large_rc, ";title=\"70000 bytes\";sz=70000");
+    std::uint64_t counter = 0;
+    coap::ResourceConfig counter_rc;
+    counter_rc.observable = true;
+    counter_rc.handler = [&counter](const coap::IncomingRequest&) {
+        coap::Response r = coap::Response::with(coap::codes::kContent, std::to_string(counter));
+        r.content_format = 0;
+        r.max_age = 2;
+        return r;
+    };
+    add("counter", counter_rc, ";obs;title=\"counter\"");
+    std::vector<std::uint8_t> echoed;
+    coap::ResourceConfig echo_rc;
+    echo_rc.methods = coap::methods::kGet | coap::methods::kPost | coap::methods::kPut;
+    echo_rc.handler = [&echoed](const coap::IncomingRequest& in) {
+        coap::Response r;
+        if (in.method == coap::codes::kGet) {
+            r.payload = echoed;
+        } else {
+            echoed = in.payload;
+            r.code = coap::codes::kChanged;
+            r.payload = in.payload;
+        }
+        r.content_format = in.content_format;
+        return r;
+    };
+    add("echo", echo_rc, "");
+    std::uint64_t sunk = 0;
+    coap::ResourceConfig sink_rc;
+    sink_rc.methods = coap::methods::kGet | coap::methods::kPost | coap::methods::kPut;
+    sink_rc.handler = [&sunk](const coap::IncomingRequest& in) {
+        if (in.method == coap::codes::kGet) return coap::Response::with(coap::codes::kContent, std::to_string(sunk));
+        sunk = in.payload.size();
+        return coap::Response::with(coap::codes::kChanged);
+    };
+    add("sink", sink_rc, "");
+    std::vector<std::pair<coap::TimePoint, std::uint64_t>> pending;
+    coap::ResourceConfig slow_rc;
+    slow_rc.handler = [&pending](const coap::IncomingRequest& in) {
+        pending.emplace_back(in.now + coap::Duration::seconds(1), in.exchange_id);
+        return coap::HandlerResult::defer();
+    };
+    add("slow", slow_rc, ";title=\"separate response\"");
+    if (!root.empty()) {
+        // Files directly and in subdirectories of the root, bounded in number.
+        std::vector<std::string> stack = {""};
+        std::size_t files = 0;
+        while (!stack.empty() && files < 1000) {
+            const std::string rel = stack.back();
+            stack.pop_back();
+            DIR* d = opendir((root + "/" + rel).c_str());
+            if (d == nullptr) continue;
+            while (dirent* ent = readdir(d)) {
+                const std::string name = ent->d_name;
+                if (name == "." || name == "..") continue;
+                const std::string path = rel.empty() ? name : rel + "/" + name;
+                struct stat st {};
+                if (stat((root + "/" + path).c_str(), &st) != 0) continue;
+                if (S_ISDIR(st.st_mode)) {
+                    stack.push_back(path);
+                } else if (S_ISREG(st.st_mode) && files < 1000) {
+                    coap::ResourceConfig file_rc;
+                    const std::string full = root + "/" + path;
+                    file_rc.handler = [full](const coap::IncomingRequest&) {
+                        coap::Response r;
+                        if (!read_file(full, r.payload)) r.code = coap::codes::kNotFound;
+                        return r;
+                    };
+                    add(path, std::move(file_rc), "");
+                    ++files;
+                }
+            }
+            closedir(d);
+        }
+    }
+    std::string link_format;
+    for (const auto& l : links) link_format += (link_format.empty() ? "" : ",") + l;
+    coap::ResourceConfig core_rc;
+    core_rc.handler = [link_format](const coap::IncomingRequest&) {
+        coap::Response r = coap::Response::with(coap::codes::kContent, link_format);
+        r.content_format = 40;  // application/link-format (RFC 6690)
+        return r;
+    };
+    (void)endpoint.add_resource(".well-known/core", core_rc);
+
+    net::UdpRuntime runtime;
+    std::string error;
+    if (!runtime.open(bind_host, static_cast<std::uint16_t>(port), error)) {
+        err << "error: " << error << "\n";
+        return kExitTransport;
+    }
+    net::UdpRuntime::stop_on_signals();
+    err << "coapbed: serving on " << runtime.local_port() << "\n" << std::flush;
+    coap::TimePoint next_count = net::monotonic_now() + coap::Duration::seconds(1);
+    auto tick = [&](coap::TimePoint now) {
+        if (now >= next_count) {
+            ++counter;
+            endpoint.notify(now, "counter");
+            next_count = now + coap::Duration::seconds(1);
+        }
+        for (auto it = pending.begin(); it != pending.end();) {
+            if (it->first <= now) {
+                (void)endpoint.respond(now, it->second, coap::Response::with(coap::codes::kContent, "separate response"));
+                it = pending.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    };
+    auto next = [&]() -> std::optional<coap::TimePoint> {
+        coap::TimePoint t = next_count;
+        for (const auto& p : pending) t = p.first < t ? p.first : t;
+        return t;
+    };
+    runtime.run(endpoint, [](coap::Event&) {}, [] { return false; }, std::nullopt, tick, next);
+    err << "coapbed: stopped\n";
+    return kExitOk;
+}
+
+}  // namespace coapbed::cli

@@ -1,0 +1,209 @@
+#include "net/udp_runtime.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+
+namespace coapbed::net {
+
+namespace {
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_signal(int) { g_interrupted = 1; }
+
+coap::Peer from_sockaddr(const sockaddr_storage& ss) {
+    if (ss.ss_family == AF_INET) {
+        const auto& a = reinterpret_cast<const sockaddr_in&>(ss);
+        return coap::Peer::ipv4(ntohl(a.sin_addr.s_addr), ntohs(a.sin_port));
+    }
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(ss);
+    const std::uint8_t* b = a.sin6_addr.s6_addr;
+    static const std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(b, kMapped, 12) == 0) {  // an IPv4 peer on the dual-stack socket
+        return coap::Peer::ipv4((std::uint32_t{b[12]} << 24) | (b[13] << 16) | (b[14] << 8) | b[15], ntohs(a.sin6_port));
+    }
+    std::uint8_t addr[16];
+    std::memcpy(addr, b, 16);
+    coap::Peer p = coap::Peer::ipv6(addr, ntohs(a.sin6_port));
+    p.scope = a.sin6_scope_id;
+    return p;
+}
+
+socklen_t to_sockaddr(const coap::Peer& p, bool v6_socket, sockaddr_storage& ss) {
+    std::memset(&ss, 0, sizeof ss);
+    if (p.family == 4 && !v6_socket) {
+        auto& a = reinterpret_cast<sockaddr_in&>(ss);
+        a.sin_family = AF_INET;
+        a.sin_port = htons(p.port);
+        std::memcpy(&a.sin_addr, p.address.data(), 4);
+        return sizeof a;
+    }
+    auto& a = reinterpret_cast<sockaddr_in6&>(ss);
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(p.port);
+    if (p.family == 4) {
+        a.sin6_addr.s6_addr[10] = 0xff;
+        a.sin6_addr.s6_addr[11] = 0xff;
+        std::memcpy(a.sin6_addr.s6_addr + 12, p.address.data(), 4);
+    } else {
+        std::memcpy(a.sin6_addr.s6_addr, p.address.data(), 16);
+        a.sin6_scope_id = p.scope;
+    }
+    return sizeof a;
+}
+}  // namespace
+
+std::uint64_t OpenSslRandom::next_u64() {
+    std::uint64_t v = 0;
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1) {
+        // RAND_bytes only fails when the CSPRNG cannot be seeded; fall back to the clock
+        // mixed through the engine's generator rather than returning a constant.
+        static coap::Xoshiro256 fallback(static_cast<std::uint64_t>(monotonic_now().ns()));
+        v = fallback.next_u64();
+    }
+    return v;
+}
+
+coap::TimePoint monotonic_now() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return coap::TimePoint::from_ns(static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec);
+}
+
+std::optional<coap::Peer> resolve(const std::string& host, std::uint16_t port, std::string& error) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_family = AF_UNSPEC;
+    addrinfo* res = nullptr;
+    const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+    if (rc != 0 || res == nullptr) {
+        error = "cannot resolve '" + host + "': " + gai_strerror(rc);
+        return std::nullopt;
+    }
+    sockaddr_storage ss{};
+    std::memcpy(&ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    coap::Peer p = from_sockaddr(ss);
+    p.port = port;
+    return p;
+}
+
+UdpRuntime::~UdpRuntime() {
+    if (fd_ >= 0) close(fd_);
+}
+
+bool UdpRuntime::open(const std::string& host, std::uint16_t port, std::string& error) {
+    std::string bind_host = host;
+    if (!bind_host.empty() && bind_host.front() == '[' && bind_host.back() == ']') {
+        bind_host = bind_host.substr(1, bind_host.size() - 2);
+    }
+    in6_addr a6{};
+    in_addr a4{};
+    const bool want_v4 = !bind_host.empty() && inet_pton(AF_INET, bind_host.c_str(), &a4) == 1;
+    if (!want_v4) {
+        fd_ = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd_ >= 0) {
+            const int off = 0;
+            setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+            sockaddr_in6 sa{};
+            sa.sin6_family = AF_INET6;
+            sa.sin6_port = htons(port);
+            if (!bind_host.empty() && inet_pton(AF_INET6, bind_host.c_str(), &a6) != 1) {
+                error = "not an IP address: " + bind_host;
+                return false;
+            }
+            sa.sin6_addr = bind_host.empty() ? in6addr_any : a6;
+            if (bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
+                v6_ = true;
+            } else {
+                close(fd_);
+                fd_ = -1;
+            }
+        }
+    }
+    if (fd_ < 0) {
+        fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(port);
+        sa.sin_addr = want_v4 ? a4 : in_addr{htonl(INADDR_ANY)};
+        if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+            error = std::string("cannot bind UDP port ") + std::to_string(port) + ": " + std::strerror(errno);
+            return false;
+        }
+    }
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len);
+    port_ = from_sockaddr(ss).port;
+    return true;
+}
+
+void UdpRuntime::stop_on_signals() {
+    struct sigaction sa{};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+void UdpRuntime::flush(coap::Endpoint& endpoint, const std::function<void(coap::Event&)>& on_event) {
+    while (auto t = endpoint.poll_transmit()) {
+        sockaddr_storage ss{};
+        const socklen_t len = to_sockaddr(t->peer, v6_, ss);
+        // Best effort, like the network itself: a failed send is a lost datagram.
+        (void)sendto(fd_, t->bytes.data(), t->bytes.size(), 0, reinterpret_cast<sockaddr*>(&ss), len);
+    }
+    while (auto e = endpoint.poll_event()) on_event(*e);
+}
+
+UdpRuntime::Stop UdpRuntime::run(coap::Endpoint& endpoint, const std::function<void(coap::Event&)>& on_event,
+                                 const std::function<bool()>& done, std::optional<coap::TimePoint> deadline,
+                                 const std::function<void(coap::TimePoint)>& tick,
+                                 const std::function<std::optional<coap::TimePoint>()>& next_tick) {
+    std::uint8_t buf[65536];
+    flush(endpoint, on_event);
+    while (!done()) {
+        if (g_interrupted) return Stop::Interrupted;
+        coap::TimePoint now = monotonic_now();
+        if (deadline && now >= *deadline) return Stop::Deadline;
+        std::optional<coap::TimePoint> wake = endpoint.poll_timeout();
+        if (deadline && (!wake || *deadline < *wake)) wake = deadline;
+        if (next_tick) {
+            if (auto t = next_tick(); t && (!wake || *t < *wake)) wake = t;
+        }
+        int timeout_ms = 1000;
+        if (wake) {
+            const std::int64_t ms = ((*wake - now).ns() + 999999) / 1000000;
+            timeout_ms = static_cast<int>(ms < 0 ? 0 : (ms > 1000 ? 1000 : ms));
+        }
+        pollfd pfd{fd_, POLLIN, 0};
+        const int n = poll(&pfd, 1, timeout_ms);
+        if (n < 0 && errno != EINTR) return Stop::Error;
+        now = monotonic_now();
+        if (n > 0 && (pfd.revents & POLLIN)) {
+            for (int k = 0; k < 64; ++k) {  // drain what is queued, bounded per wake-up
+                sockaddr_storage ss{};
+                socklen_t len = sizeof ss;
+                const ssize_t got = recvfrom(fd_, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), &len);
+                if (got < 0) break;
+                endpoint.handle_datagram(now, from_sockaddr(ss), coap::Bytes(buf, static_cast<std::size_t>(got)));
+                flush(endpoint, on_event);
+            }
+        }
+        endpoint.handle_timeout(now);
+        if (tick) tick(now);
+        flush(endpoint, on_event);
+    }
+    return Stop::Done;
+}
+
+}  // namespace coapbed::net

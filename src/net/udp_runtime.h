@@ -1,0 +1,61 @@
+// The real-network driver of the sans-I/O endpoint: one UDP socket (dual-stack IPv6
+// where the host allows it, else IPv4), poll(), the monotonic clock and OpenSSL's
+// RAND_bytes. Glue only (STYLE §9): feed datagrams and timeouts in, drain transmits
+// and events out, re-arm one timer at poll_timeout().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "coap/common/peer.h"
+#include "coap/common/random.h"
+#include "coap/common/time.h"
+#include "coap/endpoint/endpoint.h"
+
+namespace coapbed::net {
+
+/// Random numbers from OpenSSL's CSPRNG (tokens, message IDs, dithering).
+class OpenSslRandom final : public coap::Random {
+public:
+    std::uint64_t next_u64() override;
+};
+
+/// CLOCK_MONOTONIC as the engine's TimePoint.
+coap::TimePoint monotonic_now();
+
+/// Resolves a host (IP literal or name) and port to a peer; empty with `error` set on failure.
+std::optional<coap::Peer> resolve(const std::string& host, std::uint16_t port, std::string& error);
+
+class UdpRuntime {
+public:
+    UdpRuntime() = default;
+    ~UdpRuntime();
+    UdpRuntime(const UdpRuntime&) = delete;
+    UdpRuntime& operator=(const UdpRuntime&) = delete;
+
+    /// Binds to `host` ("" = any address, dual-stack) and `port` (0 = ephemeral).
+    bool open(const std::string& host, std::uint16_t port, std::string& error);
+    [[nodiscard]] std::uint16_t local_port() const { return port_; }
+
+    enum class Stop { Done, Deadline, Interrupted, Error };
+    /// Drives `endpoint` until `done()` is true, `deadline` passes, or a signal arrives
+    /// (SIGINT/SIGTERM, when `stop_on_signal`). `tick` is called after every wake-up
+    /// (for application timers such as notifications); `next_tick` bounds the sleep.
+    Stop run(coap::Endpoint& endpoint, const std::function<void(coap::Event&)>& on_event,
+             const std::function<bool()>& done, std::optional<coap::TimePoint> deadline,
+             const std::function<void(coap::TimePoint)>& tick = {},
+             const std::function<std::optional<coap::TimePoint>()>& next_tick = {});
+
+    /// Installs SIGINT/SIGTERM handlers that make run() return Interrupted.
+    static void stop_on_signals();
+
+private:
+    void flush(coap::Endpoint& endpoint, const std::function<void(coap::Event&)>& on_event);
+    int fd_ = -1;
+    bool v6_ = false;
+    std::uint16_t port_ = 0;
+};
+
+}  // namespace coapbed::net

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# coapbed report on small fixtures: both files written, the tables carry the fixture
+# figures, every plot the Markdown names exists and is an SVG document, and the HTML
+# inlines them (it must open from disk with no network).
+set -euo pipefail
+bin="$1"
+src="$(cd "$(dirname "$0")/.." && pwd)"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+"$bin" report "$src/tests/fixtures/report" --out "$out"
+python3 - "$out" <<'PY'
+import os, re, sys, xml.etree.ElementTree as ET
+out = sys.argv[1]
+md = open(os.path.join(out, "report.md")).read()
+page = open(os.path.join(out, "index.html")).read()
+def need(cond, what):
+    if not cond:
+        print("FAIL:", what); sys.exit(1)
+need("| parse | con-get | 1e+08 | 1e+07 | 10.0x |" in md, "parse ratio row")
+need("| build | con-get | 7e+07 | 1.4e+07 | 5.0x |" in md, "build ratio row")
+need("| uri | typical | 1.25e+07 | 1.6e+07 | 0.8x |" in md, "uri ratio row")
+need("| default | 0.3 | 3.15 | 3.025 | 3.275 | 2 |" in md, "completion median/IQR row")
+need("| message_parse | 17 | 2000000 |" in md, "fuzz row")
+need("fixture0001" in md and "fixture, 2 cores" in md, "provenance of the numbers")
+svgs = re.findall(r"!\[[^\]]*\]\(([^)]+\.svg)\)", md)
+need(len(svgs) >= 6, "at least six plots, found %d" % len(svgs))
+for s in svgs:
+    path = os.path.join(out, s)
+    need(os.path.exists(path), "plot %s exists" % s)
+    root = ET.parse(path).getroot()
+    need(root.tag.endswith("svg"), "%s is an SVG document" % s)
+    need("speed-up" in open(path).read() or "median" in open(path).read() or "loss" in open(path).read(),
+         "%s has axis labels" % s)
+need(page.count("<svg") == len(svgs), "every plot inlined in index.html")
+need("http://" not in page.replace("http://www.w3.org", ""), "no network references in index.html")
+print("ok   report: %d plots, tables and provenance present" % len(svgs))
+PY
