@@ -167,7 +167,9 @@ def section_bench(plotter, benches, history):
             svg = plotter.plot("speedup-%d" % i, "\n".join([
                 'set title "coapbed speed-up over libcoap 4.3 (same messages, same run)"',
                 'set ylabel "speed-up (libcoap time / coapbed time), x"', 'set xlabel "suite/mix"',
-                "set style fill solid 0.6", "set boxwidth 0.7", "set xtics rotate by -35 nomirror", "set yrange [0:*]",
+                "set style fill solid 0.6", "set boxwidth 0.7", "set xtics rotate by -35 nomirror",
+                "set yrange [0:*]", "set offsets 0, 0, graph 0.05, 0",
+                "set arrow from graph 0, first 1 to graph 1, first 1 nohead dashtype 2 lc rgb '#a03030'",
                 "set key off", "plot $d using 1:3:xtic(2) with boxes lc rgb '#3060a0' title 'speed-up'"]),
                 {"d": data})
             out.append(("img", svg, "Speed-up of coapbed over libcoap per suite and mix"))
