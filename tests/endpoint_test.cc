@@ -5,6 +5,7 @@
 #include "coap/codec/builder.h"
 #include "coap/options/registry.h"
 #include "test_network.h"
+#include "test_util.h"
 
 using coap::Duration;
 using coap::EventKind;
@@ -537,4 +538,37 @@ TEST(Endpoint, ManyEndpointsDoNotInterfere) {
         for (const auto& e : c->events) EXPECT_EQ(e.kind, EventKind::Response);
     }
     EXPECT_EQ(server.endpoint->stats().requests_received, 300u);
+}
+
+// Found by fuzz/endpoint (30-minute run): a request held back by PROBING_RATE stayed
+// queued until the pacing timer fired (here ~15 minutes), even after the peer had
+// started answering again.
+TEST(Endpoint, PeerAnsweringAgainReleasesTheProbingQueue) {
+    coap::EndpointConfig cc;
+    cc.params.nstart = 2;
+    Pair p(14, cc);
+    ASSERT_EQ(p.server.endpoint->add_resource("s", text_resource("ok")), coap::ApiError::Ok);
+    p.net.drop = [&](const coapbed::test::Captured& c) { return c.to == p.server.address; };
+    p.get("first");
+    p.net.drive();  // times out: the peer is unresponsive (§4.7)
+    coap::Request big;
+    big.path("big");
+    big.payload.assign(900, 'x');  // starts now, then holds the next start back ~900 s
+    ASSERT_TRUE(p.client.endpoint->send_request(p.net.now(), p.server.address, std::move(big)).ok());
+    p.get("s");  // a free NSTART slot, but paced
+    p.net.drive(p.net.now() + Duration::seconds(1));
+    auto sent_s = [&] {
+        int n = 0;
+        for (const auto& c : p.net.log()) {
+            if (c.from != p.client.address) continue;
+            const coap::MessageView v = coapbed::test::view_of(c);
+            const std::size_t i = v.find(coap::options::kUriPath);
+            n += i < v.option_count() && coapbed::test::str(v.option(i).value) == "s";
+        }
+        return n;
+    };
+    EXPECT_EQ(sent_s(), 0);
+    // The peer speaks again (it pings us): the paced request goes out at once.
+    p.net.inject(p.server.address, p.client, {0x40, 0x00, 0x12, 0x34});
+    EXPECT_EQ(sent_s(), 1);
 }

@@ -379,7 +379,18 @@ void Endpoint::send_empty_ack(TimePoint, const Peer& peer, std::uint16_t mid, De
 }
 
 void Endpoint::handle_datagram(TimePoint now, const Peer& from, Bytes datagram) {
-    if (PeerState* ps = find_peer(from)) ps->unresponsive = false;  // §4.7: it answers again
+    PeerState* known = find_peer(from);
+    if (known != nullptr && known->unresponsive) {
+        // §4.7: it answers again, so PROBING_RATE no longer holds back what is queued.
+        known->unresponsive = false;
+        process_datagram(now, from, datagram);
+        pump_queue(now, from);
+        return;
+    }
+    process_datagram(now, from, datagram);
+}
+
+void Endpoint::process_datagram(TimePoint now, const Peer& from, Bytes datagram) {
     MessageView m;
     const ParseResult r = parse(datagram, m);
     if (!r.ok()) {

@@ -114,6 +114,7 @@ private:
     struct Block1Transfer;
 
     // messaging
+    void process_datagram(TimePoint now, const Peer& from, Bytes datagram);
     PeerState& peer_state(TimePoint now, const Peer& peer);
     std::uint16_t next_mid(PeerState& ps);
     void transmit(const Peer& peer, std::vector<std::uint8_t> bytes);
