@@ -67,7 +67,9 @@ def collect(inputs):
             for dirpath, _, files in os.walk(p):
                 if "coverage" in dirpath.split(os.sep):
                     continue
-                paths += [os.path.join(dirpath, f) for f in sorted(files)]
+                # bench/run keeps Google Benchmark's own output beside its summary
+                # (*.raw.json); in a directory scan the summary stands for both.
+                paths += [os.path.join(dirpath, f) for f in sorted(files) if not f.endswith(".raw.json")]
         elif os.path.exists(p):
             paths.append(p)
         else:
