@@ -86,7 +86,6 @@ def load_bench(path, raw):
     with open(path) as f:
         data = json.load(f)
     if raw:
-        sys.path.insert(0, os.path.join(ROOT, "bench"))
         results = {}
         for b in data["benchmarks"]:
             if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":

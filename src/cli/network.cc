@@ -67,12 +67,6 @@ bool parse_uint(const std::string& s, std::uint64_t& out) {
     return true;
 }
 
-std::vector<std::uint8_t> uint_bytes(std::uint64_t v) {
-    std::vector<std::uint8_t> out;
-    for (; v != 0; v >>= 8) out.insert(out.begin(), static_cast<std::uint8_t>(v));
-    return out;
-}
-
 int usage(std::ostream& err, const std::string& message, std::string_view text) {
     err << "error: " << message << "\n" << text;
     return kExitUsage;
@@ -142,7 +136,7 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
         } else if (a == "--content-format") {
             std::uint64_t n = 0;
             if (!value(v) || !parse_uint(v, n) || n > 65535) return usage(err, "--content-format needs 0..65535", kClientUsage);
-            extra.push_back(coap::OwnedOption{coap::options::kContentFormat, uint_bytes(n)});
+            extra.push_back(coap::OwnedOption{coap::options::kContentFormat, coap::encode_uint(n)});
         } else if (a == "--block-size") {
             std::uint64_t n = 0;
             const auto szx = value(v) && parse_uint(v, n) && n <= 1024
@@ -164,7 +158,7 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
             if (text.rfind("0x", 0) == 0 && parse_hex(text.substr(2), raw)) {
                 o.value.assign(raw.begin(), raw.end());
             } else if (parse_uint(text, n)) {
-                o.value = uint_bytes(n);
+                o.value = coap::encode_uint(n);
             } else {
                 o.value.assign(text.begin(), text.end());
             }

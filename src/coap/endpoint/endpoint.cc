@@ -173,9 +173,7 @@ Request& Request::option(std::uint16_t number, std::string_view value) {
 }
 
 Request& Request::option_uint(std::uint16_t number, std::uint64_t value) {
-    OwnedOption o{number, {}};
-    for (std::uint64_t v = value; v != 0; v >>= 8) o.value.insert(o.value.begin(), static_cast<std::uint8_t>(v));
-    options.push_back(std::move(o));
+    options.push_back(OwnedOption{number, encode_uint(value)});
     return *this;
 }
 
@@ -455,10 +453,7 @@ void Endpoint::on_ack_or_rst(TimePoint now, const Peer& from, const MessageView&
     if (m.type() == MessageType::Rst) {
         switch (o->owner) {
             case Owner::ClientRequest: {
-                Event e;
-                e.kind = EventKind::RequestFailed;
-                e.reason = FailReason::Reset;
-                finish_exchange(now, o->owner_id, std::move(e));
+                fail_exchange(now, o->owner_id, FailReason::Reset);
                 break;
             }
             case Owner::Ping: {
@@ -502,26 +497,19 @@ void Endpoint::on_ack_or_rst(TimePoint now, const Peer& from, const MessageView&
             if (m.code().is_empty()) {
                 // §5.2.2: an empty ACK; the response comes separately. The request no
                 // longer counts against NSTART (§4.7).
-                x.state = ClientExchange::State::AwaitingResponse;
-                x.has_deadline = true;
-                x.deadline = now + config_.separate_response_timeout;
+                await_response(x, now + config_.separate_response_timeout);
                 release_slot(now, x);
                 return;
             }
             // §5.2.1: a piggybacked response must carry the request's token.
             if (m.token() != x.token.view()) {
                 ++stats_.dropped_unexpected;
-                x.state = ClientExchange::State::AwaitingResponse;
-                x.has_deadline = true;
-                x.deadline = now + config_.separate_response_timeout;
+                await_response(x, now + config_.separate_response_timeout);
                 return;
             }
             const OptionCheck check = check_options(m);
             if (check.verdict != OptionVerdict::Accept) {
-                Event e;
-                e.kind = EventKind::RequestFailed;
-                e.reason = FailReason::ResponseRejected;
-                finish_exchange(now, x.id, std::move(e));
+                fail_exchange(now, x.id, FailReason::ResponseRejected);
                 return;
             }
             process_response(now, x, m);
@@ -584,10 +572,7 @@ void Endpoint::handle_timeout(TimePoint now) {
     }
     for (std::uint64_t id : late) {
         ++stats_.timeouts;
-        Event e;
-        e.kind = EventKind::RequestFailed;
-        e.reason = FailReason::Timeout;
-        finish_exchange(now, id, std::move(e));
+        fail_exchange(now, id, FailReason::Timeout);
     }
     // Deferred server exchanges the application never answered.
     for (auto it = server_exchanges_.begin(); it != server_exchanges_.end();) {
@@ -614,10 +599,7 @@ void Endpoint::give_up(TimePoint now, const Outstanding& o) {
     switch (o.owner) {
         case Owner::ClientRequest: {
             ++stats_.timeouts;
-            Event e;
-            e.kind = EventKind::RequestFailed;
-            e.reason = FailReason::Timeout;
-            finish_exchange(now, o.owner_id, std::move(e));
+            fail_exchange(now, o.owner_id, FailReason::Timeout);
             break;
         }
         case Owner::Ping: {
@@ -752,10 +734,7 @@ void Endpoint::send_exchange_message(TimePoint now, ClientExchange& x) {
     b.set_payload(payload);
     std::vector<std::uint8_t> bytes = build_to_vector(b);
     if (too_many || bytes.empty()) {
-        Event e;
-        e.kind = EventKind::RequestFailed;
-        e.reason = FailReason::BlockError;
-        finish_exchange(now, x.id, std::move(e));
+        fail_exchange(now, x.id, FailReason::BlockError);
         return;
     }
     x.mid = mid;
@@ -770,16 +749,25 @@ void Endpoint::send_exchange_message(TimePoint now, ClientExchange& x) {
         send_con(now, x.peer, mid, std::move(bytes), Owner::ClientRequest, x.id);
         if (outstanding_.count({x.peer, mid}) == 0) {
             // The retransmission table was full: sent once, so bound the wait instead.
-            x.state = ClientExchange::State::AwaitingResponse;
-            x.has_deadline = true;
-            x.deadline = now + config_.params.max_transmit_wait();
+            await_response(x, now + config_.params.max_transmit_wait());
         }
     } else {
-        x.state = ClientExchange::State::AwaitingResponse;
-        x.has_deadline = true;
-        x.deadline = now + config_.non_request_timeout;
+        await_response(x, now + config_.non_request_timeout);
         transmit(x.peer, std::move(bytes));
     }
+}
+
+void Endpoint::fail_exchange(TimePoint now, std::uint64_t id, FailReason reason) {
+    Event e;
+    e.kind = EventKind::RequestFailed;
+    e.reason = reason;
+    finish_exchange(now, id, std::move(e));
+}
+
+void Endpoint::await_response(ClientExchange& x, TimePoint until) {
+    x.state = ClientExchange::State::AwaitingResponse;
+    x.has_deadline = true;
+    x.deadline = until;
 }
 
 void Endpoint::release_slot(TimePoint now, ClientExchange& x) {
@@ -886,10 +874,7 @@ void Endpoint::on_response(TimePoint now, const Peer& from, const MessageView& m
         // §5.4.1: a response with an unrecognized critical option is rejected.
         entry.reply = empty_message(MessageType::Rst, m.message_id());
         transmit(from, entry.reply);
-        Event e;
-        e.kind = EventKind::RequestFailed;
-        e.reason = FailReason::ResponseRejected;
-        finish_exchange(now, x.id, std::move(e));
+        fail_exchange(now, x.id, FailReason::ResponseRejected);
         return;
     }
     if (m.type() == MessageType::Con) send_empty_ack(now, from, m.message_id(), &entry);
@@ -908,10 +893,7 @@ void Endpoint::process_response(TimePoint now, ClientExchange& x, const MessageV
     const std::optional<Block> block2 = block_option(m, options::kBlock2, invalid);
     const std::optional<std::uint64_t> observe = uint_option(m, options::kObserve);
     auto fail = [&](FailReason reason) {
-        Event e;
-        e.kind = EventKind::RequestFailed;
-        e.reason = reason;
-        finish_exchange(now, x.id, std::move(e));
+        fail_exchange(now, x.id, reason);
     };
     if (invalid) {
         fail(FailReason::BlockError);
@@ -942,9 +924,7 @@ void Endpoint::process_response(TimePoint now, ClientExchange& x, const MessageV
             // A stale block (e.g. a late duplicate): ignore it. If it also acknowledged
             // our request, keep waiting for the right block as a separate response.
             if (outstanding_.count({x.peer, x.mid}) == 0 && !x.has_deadline) {
-                x.state = ClientExchange::State::AwaitingResponse;
-                x.has_deadline = true;
-                x.deadline = now + config_.separate_response_timeout;
+                await_response(x, now + config_.separate_response_timeout);
             }
             return;
         }
@@ -1212,11 +1192,7 @@ void Endpoint::on_request(TimePoint now, const Peer& from, const MessageView& m)
         if (t.body.size() + m.payload().size() > config_.max_body) {
             block1_.erase(bit);
             Response too_large = Response::with(codes::kRequestEntityTooLarge);  // RFC 7959 §2.9.3
-            too_large.options.push_back(OwnedOption{options::kSize1, {}});
-            for (std::size_t v = config_.max_body; v != 0; v >>= 8) {
-                too_large.options.back().value.insert(too_large.options.back().value.begin(),
-                                                      static_cast<std::uint8_t>(v));
-            }
+            too_large.options.push_back(OwnedOption{options::kSize1, encode_uint(config_.max_body)});
             reply_to_request(now, from, m, entry, too_large, shape);
             return;
         }

@@ -133,6 +133,9 @@ private:
     void on_response(TimePoint now, const Peer& from, const MessageView& m);
     void process_response(TimePoint now, ClientExchange& x, const MessageView& m);
     void finish_exchange(TimePoint now, std::uint64_t id, Event e);
+    void fail_exchange(TimePoint now, std::uint64_t id, FailReason reason);
+    /// Waits for a (separate or NON) response until `until`, then fails with Timeout.
+    void await_response(ClientExchange& x, TimePoint until);
     void release_slot(TimePoint now, ClientExchange& x);
     // server
     void on_request(TimePoint now, const Peer& from, const MessageView& m);

@@ -11,6 +11,12 @@ std::optional<std::uint64_t> decode_uint(Bytes value) noexcept {
     return v;
 }
 
+std::vector<std::uint8_t> encode_uint(std::uint64_t value) {
+    std::vector<std::uint8_t> out;
+    for (std::uint64_t v = value; v != 0; v >>= 8) out.insert(out.begin(), static_cast<std::uint8_t>(v));
+    return out;
+}
+
 bool is_valid_utf8(Bytes s) noexcept {
     // RFC 3629 §4 syntax: checks lead byte, continuation count, overlongs, surrogates
     // and the U+10FFFF ceiling through the second byte's allowed range.

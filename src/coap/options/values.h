@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "coap/common/bytes.h"
 
@@ -14,6 +15,9 @@ namespace coap {
 /// (RFC 7252 §3.2: senders SHOULD but need not use the shortest form); an empty value is
 /// 0. Nothing when the value does not fit 64 bits.
 [[nodiscard]] std::optional<std::uint64_t> decode_uint(Bytes value) noexcept;
+
+/// The shortest big-endian form of a uint option value (0 is empty, RFC 7252 §3.2).
+[[nodiscard]] std::vector<std::uint8_t> encode_uint(std::uint64_t value);
 
 /// A value is a string option if it is valid UTF-8 (RFC 7252 §3.2, RFC 3629): no
 /// overlong forms, no surrogates, nothing above U+10FFFF. Nothing otherwise.
