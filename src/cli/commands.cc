@@ -9,6 +9,9 @@
 #include "cli/options_json.h"
 #include "coap/codec/message_view.h"
 #include "coap/uri/uri.h"
+#ifdef COAPBED_HAVE_SIM
+#include "sim/runner.h"
+#endif
 
 namespace coapbed::cli {
 
@@ -50,6 +53,9 @@ constexpr std::string_view kMainUsage =
     "  get|post|put|delete|fetch|observe URI [options]\n"
     "               send a request over UDP (NoSec) and print the response\n"
     "  serve        serve files and test resources over UDP\n"
+    "  run SCENARIO.toml [--out DIR] [-j N] [--pcap] [--list] [--only ID]\n"
+    "               run a scenario's sweep in ns-3 (runs.csv, summary.md)\n"
+    "  collect DIR...  merge the results of several run directories\n"
     "  bench ...    run the benchmarks, record history, compare (bench/run --help)\n"
     "  report ...   write an HTML and Markdown report from results (--help)\n"
     "\n"
@@ -172,6 +178,14 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     }
     if (command == "serve") return cmd_serve(args, out, err);
     if (command == "report") return exec_script("reports/generate.py", args, err);
+    if (command == "run" || command == "collect") {
+#ifdef COAPBED_HAVE_SIM
+        return command == "run" ? coapbed::sim::cmd_run(args, out, err) : coapbed::sim::cmd_collect(args, out, err);
+#else
+        err << "error: this coapbed was built without ns-3 (COAPBED_SIM=OFF)\n";
+        return kExitUsage;
+#endif
+    }
     err << "error: unknown command '" << command << "'\n" << kMainUsage;
     return kExitUsage;
 }

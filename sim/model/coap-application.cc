@@ -1,0 +1,233 @@
+#include "coap-application.h"
+
+#include <vector>
+
+#include "ns3/boolean.h"
+#include "ns3/double.h"
+#include "ns3/inet-socket-address.h"
+#include "ns3/inet6-socket-address.h"
+#include "ns3/ipv4-address.h"
+#include "ns3/ipv4.h"
+#include "ns3/ipv6.h"
+#include "ns3/node.h"
+#include "ns3/ipv6-address.h"
+#include "ns3/log.h"
+#include "ns3/packet.h"
+#include "ns3/simulator.h"
+#include "ns3/string.h"
+#include "ns3/uinteger.h"
+#include "ns3/udp-socket-factory.h"
+
+namespace ns3 {
+
+NS_LOG_COMPONENT_DEFINE("CoapApplication");
+NS_OBJECT_ENSURE_REGISTERED(CoapApplication);
+
+CoapStreamRandom::CoapStreamRandom() : stream(CreateObject<UniformRandomVariable>()) {}
+
+std::uint64_t CoapStreamRandom::next_u64() {
+    const std::uint64_t hi = stream->GetInteger(0, 0xffffffffu);
+    const std::uint64_t lo = stream->GetInteger(0, 0xffffffffu);
+    return (hi << 32) | lo;
+}
+
+TypeId CoapApplication::GetTypeId() {
+    static TypeId tid =
+        TypeId("ns3::CoapApplication")
+            .SetParent<Application>()
+            .SetGroupName("Applications")
+            .AddAttribute("Port", "UDP port to bind (0: the role's default, 5683 for servers, ephemeral for clients).", UintegerValue(0),
+                          MakeUintegerAccessor(&CoapApplication::m_port), MakeUintegerChecker<uint16_t>())
+            .AddAttribute("Congestion", "Congestion-control strategy (a name from the engine's registry).",
+                          StringValue("default"), MakeStringAccessor(&CoapApplication::m_congestion),
+                          MakeStringChecker())
+            .AddAttribute("AckTimeout", "ACK_TIMEOUT (RFC 7252 §4.8).", TimeValue(Seconds(2)),
+                          MakeTimeAccessor(&CoapApplication::m_ackTimeout), MakeTimeChecker())
+            .AddAttribute("AckRandomFactor", "ACK_RANDOM_FACTOR (RFC 7252 §4.8).", DoubleValue(1.5),
+                          MakeDoubleAccessor(&CoapApplication::m_ackRandomFactor), MakeDoubleChecker<double>(1.0))
+            .AddAttribute("MaxRetransmit", "MAX_RETRANSMIT (RFC 7252 §4.8).", UintegerValue(4),
+                          MakeUintegerAccessor(&CoapApplication::m_maxRetransmit), MakeUintegerChecker<uint32_t>(0, 20))
+            .AddAttribute("Nstart", "NSTART (RFC 7252 §4.7).", UintegerValue(1),
+                          MakeUintegerAccessor(&CoapApplication::m_nstart), MakeUintegerChecker<uint32_t>(1))
+            .AddAttribute("DefaultLeisure", "DEFAULT_LEISURE (RFC 7252 §8.2).", TimeValue(Seconds(5)),
+                          MakeTimeAccessor(&CoapApplication::m_defaultLeisure), MakeTimeChecker())
+            .AddAttribute("ProbingRate", "PROBING_RATE in bytes/s (RFC 7252 §4.7).", DoubleValue(1.0),
+                          MakeDoubleAccessor(&CoapApplication::m_probingRate), MakeDoubleChecker<double>(0.0))
+            .AddAttribute("MaxLatency", "MAX_LATENCY (RFC 7252 §4.8.2).", TimeValue(Seconds(100)),
+                          MakeTimeAccessor(&CoapApplication::m_maxLatency), MakeTimeChecker())
+            .AddAttribute("BlockSize", "Largest block sent or served, 16..1024 (RFC 7959).", UintegerValue(1024),
+                          MakeUintegerAccessor(&CoapApplication::m_blockSize), MakeUintegerChecker<uint32_t>(16, 1024))
+            .AddAttribute("TokenLength", "Token length in bytes (RFC 7252 §5.3.1).", UintegerValue(4),
+                          MakeUintegerAccessor(&CoapApplication::m_tokenLength), MakeUintegerChecker<uint32_t>(0, 8))
+            .AddTraceSource("Retransmission", "CON retransmissions sent by the engine.",
+                            MakeTraceSourceAccessor(&CoapApplication::m_retransmissionTrace),
+                            "ns3::CoapApplication::RetransmissionCallback")
+            .AddTraceSource("RtoUpdate", "The RTO toward the tracked peer changed.",
+                            MakeTraceSourceAccessor(&CoapApplication::m_rtoTrace), "ns3::CoapApplication::RtoCallback")
+            .AddTraceSource("Tx", "A CoAP datagram was sent.", MakeTraceSourceAccessor(&CoapApplication::m_txTrace),
+                            "ns3::Packet::TracedCallback")
+            .AddTraceSource("Rx", "A CoAP datagram was received.", MakeTraceSourceAccessor(&CoapApplication::m_rxTrace),
+                            "ns3::Packet::TracedCallback");
+    return tid;
+}
+
+CoapApplication::CoapApplication() : m_workloadStream(CreateObject<UniformRandomVariable>()) {}
+
+CoapApplication::~CoapApplication() = default;
+
+const coap::EndpointStats& CoapApplication::GetEngineStats() const {
+    static const coap::EndpointStats kEmpty{};
+    return m_endpoint ? m_endpoint->stats() : kEmpty;
+}
+
+int64_t CoapApplication::AssignStreams(int64_t stream) {
+    m_random.stream->SetStream(stream);
+    m_workloadStream->SetStream(stream + 1);
+    return 2;
+}
+
+coap::Peer CoapApplication::ToPeer(const Address& address) {
+    if (InetSocketAddress::IsMatchingType(address)) {
+        const auto a = InetSocketAddress::ConvertFrom(address);
+        return coap::Peer::ipv4(a.GetIpv4().Get(), a.GetPort());
+    }
+    const auto a = Inet6SocketAddress::ConvertFrom(address);
+    std::uint8_t bytes[16];
+    a.GetIpv6().GetBytes(bytes);
+    return coap::Peer::ipv6(bytes, a.GetPort());
+}
+
+Address CoapApplication::ToAddress(const coap::Peer& peer) {
+    if (peer.family == 4) {
+        const std::uint32_t host = (std::uint32_t{peer.address[0]} << 24) | (std::uint32_t{peer.address[1]} << 16) |
+                                   (std::uint32_t{peer.address[2]} << 8) | std::uint32_t{peer.address[3]};
+        return InetSocketAddress(Ipv4Address(host), peer.port);
+    }
+    std::uint8_t bytes[16];
+    for (int i = 0; i < 16; ++i) bytes[i] = peer.address[i];
+    return Inet6SocketAddress(Ipv6Address(bytes), peer.port);
+}
+
+coap::TimePoint CoapApplication::EngineNow() {
+    return coap::TimePoint::from_ns(Simulator::Now().GetNanoSeconds());
+}
+
+void CoapApplication::DoDispose() {
+    m_socket = nullptr;
+    m_endpoint.reset();
+    Application::DoDispose();
+}
+
+coap::Endpoint& CoapApplication::Engine() {
+    NS_ASSERT(m_endpoint);
+    return *m_endpoint;
+}
+
+void CoapApplication::OnEngineCreated(coap::Endpoint&) {}
+
+uint16_t CoapApplication::DefaultPort() const { return 0; }
+
+void CoapApplication::OnEngineEvent(const coap::Event&) {}
+
+void CoapApplication::StartApplication() {
+    NS_LOG_FUNCTION(this);
+    coap::EndpointConfig cfg;
+    cfg.congestion = m_congestion;
+    cfg.params.ack_timeout = coap::Duration::nanoseconds(m_ackTimeout.GetNanoSeconds());
+    cfg.params.ack_random_factor = m_ackRandomFactor;
+    cfg.params.max_retransmit = m_maxRetransmit;
+    cfg.params.nstart = m_nstart;
+    cfg.params.default_leisure = coap::Duration::nanoseconds(m_defaultLeisure.GetNanoSeconds());
+    cfg.params.probing_rate = m_probingRate;
+    cfg.params.max_latency = coap::Duration::nanoseconds(m_maxLatency.GetNanoSeconds());
+    cfg.params.processing_delay = cfg.params.ack_timeout;  // RFC 7252 §4.8.2
+    cfg.token_length = m_tokenLength;
+    std::uint8_t szx = 0;
+    while ((16u << (szx + 1)) <= m_blockSize && szx < 6) ++szx;
+    cfg.block_szx = szx;
+    m_endpoint = std::make_unique<coap::Endpoint>(cfg, m_random);
+    NS_ABORT_MSG_IF(m_endpoint->congestion_name() != m_congestion, "unknown congestion strategy " << m_congestion);
+
+    if (!m_socket) {
+        m_socket = Socket::CreateSocket(GetNode(), UdpSocketFactory::GetTypeId());
+        // One socket for IPv4 or IPv6, whichever the node has.
+        int rc = -1;
+        const uint16_t port = m_port != 0 ? m_port : DefaultPort();
+        if (GetNode()->GetObject<Ipv4>() == nullptr) {
+            rc = m_socket->Bind(Inet6SocketAddress(Ipv6Address::GetAny(), port));
+        } else {
+            rc = m_socket->Bind(InetSocketAddress(Ipv4Address::GetAny(), port));
+        }
+        NS_ABORT_MSG_IF(rc != 0, "CoapApplication: cannot bind UDP port " << port);
+        m_socket->SetRecvCallback(MakeCallback(&CoapApplication::HandleRead, this));
+    }
+    OnEngineCreated(*m_endpoint);
+    Drive();
+}
+
+void CoapApplication::StopApplication() {
+    NS_LOG_FUNCTION(this);
+    Simulator::Cancel(m_timer);
+    if (m_socket) {
+        m_socket->SetRecvCallback(MakeNullCallback<void, Ptr<Socket>>());
+        m_socket->Close();
+    }
+}
+
+void CoapApplication::HandleRead(Ptr<Socket> socket) {
+    Address from;
+    while (Ptr<Packet> packet = socket->RecvFrom(from)) {
+        if (!m_endpoint) continue;
+        m_rxTrace(packet);
+        std::vector<std::uint8_t> bytes(packet->GetSize());
+        packet->CopyData(bytes.data(), bytes.size());
+        m_endpoint->handle_datagram(EngineNow(), ToPeer(from), coap::Bytes(bytes.data(), bytes.size()));
+        Drive();
+    }
+}
+
+void CoapApplication::HandleTimer() {
+    if (!m_endpoint) return;
+    m_endpoint->handle_timeout(EngineNow());
+    Drive();
+}
+
+void CoapApplication::Drive() {
+    if (!m_endpoint) return;
+    while (auto t = m_endpoint->poll_transmit()) {
+        Ptr<Packet> p = Create<Packet>(t->bytes.data(), t->bytes.size());
+        m_txTrace(p);
+        m_socket->SendTo(p, 0, ToAddress(t->peer));
+    }
+    const uint64_t rtx = m_endpoint->stats().retransmissions;
+    if (rtx != m_lastRetransmissions) {
+        m_retransmissionTrace(static_cast<uint32_t>(rtx - m_lastRetransmissions));
+        m_lastRetransmissions = rtx;
+    }
+    if (m_trackedPeer) {
+        if (auto rto = m_endpoint->current_rto(EngineNow(), *m_trackedPeer)) {
+            const Time now_rto = NanoSeconds(rto->ns());
+            if (now_rto != m_lastRto) {
+                m_rtoTrace(m_lastRto, now_rto);
+                m_lastRto = now_rto;
+            }
+        }
+    }
+    while (auto e = m_endpoint->poll_event()) {
+        OnEngineEvent(*e);
+        if (!m_endpoint) return;
+    }
+    // Events may have caused new input (a closed-loop client sends its next request).
+    if (m_endpoint->queued_transmits() > 0) {
+        Drive();
+        return;
+    }
+    Simulator::Cancel(m_timer);
+    if (auto deadline = m_endpoint->poll_timeout()) {
+        const Time at = NanoSeconds(deadline->ns());
+        const Time delay = at > Simulator::Now() ? at - Simulator::Now() : Time(0);
+        m_timer = Simulator::Schedule(delay, &CoapApplication::HandleTimer, this);
+    }
+}
+
+}  // namespace ns3

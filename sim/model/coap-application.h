@@ -1,0 +1,112 @@
+// CoapApplication: one engine Endpoint on an ns-3 node, driven by a UDP socket's
+// receive callback and one timer scheduled at poll_timeout() (STYLE §9). The engine's
+// clock is Simulator::Now(); its random source draws from an ns-3 RandomVariableStream
+// (AssignStreams), so a run is reproducible from RngSeed/RngRun.
+//
+// CoapClient and CoapServer derive from it; the glue here holds no protocol logic.
+#ifndef COAPBED_COAP_APPLICATION_H
+#define COAPBED_COAP_APPLICATION_H
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "ns3/address.h"
+#include "ns3/application.h"
+#include "ns3/event-id.h"
+#include "ns3/nstime.h"
+#include "ns3/ptr.h"
+#include "ns3/random-variable-stream.h"
+#include "ns3/socket.h"
+#include "ns3/traced-callback.h"
+
+#include "coap/common/random.h"
+#include "coap/endpoint/endpoint.h"
+
+namespace ns3 {
+
+/// The engine's Random over an ns-3 stream: 64 bits from two 32-bit draws.
+class CoapStreamRandom : public coap::Random {
+public:
+    CoapStreamRandom();
+    std::uint64_t next_u64() override;
+    Ptr<UniformRandomVariable> stream;
+};
+
+class CoapApplication : public Application {
+public:
+    static TypeId GetTypeId();
+    CoapApplication();
+    ~CoapApplication() override;
+
+    /// The engine's counters (valid after the application started).
+    const coap::EndpointStats& GetEngineStats() const;
+    /// Streams used: one for the engine and one for the subclass's workload.
+    int64_t AssignStreams(int64_t stream);
+
+    /// Converts between ns-3 socket addresses and the engine's Peer.
+    static coap::Peer ToPeer(const Address& address);
+    static Address ToAddress(const coap::Peer& peer);
+    static coap::TimePoint EngineNow();
+
+    /// Fired for every CON retransmission the engine sends (count since the last call).
+    typedef void (*RetransmissionCallback)(uint32_t count);
+    /// Fired when the RTO toward the tracked peer changes (old, new).
+    typedef void (*RtoCallback)(Time oldRto, Time newRto);
+
+protected:
+    void DoDispose() override;
+    void StartApplication() override;
+    void StopApplication() override;
+
+    /// The endpoint, created at start from the attributes.
+    coap::Endpoint& Engine();
+    bool HasEngine() const { return static_cast<bool>(m_endpoint); }
+    /// Called once the endpoint exists (servers add resources here).
+    virtual void OnEngineCreated(coap::Endpoint& endpoint);
+    /// Called for every engine event.
+    virtual void OnEngineEvent(const coap::Event& event);
+    /// Drains transmits and events and re-arms the timer. Call after every engine input.
+    void Drive();
+    /// The peer whose RTO is traced (the client's server).
+    void TrackRto(const coap::Peer& peer) { m_trackedPeer = peer; }
+
+    /// The port bound when the Port attribute is 0 (0: an ephemeral port).
+    virtual uint16_t DefaultPort() const;
+
+    Ptr<UniformRandomVariable> m_workloadStream;  ///< for the subclass's own randomness
+
+private:
+    void HandleRead(Ptr<Socket> socket);
+    void HandleTimer();
+
+    // attributes
+    uint16_t m_port;
+    std::string m_congestion;
+    Time m_ackTimeout;
+    double m_ackRandomFactor;
+    uint32_t m_maxRetransmit;
+    uint32_t m_nstart;
+    Time m_defaultLeisure;
+    double m_probingRate;
+    Time m_maxLatency;
+    uint32_t m_blockSize;
+    uint32_t m_tokenLength;
+
+    Ptr<Socket> m_socket;
+    EventId m_timer;
+    CoapStreamRandom m_random;
+    std::unique_ptr<coap::Endpoint> m_endpoint;
+    uint64_t m_lastRetransmissions = 0;
+    std::optional<coap::Peer> m_trackedPeer;
+    Time m_lastRto;
+
+    TracedCallback<uint32_t> m_retransmissionTrace;
+    TracedCallback<Time, Time> m_rtoTrace;
+    TracedCallback<Ptr<const Packet>> m_txTrace;
+    TracedCallback<Ptr<const Packet>> m_rxTrace;
+};
+
+}  // namespace ns3
+
+#endif

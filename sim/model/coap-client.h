@@ -1,0 +1,85 @@
+// CoapClient: a workload generator on one engine Endpoint. Closed loop (the next
+// request a think time after the previous one ended) or open loop (Poisson arrivals;
+// requests beyond NSTART wait in the engine's queue). It records every exchange.
+#ifndef COAPBED_COAP_CLIENT_H
+#define COAPBED_COAP_CLIENT_H
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "coap-application.h"
+
+namespace ns3 {
+
+class CoapClient : public CoapApplication {
+public:
+    static TypeId GetTypeId();
+    CoapClient();
+    ~CoapClient() override;
+
+    /// One request as the application saw it.
+    struct Record {
+        double started_s = 0;          ///< simulated time send_request was called
+        double elapsed_s = 0;          ///< until the response or the failure (queueing included)
+        bool completed = false;
+        std::string reason;            ///< failure reason ("timeout", "reset", ...)
+        uint32_t retransmissions = 0;  ///< all blocks together
+        uint64_t response_bytes = 0;   ///< response body bytes delivered
+    };
+
+    const std::vector<Record>& GetRecords() const { return m_records; }
+    uint64_t GetStarted() const { return m_started; }
+    uint64_t GetCompleted() const { return m_completed; }
+    uint64_t GetFailed() const { return m_failed; }
+    /// Requests the engine refused (its queue or exchange table was full).
+    uint64_t GetRejected() const { return m_rejected; }
+    /// Requests started and not yet ended.
+    uint64_t GetOutstanding() const { return m_started - m_completed - m_failed; }
+    bool IsDone() const { return m_done; }
+
+    typedef void (*ExchangeStartedCallback)(uint64_t id);
+    typedef void (*ExchangeCompletedCallback)(uint64_t id, Time elapsed, uint32_t retransmissions);
+    typedef void (*ExchangeFailedCallback)(uint64_t id, std::string reason);
+    typedef void (*DoneCallback)();
+
+protected:
+    void StartApplication() override;
+    void StopApplication() override;
+    void OnEngineEvent(const coap::Event& event) override;
+
+private:
+    void SendRequest();
+    void ScheduleNext(Time after);
+    Time NextGap();
+    bool MaySend() const;
+    void CheckDone();
+
+    Address m_remote;
+    uint32_t m_maxRequests;
+    Time m_interval;
+    std::string m_arrival;
+    std::string m_method;
+    std::string m_path;
+    uint32_t m_requestSize;
+    bool m_confirmable;
+    Time m_sendUntil;
+
+    EventId m_sendEvent;
+    uint64_t m_issued = 0;
+    uint64_t m_started = 0, m_completed = 0, m_failed = 0, m_rejected = 0;
+    bool m_done = false;
+    bool m_stopped = false;
+    std::vector<Record> m_records;
+    std::map<uint64_t, std::size_t> m_recordOf;  ///< engine request id -> index in m_records
+
+    TracedCallback<uint64_t> m_startedTrace;
+    TracedCallback<uint64_t, Time, uint32_t> m_completedTrace;
+    TracedCallback<uint64_t, std::string> m_failedTrace;
+    TracedCallback<> m_doneTrace;
+};
+
+}  // namespace ns3
+
+#endif

@@ -1,0 +1,108 @@
+// Scenario files (TOML, scenarios/*.toml): the schema, validation and sweep expansion.
+// This part has no ns-3 in it; simulation.h turns one RunSpec into a simulation.
+//
+// A scenario is a set of keys; any key whose value is written as a list is a sweep axis.
+// The runs are the Cartesian product of the axes (in schema order) times the seeds.
+// Every error names the file, the key and the reason, and is found before anything runs.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace coapbed::sim {
+
+/// A scenario value after parsing: integers, reals (rates in bit/s, times in seconds),
+/// booleans and strings.
+using Value = std::variant<std::int64_t, double, bool, std::string>;
+
+/// The value as written in run ids, CSV cells and summaries ("0.1", "20000", "cocoa").
+[[nodiscard]] std::string format_value(const Value& v);
+
+/// A scenario-file error: "FILE: KEY: REASON".
+class ScenarioError : public std::runtime_error {
+public:
+    ScenarioError(const std::string& file, const std::string& key, const std::string& reason);
+};
+
+struct Topology {
+    std::string kind = "dumbbell";  ///< "dumbbell" | "sixlowpan"
+    std::int64_t clients = 1;
+    std::int64_t servers = 1;
+    double rate_bps = 50000;        ///< bottleneck rate (dumbbell)
+    double delay_s = 0.1;           ///< bottleneck one-way delay (dumbbell)
+    std::int64_t queue = 100;       ///< bottleneck queue capacity, in packets or bytes
+    bool queue_in_bytes = false;
+    double loss = 0;                ///< packet loss probability on the bottleneck / every radio
+    std::string loss_model = "uniform";  ///< "uniform" | "gilbert-elliott"
+    double burst = 2;               ///< gilbert-elliott: mean burst length in packets (>= 1)
+    double access_rate_bps = 10e6;  ///< client and server access links (dumbbell)
+    double access_delay_s = 0.001;
+    std::int64_t hops = 1;          ///< sixlowpan: radio hops between the clients and the server
+    double spacing_m = 50;          ///< sixlowpan: distance between neighbouring relays
+};
+
+struct Workload {
+    std::int64_t requests = 0;      ///< per client; 0: until `duration`
+    double interval_s = 1;          ///< closed loop: think time; poisson: mean inter-arrival time
+    std::string arrival = "closed"; ///< "closed" | "poisson"
+    std::string method = "GET";
+    std::int64_t payload = 0;       ///< request body bytes
+    std::int64_t response = 64;     ///< response body bytes
+    bool confirmable = true;
+    double start_s = 1;             ///< clients start at a random time in [start, start + interval)
+};
+
+struct CoapParams {
+    std::string congestion = "default";
+    std::int64_t nstart = 1;
+    double ack_timeout_s = 2;
+    double ack_random_factor = 1.5;
+    std::int64_t max_retransmit = 4;
+    double default_leisure_s = 5;
+    double probing_rate = 1;
+    double max_latency_s = 100;
+    std::int64_t block_size = 1024;  ///< 16..1024, a power of two (RFC 7959 SZX)
+    std::int64_t token_length = 4;
+};
+
+/// One point of a sweep with everything resolved.
+struct RunConfig {
+    std::string name;
+    double duration_s = 60;
+    Topology topology;
+    Workload workload;
+    CoapParams coap;
+};
+
+struct RunSpec {
+    std::string id;                                     ///< "clients-10_loss-0.1_seed-3"
+    std::vector<std::pair<std::string, Value>> swept;   ///< axis name (bare key) and value
+    std::uint64_t seed = 0;
+    RunConfig config;
+    std::vector<std::pair<std::string, Value>> params;  ///< every key with its resolved value
+};
+
+struct Scenario {
+    std::string file;
+    std::string name;
+    std::vector<std::string> axes;  ///< bare key names, in schema order
+    std::vector<std::uint64_t> seeds;
+    std::vector<RunSpec> runs;
+};
+
+/// Parses and validates a scenario file and expands its sweep. Throws ScenarioError.
+[[nodiscard]] Scenario load_scenario(const std::string& path);
+/// The same from text (`file` names it in errors).
+[[nodiscard]] Scenario parse_scenario(const std::string& text, const std::string& file);
+
+/// "20kbps", "1.5Mbps", "250000bps", or a number of bit/s.
+[[nodiscard]] std::optional<double> parse_rate(const std::string& s);
+/// "100ms", "2s", "1.5s", "500us", or a number of seconds.
+[[nodiscard]] std::optional<double> parse_time(const std::string& s);
+
+}  // namespace coapbed::sim

@@ -1,0 +1,475 @@
+#include "sim/scenario/simulation.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "ns3/boolean.h"
+#include "ns3/config.h"
+#include "ns3/core-module.h"
+#include "ns3/flow-monitor-helper.h"
+#include "ns3/flow-monitor.h"
+#include "ns3/inet-socket-address.h"
+#include "ns3/inet6-socket-address.h"
+#include "ns3/internet-stack-helper.h"
+#include "ns3/ipv4-address-helper.h"
+#include "ns3/ipv4-global-routing-helper.h"
+#include "ns3/ipv6-address-helper.h"
+#include "ns3/ipv6-static-routing-helper.h"
+#include "ns3/ipv6-static-routing.h"
+#include "ns3/lr-wpan-helper.h"
+#include "ns3/lr-wpan-net-device.h"
+#include "ns3/lr-wpan-phy.h"
+#include "ns3/mobility-helper.h"
+#include "ns3/point-to-point-helper.h"
+#include "ns3/point-to-point-net-device.h"
+#include "ns3/queue-size.h"
+#include "ns3/error-model.h"
+#include "ns3/sixlowpan-helper.h"
+#include "ns3/traffic-control-helper.h"
+
+#include "sim/helper/coap-helper.h"
+#include "sim/model/coap-client.h"
+#include "sim/model/coap-server.h"
+#include "sim/model/gilbert-elliott-error-model.h"
+
+namespace coapbed::sim {
+
+using nlohmann::ordered_json;
+
+const std::vector<std::string>& metric_columns() {
+    static const std::vector<std::string> cols = {
+        // The contract (issue #4), in this order.
+        "exchanges_started", "exchanges_completed", "exchanges_failed", "completion_mean_s", "completion_p50_s",
+        "completion_p95_s", "completion_p99_s", "retransmissions", "coap_bytes_sent", "link_bytes", "goodput_bps",
+        "jain_fairness", "sim_seconds", "wall_seconds", "events",
+        // Extensions.
+        "exchanges_unfinished", "exchanges_rejected", "timeouts", "bottleneck_bytes", "queue_drops", "rx_drops",
+        "ip_packets", "ip_bytes", "rtt_mean_s", "run_id"};
+    return cols;
+}
+
+namespace {
+
+using namespace ns3;
+
+/// Byte and packet counters fed by trace sources.
+struct Counters {
+    uint64_t link_bytes = 0;
+    uint64_t bottleneck_bytes = 0;
+    uint64_t queue_drops = 0;
+    uint64_t rx_drops = 0;
+    uint32_t clients_done = 0;
+    uint32_t clients_total = 0;
+};
+
+void on_phy_tx(Counters* c, Ptr<const Packet> p) { c->link_bytes += p->GetSize(); }
+void on_bottleneck_tx(Counters* c, Ptr<const Packet> p) { c->bottleneck_bytes += p->GetSize(); }
+void on_queue_drop(Counters* c, Ptr<const Packet>) { ++c->queue_drops; }
+void on_rx_drop(Counters* c, Ptr<const Packet>) { ++c->rx_drops; }
+void on_lrwpan_rx_drop(Counters* c, Ptr<const Packet>) { ++c->rx_drops; }
+void on_client_done(Counters* c) {
+    if (++c->clients_done == c->clients_total) Simulator::Stop();
+}
+
+Ptr<ErrorModel> make_loss(const Topology& t, int64_t& stream) {
+    if (t.loss <= 0) return nullptr;
+    if (t.loss_model == "gilbert-elliott") {
+        auto ge = CreateObject<GilbertElliottErrorModel>();
+        ge->SetLossAndBurst(t.loss, t.burst);  // feasibility checked when the scenario was loaded
+        stream += ge->AssignStreams(stream);
+        return ge;
+    }
+    auto em = CreateObject<RateErrorModel>();
+    em->SetUnit(RateErrorModel::ERROR_UNIT_PACKET);
+    em->SetRate(t.loss);
+    stream += em->AssignStreams(stream);
+    return em;
+}
+
+struct Built {
+    NodeContainer clients;
+    NodeContainer servers;
+    std::vector<Address> client_targets;  ///< server socket address per client
+};
+
+Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, const std::string& pcap) {
+    const auto& t = c.topology;
+    Built b;
+    b.clients.Create(static_cast<uint32_t>(t.clients));
+    b.servers.Create(static_cast<uint32_t>(t.servers));
+    NodeContainer routers;
+    routers.Create(2);
+    InternetStackHelper stack;
+    stack.Install(b.clients);
+    stack.Install(b.servers);
+    stack.Install(routers);
+    stream += stack.AssignStreams(b.clients, stream);
+    stream += stack.AssignStreams(b.servers, stream);
+    stream += stack.AssignStreams(routers, stream);
+
+    PointToPointHelper access;
+    access.SetDeviceAttribute("DataRate", DataRateValue(DataRate(static_cast<uint64_t>(t.access_rate_bps))));
+    access.SetChannelAttribute("Delay", TimeValue(Seconds(t.access_delay_s)));
+    PointToPointHelper neck;
+    neck.SetDeviceAttribute("DataRate", DataRateValue(DataRate(static_cast<uint64_t>(t.rate_bps))));
+    neck.SetChannelAttribute("Delay", TimeValue(Seconds(t.delay_s)));
+    neck.SetQueue("ns3::DropTailQueue<Packet>", "MaxSize",
+                  QueueSizeValue(QueueSize(t.queue_in_bytes ? QueueSizeUnit::BYTES : QueueSizeUnit::PACKETS,
+                                           static_cast<uint32_t>(t.queue))));
+
+    TrafficControlHelper tc;
+    Ipv4AddressHelper addr;
+    NetDeviceContainer all;
+    addr.SetBase("10.0.0.0", "255.255.255.252");
+    NetDeviceContainer bottleneck = neck.Install(routers.Get(0), routers.Get(1));
+    addr.Assign(bottleneck);
+    all.Add(bottleneck);
+    addr.SetBase("10.1.0.0", "255.255.255.252");
+    for (uint32_t i = 0; i < b.clients.GetN(); ++i) {
+        NetDeviceContainer d = access.Install(b.clients.Get(i), routers.Get(0));
+        addr.Assign(d);
+        addr.NewNetwork();
+        all.Add(d);
+    }
+    addr.SetBase("10.2.0.0", "255.255.255.252");
+    std::vector<Ipv4Address> server_addresses;
+    for (uint32_t i = 0; i < b.servers.GetN(); ++i) {
+        NetDeviceContainer d = access.Install(b.servers.Get(i), routers.Get(1));
+        Ipv4InterfaceContainer ifc = addr.Assign(d);
+        server_addresses.push_back(ifc.GetAddress(0));
+        addr.NewNetwork();
+        all.Add(d);
+    }
+    // Plain drop-tail FIFOs in the devices: the queue under study is the bottleneck's,
+    // not a queue disc's (Ipv4AddressHelper installs one by default).
+    tc.Uninstall(all);
+
+    for (uint32_t i = 0; i < 2; ++i) {
+        auto dev = DynamicCast<PointToPointNetDevice>(bottleneck.Get(i));
+        if (auto em = make_loss(t, stream)) dev->SetReceiveErrorModel(em);
+        dev->TraceConnectWithoutContext("PhyTxBegin", MakeBoundCallback(&on_bottleneck_tx, &counters));
+    }
+    Config::ConnectWithoutContext("/NodeList/*/DeviceList/*/$ns3::PointToPointNetDevice/PhyTxBegin",
+                                  MakeBoundCallback(&on_phy_tx, &counters));
+    Config::ConnectWithoutContext("/NodeList/*/DeviceList/*/$ns3::PointToPointNetDevice/TxQueue/Drop",
+                                  MakeBoundCallback(&on_queue_drop, &counters));
+    Config::ConnectWithoutContext("/NodeList/*/DeviceList/*/$ns3::PointToPointNetDevice/PhyRxDrop",
+                                  MakeBoundCallback(&on_rx_drop, &counters));
+    Ipv4GlobalRoutingHelper::PopulateRoutingTables();
+
+    for (uint32_t i = 0; i < b.clients.GetN(); ++i) {
+        b.client_targets.push_back(InetSocketAddress(server_addresses[i % server_addresses.size()], 5683));
+    }
+    if (!pcap.empty()) neck.EnablePcap(pcap + "-bottleneck", bottleneck.Get(0), false, true);
+    return b;
+}
+
+Built build_sixlowpan(const RunConfig& c, Counters& counters, int64_t& stream, const std::string& pcap) {
+    const auto& t = c.topology;
+    const auto hops = static_cast<uint32_t>(t.hops);
+    Built b;
+    b.servers.Create(1);
+    NodeContainer relays;
+    relays.Create(hops - 1);
+    b.clients.Create(static_cast<uint32_t>(t.clients));
+    NodeContainer all(b.servers, relays, b.clients);
+
+    // The server at the origin, relays every `spacing` metres along x, the clients on
+    // a small circle one hop beyond the last relay (hops = 1: a star around the server).
+    MobilityHelper mobility;
+    auto positions = CreateObject<ListPositionAllocator>();
+    positions->Add(Vector(0, 0, 0));
+    for (uint32_t r = 1; r < hops; ++r) positions->Add(Vector(r * t.spacing_m, 0, 0));
+    const double cx = hops * t.spacing_m;
+    for (uint32_t i = 0; i < b.clients.GetN(); ++i) {
+        const double a = 2 * M_PI * i / b.clients.GetN();
+        positions->Add(Vector(cx + 3 * std::cos(a), 3 * std::sin(a), 0));
+    }
+    mobility.SetPositionAllocator(positions);
+    mobility.SetMobilityModel("ns3::ConstantPositionMobilityModel");
+    mobility.Install(all);
+
+    LrWpanHelper radio;
+    NetDeviceContainer radios = radio.Install(all);
+    radio.AssociateToPan(radios, 0);
+    stream += radio.AssignStreams(radios, stream);
+    InternetStackHelper stack;
+    stack.SetIpv4StackInstall(false);
+    stack.Install(all);
+    stream += stack.AssignStreams(all, stream);
+    SixLowPanHelper sixlowpan;
+    NetDeviceContainer devices = sixlowpan.Install(radios);
+    stream += sixlowpan.AssignStreams(devices, stream);
+    Ipv6AddressHelper ipv6;
+    ipv6.SetBase(Ipv6Address("2001:db8::"), Ipv6Prefix(64));
+    Ipv6InterfaceContainer ifs = ipv6.Assign(devices);
+
+    for (uint32_t i = 0; i < radios.GetN(); ++i) {
+        auto dev = DynamicCast<LrWpanNetDevice>(radios.Get(i));
+        if (auto em = make_loss(t, stream)) dev->GetPhy()->SetPostReceptionErrorModel(em);
+    }
+    // Static routes along the chain (ns-3 3.37 has no RPL): node index = position for
+    // the server (0) and the relays (1..hops-1); clients are at position `hops`.
+    auto address = [&](uint32_t node) { return ifs.GetAddress(node, 1); };
+    Ipv6StaticRoutingHelper routing;
+    for (uint32_t n = 0; n < all.GetN(); ++n) {
+        const uint32_t pos = n < hops ? n : hops;
+        auto table = routing.GetStaticRouting(all.Get(n)->GetObject<Ipv6>());
+        if (pos >= 2) table->AddHostRouteTo(address(0), address(pos - 1), 1);
+        if (pos + 1 < hops) {
+            for (uint32_t k = 0; k < b.clients.GetN(); ++k) table->AddHostRouteTo(address(hops + k), address(pos + 1), 1);
+        }
+        if (pos >= 1 && pos < hops) ifs.SetForwarding(n, true);
+    }
+
+    Config::ConnectWithoutContext("/NodeList/*/DeviceList/*/$ns3::LrWpanNetDevice/Phy/PhyTxBegin",
+                                  MakeBoundCallback(&on_phy_tx, &counters));
+    Config::ConnectWithoutContext("/NodeList/*/DeviceList/*/$ns3::LrWpanNetDevice/Mac/MacTxDrop",
+                                  MakeBoundCallback(&on_queue_drop, &counters));
+    Config::ConnectWithoutContext("/NodeList/*/DeviceList/*/$ns3::LrWpanNetDevice/Phy/PhyRxDrop",
+                                  MakeBoundCallback(&on_lrwpan_rx_drop, &counters));
+    for (uint32_t i = 0; i < b.clients.GetN(); ++i) b.client_targets.push_back(Inet6SocketAddress(address(0), 5683));
+    if (!pcap.empty()) radio.EnablePcap(pcap + "-server", radios.Get(0), true, true);
+    return b;
+}
+
+double percentile(const std::vector<double>& sorted, double p) {
+    if (sorted.empty()) return std::numeric_limits<double>::quiet_NaN();
+    // Nearest rank.
+    auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+    rank = std::clamp<std::size_t>(rank, 1, sorted.size());
+    return sorted[rank - 1];
+}
+
+ordered_json number_or_null(double v) {
+    if (!std::isfinite(v)) return nullptr;
+    return v;
+}
+
+ordered_json completion_stats(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    double sum = 0;
+    for (double x : v) sum += x;
+    ordered_json j;
+    j["completion_mean_s"] = number_or_null(v.empty() ? NAN : sum / static_cast<double>(v.size()));
+    j["completion_p50_s"] = number_or_null(percentile(v, 50));
+    j["completion_p95_s"] = number_or_null(percentile(v, 95));
+    j["completion_p99_s"] = number_or_null(percentile(v, 99));
+    return j;
+}
+
+void add_stats(ordered_json& j, const coap::EndpointStats& s) {
+    auto add = [&](const char* k, uint64_t v) { j[k] = j.value(k, uint64_t{0}) + v; };
+    const char* types[] = {"con", "non", "ack", "rst"};
+    for (int i = 0; i < 4; ++i) {
+        add((std::string("sent_") + types[i]).c_str(), s.sent_messages[i]);
+        add((std::string("sent_bytes_") + types[i]).c_str(), s.sent_bytes[i]);
+        add((std::string("received_") + types[i]).c_str(), s.received_messages[i]);
+    }
+    add("retransmissions", s.retransmissions);
+    add("duplicates_received", s.duplicates_received);
+    add("exchanges_started", s.exchanges_started);
+    add("exchanges_completed", s.exchanges_completed);
+    add("exchanges_failed", s.exchanges_failed);
+    add("timeouts", s.timeouts);
+    add("requests_received", s.requests_received);
+    add("responses_sent", s.responses_sent);
+    add("format_errors", s.format_errors);
+    add("dropped_unexpected", s.dropped_unexpected);
+    add("probing_delays", s.probing_delays);
+    add("rtt_samples", s.rtt_samples);
+    j["rtt_sum_s"] = j.value("rtt_sum_s", 0.0) + s.rtt_sum.seconds_f();
+}
+
+}  // namespace
+
+ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOptions& options) {
+    const auto wall_start = std::chrono::steady_clock::now();
+    const RunConfig& c = spec.config;
+    RngSeedManager::SetSeed(1);
+    RngSeedManager::SetRun(spec.seed);
+    Config::SetDefault("ns3::Icmpv6L4Protocol::DAD", BooleanValue(false));
+
+    Counters counters;
+    int64_t stream = 1000;
+    Built b = c.topology.kind == "sixlowpan" ? build_sixlowpan(c, counters, stream, options.pcap_prefix)
+                                            : build_dumbbell(c, counters, stream, options.pcap_prefix);
+
+    auto set_coap = [&](CoapHelperBase& h) {
+        h.SetAttribute("Congestion", StringValue(c.coap.congestion));
+        h.SetAttribute("Nstart", UintegerValue(static_cast<uint32_t>(c.coap.nstart)));
+        h.SetAttribute("AckTimeout", TimeValue(Seconds(c.coap.ack_timeout_s)));
+        h.SetAttribute("AckRandomFactor", DoubleValue(c.coap.ack_random_factor));
+        h.SetAttribute("MaxRetransmit", UintegerValue(static_cast<uint32_t>(c.coap.max_retransmit)));
+        h.SetAttribute("DefaultLeisure", TimeValue(Seconds(c.coap.default_leisure_s)));
+        h.SetAttribute("ProbingRate", DoubleValue(c.coap.probing_rate));
+        h.SetAttribute("MaxLatency", TimeValue(Seconds(c.coap.max_latency_s)));
+        h.SetAttribute("BlockSize", UintegerValue(static_cast<uint32_t>(c.coap.block_size)));
+        h.SetAttribute("TokenLength", UintegerValue(static_cast<uint32_t>(c.coap.token_length)));
+    };
+    CoapServerHelper server_helper;
+    set_coap(server_helper);
+    server_helper.SetAttribute("ResponseSize", UintegerValue(static_cast<uint32_t>(c.workload.response)));
+    ApplicationContainer servers = server_helper.Install(b.servers);
+    servers.Start(Seconds(0));
+    stream += CoapHelperBase::AssignStreams(servers, stream);
+
+    ApplicationContainer clients;
+    for (uint32_t i = 0; i < b.clients.GetN(); ++i) {
+        CoapClientHelper h(b.client_targets[i]);
+        set_coap(h);
+        h.SetAttribute("MaxRequests", UintegerValue(static_cast<uint32_t>(c.workload.requests)));
+        h.SetAttribute("Interval", TimeValue(Seconds(c.workload.interval_s)));
+        h.SetAttribute("Arrival", StringValue(c.workload.arrival));
+        h.SetAttribute("Method", StringValue(c.workload.method));
+        h.SetAttribute("RequestSize", UintegerValue(static_cast<uint32_t>(c.workload.payload)));
+        h.SetAttribute("Confirmable", BooleanValue(c.workload.confirmable));
+        h.SetAttribute("SendUntil", TimeValue(Seconds(c.duration_s)));
+        clients.Add(h.Install(b.clients.Get(i)));
+    }
+    clients.Start(Seconds(c.workload.start_s));
+    stream += CoapHelperBase::AssignStreams(clients, stream);
+    counters.clients_total = clients.GetN();
+    for (uint32_t i = 0; i < clients.GetN(); ++i) {
+        clients.Get(i)->TraceConnectWithoutContext("Done", MakeBoundCallback(&on_client_done, &counters));
+    }
+
+    FlowMonitorHelper flow_helper;
+    Ptr<FlowMonitor> monitor = flow_helper.InstallAll();
+
+    // Requests stop at `duration`; the run goes on until every exchange has ended,
+    // bounded by a drain window long enough for any exchange the parameters allow.
+    coap::TransmissionParams tp;
+    tp.ack_timeout = coap::Duration::from_seconds(c.coap.ack_timeout_s);
+    tp.ack_random_factor = c.coap.ack_random_factor;
+    tp.max_retransmit = static_cast<unsigned>(c.coap.max_retransmit);
+    const double drain = std::max(300.0, 4 * tp.max_transmit_wait().seconds_f());
+    Simulator::Stop(Seconds(c.duration_s + drain));
+    Simulator::Run();
+    const double sim_seconds = Simulator::Now().GetSeconds();
+    const uint64_t events = Simulator::GetEventCount();
+    monitor->CheckForLostPackets();
+
+    // ---- measure -------------------------------------------------------------------
+    ordered_json doc;
+    doc["id"] = spec.id;
+    doc["scenario"] = scenario.name;
+    doc["file"] = scenario.file;
+    doc["seed"] = spec.seed;
+    doc["commit"] = options.commit;
+    doc["ns3_version"] = "3.37";
+    ordered_json swept = ordered_json::object();
+    for (const auto& [k, v] : spec.swept) swept[k] = format_value(v);
+    doc["swept"] = swept;
+    ordered_json params = ordered_json::object();
+    for (const auto& [k, v] : spec.params) {
+        std::visit([&](const auto& x) { params[k] = x; }, v);
+    }
+    doc["params"] = params;
+
+    uint64_t started = 0, completed = 0, failed = 0, rejected = 0, timeouts = 0, delivered = 0;
+    std::vector<double> all_times;
+    std::vector<double> per_client_completed;
+    ordered_json per_client = ordered_json::array();
+    ordered_json engine_clients = ordered_json::object(), engine_servers = ordered_json::object();
+    for (uint32_t i = 0; i < clients.GetN(); ++i) {
+        auto app = DynamicCast<CoapClient>(clients.Get(i));
+        std::vector<double> times;
+        uint64_t bytes = 0, rtx = 0;
+        for (const auto& r : app->GetRecords()) {
+            rtx += r.retransmissions;
+            if (!r.completed) {
+                if (r.reason == "timeout") ++timeouts;
+                continue;
+            }
+            times.push_back(r.elapsed_s);
+            bytes += r.response_bytes;
+        }
+        all_times.insert(all_times.end(), times.begin(), times.end());
+        started += app->GetStarted();
+        completed += app->GetCompleted();
+        failed += app->GetFailed();
+        rejected += app->GetRejected();
+        delivered += bytes;
+        per_client_completed.push_back(static_cast<double>(app->GetCompleted()));
+        ordered_json cj;
+        cj["client"] = i;
+        cj["started"] = app->GetStarted();
+        cj["completed"] = app->GetCompleted();
+        cj["failed"] = app->GetFailed();
+        cj["rejected"] = app->GetRejected();
+        cj["retransmissions"] = rtx;
+        cj["goodput_bps"] = sim_seconds > 0 ? 8.0 * static_cast<double>(bytes) / sim_seconds : 0.0;
+        cj.update(completion_stats(times));
+        per_client.push_back(cj);
+        add_stats(engine_clients, app->GetEngineStats());
+    }
+    for (uint32_t i = 0; i < servers.GetN(); ++i) {
+        add_stats(engine_servers, DynamicCast<CoapServer>(servers.Get(i))->GetEngineStats());
+    }
+
+    uint64_t coap_bytes = 0, coap_messages = 0, retransmissions = 0;
+    for (const auto* e : {&engine_clients, &engine_servers}) {
+        for (const char* t : {"con", "non", "ack", "rst"}) {
+            coap_bytes += e->value(std::string("sent_bytes_") + t, uint64_t{0});
+            coap_messages += e->value(std::string("sent_") + t, uint64_t{0});
+        }
+        retransmissions += e->value("retransmissions", uint64_t{0});
+    }
+    uint64_t ip_packets = 0, ip_bytes = 0, ip_rx_packets = 0, ip_rx_bytes = 0, ip_lost = 0;
+    for (const auto& [flow, st] : monitor->GetFlowStats()) {
+        (void)flow;
+        ip_packets += st.txPackets;
+        ip_bytes += st.txBytes;
+        ip_rx_packets += st.rxPackets;
+        ip_rx_bytes += st.rxBytes;
+        ip_lost += st.lostPackets;
+    }
+    double jain = NAN;
+    {
+        double sum = 0, sq = 0;
+        for (double x : per_client_completed) {
+            sum += x;
+            sq += x * x;
+        }
+        if (sq > 0) jain = sum * sum / (static_cast<double>(per_client_completed.size()) * sq);
+    }
+    const double rtt_samples = engine_clients.value("rtt_samples", 0.0);
+
+    ordered_json m;
+    m["exchanges_started"] = started;
+    m["exchanges_completed"] = completed;
+    m["exchanges_failed"] = failed;
+    m.update(completion_stats(all_times));
+    m["retransmissions"] = retransmissions;
+    m["coap_bytes_sent"] = coap_bytes;
+    m["link_bytes"] = counters.link_bytes;
+    m["goodput_bps"] = sim_seconds > 0 ? 8.0 * static_cast<double>(delivered) / sim_seconds : 0.0;
+    m["jain_fairness"] = number_or_null(jain);
+    m["sim_seconds"] = sim_seconds;
+    m["wall_seconds"] = 0.0;  // set last
+    m["events"] = events;
+    m["exchanges_unfinished"] = started - completed - failed;
+    m["exchanges_rejected"] = rejected;
+    m["timeouts"] = timeouts;
+    m["bottleneck_bytes"] = counters.bottleneck_bytes;
+    m["queue_drops"] = counters.queue_drops;
+    m["rx_drops"] = counters.rx_drops;
+    m["ip_packets"] = ip_packets;
+    m["ip_bytes"] = ip_bytes;
+    m["rtt_mean_s"] = number_or_null(rtt_samples > 0 ? engine_clients.value("rtt_sum_s", 0.0) / rtt_samples : NAN);
+    m["run_id"] = spec.id;
+
+    doc["clients"] = per_client;
+    doc["engine"] = {{"clients", engine_clients}, {"servers", engine_servers}, {"messages_sent", coap_messages}};
+    doc["flowmon"] = {{"tx_packets", ip_packets}, {"tx_bytes", ip_bytes}, {"rx_packets", ip_rx_packets},
+                      {"rx_bytes", ip_rx_bytes}, {"lost_packets", ip_lost}};
+    Simulator::Destroy();
+    m["wall_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+    doc["metrics"] = m;
+    return doc;
+}
+
+}  // namespace coapbed::sim

@@ -1,0 +1,29 @@
+// One run of a scenario in ns-3: builds the topology, installs the CoAP applications,
+// runs the simulator and measures. Call it once per process (ns-3 keeps global state;
+// `coapbed run` starts one process per run).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/scenario/scenario.h"
+
+namespace coapbed::sim {
+
+struct SimOptions {
+    std::string pcap_prefix;  ///< non-empty: write pcap files starting with this path
+    std::string commit;       ///< recorded in the result
+};
+
+/// The columns of runs.csv after the swept parameters and `seed`, in order. The first
+/// fifteen are the contract of issue #4; the rest are extensions.
+[[nodiscard]] const std::vector<std::string>& metric_columns();
+
+/// Runs `spec` and returns its result document: id, scenario, seed, params, swept,
+/// metrics (every metric column), clients (per-client figures), engine (summed
+/// EndpointStats), flowmon (FlowMonitor totals), commit.
+[[nodiscard]] nlohmann::ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOptions& options);
+
+}  // namespace coapbed::sim
