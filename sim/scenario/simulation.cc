@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "ns3/boolean.h"
 #include "ns3/config.h"
@@ -92,6 +93,8 @@ struct Built {
     NodeContainer clients;
     NodeContainer servers;
     std::vector<Address> client_targets;  ///< server socket address per client
+    /// LrWpanHelper disposes its channel when destroyed: it must outlive the run.
+    std::unique_ptr<LrWpanHelper> radio;
 };
 
 Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, const std::string& pcap) {
@@ -162,7 +165,7 @@ Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, co
     for (uint32_t i = 0; i < b.clients.GetN(); ++i) {
         b.client_targets.push_back(InetSocketAddress(server_addresses[i % server_addresses.size()], 5683));
     }
-    if (!pcap.empty()) neck.EnablePcap(pcap + "-bottleneck", bottleneck.Get(0), false, true);
+    if (!pcap.empty()) neck.EnablePcap(pcap + "-bottleneck.pcap", bottleneck.Get(0), false, true);
     return b;
 }
 
@@ -191,7 +194,8 @@ Built build_sixlowpan(const RunConfig& c, Counters& counters, int64_t& stream, c
     mobility.SetMobilityModel("ns3::ConstantPositionMobilityModel");
     mobility.Install(all);
 
-    LrWpanHelper radio;
+    b.radio = std::make_unique<LrWpanHelper>();
+    LrWpanHelper& radio = *b.radio;
     NetDeviceContainer radios = radio.Install(all);
     radio.AssociateToPan(radios, 0);
     stream += radio.AssignStreams(radios, stream);
@@ -203,7 +207,8 @@ Built build_sixlowpan(const RunConfig& c, Counters& counters, int64_t& stream, c
     NetDeviceContainer devices = sixlowpan.Install(radios);
     stream += sixlowpan.AssignStreams(devices, stream);
     Ipv6AddressHelper ipv6;
-    ipv6.SetBase(Ipv6Address("2001:db8::"), Ipv6Prefix(64));
+    // 2001:2::/48 is for benchmarking (RFC 5180); ns-3 will not forward 2001:db8::/32.
+    ipv6.SetBase(Ipv6Address("2001:2::"), Ipv6Prefix(64));
     Ipv6InterfaceContainer ifs = ipv6.Assign(devices);
 
     for (uint32_t i = 0; i < radios.GetN(); ++i) {
@@ -231,7 +236,7 @@ Built build_sixlowpan(const RunConfig& c, Counters& counters, int64_t& stream, c
     Config::ConnectWithoutContext("/NodeList/*/DeviceList/*/$ns3::LrWpanNetDevice/Phy/PhyRxDrop",
                                   MakeBoundCallback(&on_lrwpan_rx_drop, &counters));
     for (uint32_t i = 0; i < b.clients.GetN(); ++i) b.client_targets.push_back(Inet6SocketAddress(address(0), 5683));
-    if (!pcap.empty()) radio.EnablePcap(pcap + "-server", radios.Get(0), true, true);
+    if (!pcap.empty()) radio.EnablePcap(pcap + "-server.pcap", radios.Get(0), true, true);
     return b;
 }
 
@@ -291,6 +296,8 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     RngSeedManager::SetSeed(1);
     RngSeedManager::SetRun(spec.seed);
     Config::SetDefault("ns3::Icmpv6L4Protocol::DAD", BooleanValue(false));
+    // Real UDP/IP checksums and 802.15.4 FCS, so the pcap files dissect cleanly.
+    GlobalValue::Bind("ChecksumEnabled", BooleanValue(true));
 
     Counters counters;
     int64_t stream = 1000;
