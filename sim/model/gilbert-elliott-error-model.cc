@@ -1,5 +1,7 @@
 #include "gilbert-elliott-error-model.h"
 
+#include <algorithm>
+
 #include "ns3/double.h"
 #include "ns3/log.h"
 
@@ -32,8 +34,8 @@ bool GilbertElliottErrorModel::SetLossAndBurst(double loss, double burst) {
     if (!(loss >= 0 && loss < 1 && burst >= 1)) return false;
     const double r = 1.0 / burst;
     const double p = loss * r / (1.0 - loss);
-    if (p > 1.0) return false;
-    m_p = p;
+    if (p > 1.0 + 1e-9) return false;  // rounding aside
+    m_p = std::min(p, 1.0);
     m_r = r;
     m_lossGood = 0;
     m_lossBad = 1;

@@ -362,6 +362,14 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
         if (c.workload.arrival == "poisson" && c.workload.interval_s <= 0) {
             throw ScenarioError(file, "workload.interval", "poisson arrivals need a mean interval > 0");
         }
+        const auto& t = c.topology;
+        if (t.loss_model == "gilbert-elliott" && t.loss > 0 && t.loss / (t.burst * (1 - t.loss)) > 1 + 1e-9) {
+            throw ScenarioError(file, "topology.burst",
+                                "no Gilbert-Elliott chain has loss " + format_value(Value{t.loss}) +
+                                    " with mean bursts of " + format_value(Value{t.burst}) +
+                                    " packets (burst must be at least loss / (1 - loss) = " +
+                                    format_value(Value{t.loss / (1 - t.loss)}) + ")");
+        }
         const auto bs = c.coap.block_size;
         if ((bs & (bs - 1)) != 0) throw ScenarioError(file, "coap.block_size", std::to_string(bs) + " is not a power of two");
         if (c.workload.requests == 0 && c.duration_s <= c.workload.start_s) {

@@ -1,0 +1,272 @@
+// The ns-3 test bench: Gilbert-Elliott loss, scenario files, and whole runs checked
+// against the engine's statistics and FlowMonitor. CTest runs every TEST in its own
+// process, and each TEST runs at most one simulation (ns-3 keeps global state).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "ns3/core-module.h"
+#include "ns3/packet.h"
+
+#include "sim/model/gilbert-elliott-error-model.h"
+#include "sim/scenario/scenario.h"
+#include "sim/scenario/simulation.h"
+
+namespace {
+
+using coapbed::sim::parse_scenario;
+using coapbed::sim::ScenarioError;
+
+struct LossRun {
+    double loss_rate;
+    double mean_burst;
+};
+
+LossRun measure(ns3::Ptr<ns3::GilbertElliottErrorModel> em, int packets) {
+    auto p = ns3::Create<ns3::Packet>(10);
+    int lost = 0, bursts = 0;
+    bool in_burst = false;
+    for (int i = 0; i < packets; ++i) {
+        const bool l = em->IsCorrupt(p);
+        lost += l;
+        if (l && !in_burst) ++bursts;
+        in_burst = l;
+    }
+    return {static_cast<double>(lost) / packets, bursts ? static_cast<double>(lost) / bursts : 0.0};
+}
+
+TEST(GilbertElliott, LongRunLossRateAndMeanBurstLengthMatchTheParameters) {
+    for (const auto& [loss, burst] : {std::pair{0.1, 3.0}, std::pair{0.3, 5.0}, std::pair{0.05, 1.0}}) {
+        auto em = ns3::CreateObject<ns3::GilbertElliottErrorModel>();
+        ASSERT_TRUE(em->SetLossAndBurst(loss, burst));
+        em->AssignStreams(7);
+        EXPECT_NEAR(em->GetExpectedLossRate(), loss, 1e-12);
+        const auto r = measure(em, 1000000);
+        EXPECT_NEAR(r.loss_rate, loss, loss * 0.03) << "loss " << loss << " burst " << burst;
+        EXPECT_NEAR(r.mean_burst, burst, burst * 0.03) << "loss " << loss << " burst " << burst;
+    }
+}
+
+TEST(GilbertElliott, LossesComeInBurstsUnlikeUniformLoss) {
+    auto em = ns3::CreateObject<ns3::GilbertElliottErrorModel>();
+    ASSERT_TRUE(em->SetLossAndBurst(0.2, 8));
+    em->AssignStreams(3);
+    // Uniform loss at 20% has mean burst 1 / (1 - 0.2) = 1.25.
+    EXPECT_GT(measure(em, 200000).mean_burst, 6.0);
+}
+
+TEST(GilbertElliott, RefusesParametersNoChainHas) {
+    auto em = ns3::CreateObject<ns3::GilbertElliottErrorModel>();
+    EXPECT_FALSE(em->SetLossAndBurst(0.9, 2));   // P would be 4.5
+    EXPECT_FALSE(em->SetLossAndBurst(1.0, 10));  // always lost
+    EXPECT_FALSE(em->SetLossAndBurst(0.1, 0.5)); // bursts are at least one packet
+    EXPECT_TRUE(em->SetLossAndBurst(0.9, 9));
+}
+
+// ---- scenario files ---------------------------------------------------------------
+
+const char* kBase = R"(
+name = "t"
+duration = 20
+seeds = [1, 2]
+[topology]
+kind = "dumbbell"
+clients = [1, 3]
+loss = [0.0, 0.1, 0.2]
+[workload]
+response = 100
+[coap]
+congestion = ["default", "cocoa"]
+)";
+
+TEST(Scenario, ListsAreSweepAxesInSchemaOrderTimesSeeds) {
+    const auto sc = parse_scenario(kBase, "t.toml");
+    EXPECT_EQ(sc.runs.size(), 2u * 3u * 2u * 2u);
+    EXPECT_EQ(sc.axes, (std::vector<std::string>{"clients", "loss", "congestion"}));
+    EXPECT_EQ(sc.runs.front().id, "clients-1_loss-0_congestion-default_seed-1");
+    EXPECT_EQ(sc.runs.back().id, "clients-3_loss-0.2_congestion-cocoa_seed-2");
+    EXPECT_EQ(sc.runs.back().config.topology.clients, 3);
+    EXPECT_DOUBLE_EQ(sc.runs.back().config.topology.loss, 0.2);
+    EXPECT_EQ(sc.runs.back().config.coap.congestion, "cocoa");
+    EXPECT_EQ(sc.runs.back().config.workload.response, 100);
+    std::set<std::string> ids;
+    for (const auto& r : sc.runs) ids.insert(r.id);
+    EXPECT_EQ(ids.size(), sc.runs.size());
+}
+
+TEST(Scenario, AllExpandsToEveryRegisteredStrategy) {
+    const auto sc = parse_scenario("name = \"a\"\nseeds = [1]\n[coap]\ncongestion = \"all\"\n", "a.toml");
+    EXPECT_EQ(sc.runs.size(), 6u);
+    EXPECT_EQ(sc.axes, (std::vector<std::string>{"congestion"}));
+}
+
+TEST(Scenario, UnitsForRatesTimesAndQueues) {
+    const auto sc = parse_scenario(
+        "name = \"u\"\nseeds = [1]\n[topology]\nrate = \"1.5Mbps\"\ndelay = \"250ms\"\nqueue = \"6000B\"\n"
+        "[coap]\nack_timeout = \"3s\"\n",
+        "u.toml");
+    const auto& c = sc.runs.front().config;
+    EXPECT_DOUBLE_EQ(c.topology.rate_bps, 1.5e6);
+    EXPECT_DOUBLE_EQ(c.topology.delay_s, 0.25);
+    EXPECT_TRUE(c.topology.queue_in_bytes);
+    EXPECT_EQ(c.topology.queue, 6000);
+    EXPECT_DOUBLE_EQ(c.coap.ack_timeout_s, 3.0);
+}
+
+std::string error_of(const std::string& text) {
+    try {
+        (void)parse_scenario(text, "bad.toml");
+    } catch (const ScenarioError& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+TEST(Scenario, ErrorsNameTheFileTheKeyAndTheReason) {
+    const std::string head = "name = \"b\"\nseeds = [1]\n";
+    EXPECT_EQ(error_of(head + "[topology]\nclinets = 3\n"), "bad.toml: topology.clinets: unknown key");
+    EXPECT_EQ(error_of(head + "speed = 3\n"), "bad.toml: speed: unknown key");
+    EXPECT_EQ(error_of(head + "[topology]\nclients = \"ten\"\n"),
+              "bad.toml: topology.clients: expected an integer, got a string");
+    EXPECT_EQ(error_of(head + "[topology]\nclients = 0\n"),
+              "bad.toml: topology.clients: 0 is out of range (must be between 1 and 1000)");
+    EXPECT_EQ(error_of(head + "[topology]\nloss = 1.5\n"),
+              "bad.toml: topology.loss: 1.5 is out of range (must be between 0 and 0.99)");
+    EXPECT_EQ(error_of(head + "[topology]\nrate = \"fast\"\n"),
+              "bad.toml: topology.rate: \"fast\" is not a rate like \"20kbps\" or \"1Mbps\"");
+    EXPECT_EQ(error_of(head + "[topology]\nkind = \"mesh\"\n"),
+              "bad.toml: topology.kind: \"mesh\" is not one of \"dumbbell\", \"sixlowpan\"");
+    EXPECT_EQ(error_of(head + "[coap]\ncongestion = \"reno\"\n").rfind("bad.toml: coap.congestion: \"reno\" is not one of", 0),
+              0u);
+    EXPECT_EQ(error_of(head + "[topology]\nloss = []\n"), "bad.toml: topology.loss: a sweep list must not be empty");
+    EXPECT_EQ(error_of(head + "[workload]\nconfirmable = 1\n"),
+              "bad.toml: workload.confirmable: expected true or false, got an integer");
+    EXPECT_EQ(error_of("seeds = [1]\n"), "bad.toml: name: missing (every scenario has a name)");
+    EXPECT_EQ(error_of("name = \"x\"\n"), "bad.toml: seeds: missing (a list of integers, e.g. [1, 2, 3])");
+    EXPECT_EQ(error_of("name = \"x\"\nseeds = [1, 1]\n"), "bad.toml: seeds: seed 1 is listed twice");
+    EXPECT_EQ(error_of(head + "[topology]\nkind = \"sixlowpan\"\nservers = 2\n"),
+              "bad.toml: topology.servers: sixlowpan has one server, at the border");
+    EXPECT_EQ(error_of(head + "[topology]\nloss_model = \"gilbert-elliott\"\nloss = 0.9\nburst = 2\n"),
+              "bad.toml: topology.burst: no Gilbert-Elliott chain has loss 0.9 with mean bursts of 2 packets "
+              "(burst must be at least loss / (1 - loss) = 9)");
+    EXPECT_EQ(error_of("name = \"x\"\nseeds = [1\n").rfind("bad.toml: line 2: not valid TOML", 0), 0u);
+}
+
+// ---- whole runs ---------------------------------------------------------------------
+
+nlohmann::ordered_json run(const std::string& toml) {
+    const auto sc = parse_scenario(toml, "test.toml");
+    EXPECT_EQ(sc.runs.size(), 1u);
+    return coapbed::sim::simulate(sc, sc.runs.front(), {});
+}
+
+std::uint64_t u(const nlohmann::ordered_json& j, const char* k) { return j.at(k).get<std::uint64_t>(); }
+
+/// runs.csv figures agree with the engine's own counters and with FlowMonitor.
+void expect_accounting(const nlohmann::ordered_json& doc, unsigned ip_udp_header) {
+    const auto& m = doc.at("metrics");
+    const auto& ec = doc.at("engine").at("clients");
+    const auto& es = doc.at("engine").at("servers");
+    EXPECT_EQ(u(m, "exchanges_started"), u(ec, "exchanges_started"));
+    EXPECT_EQ(u(m, "exchanges_completed"), u(ec, "exchanges_completed"));
+    EXPECT_EQ(u(m, "exchanges_failed"), u(ec, "exchanges_failed"));
+    EXPECT_EQ(u(m, "retransmissions"), u(ec, "retransmissions") + u(es, "retransmissions"));
+    std::uint64_t bytes = 0;
+    for (const char* t : {"con", "non", "ack", "rst"}) {
+        bytes += ec.at(std::string("sent_bytes_") + t).get<std::uint64_t>() +
+                 es.at(std::string("sent_bytes_") + t).get<std::uint64_t>();
+    }
+    EXPECT_EQ(u(m, "coap_bytes_sent"), bytes);
+    // FlowMonitor sees every CoAP datagram once at the sender's IP layer.
+    const auto messages = u(doc.at("engine"), "messages_sent");
+    EXPECT_EQ(u(doc.at("flowmon"), "tx_packets"), messages);
+    EXPECT_EQ(u(doc.at("flowmon"), "tx_bytes"), bytes + ip_udp_header * messages);
+    EXPECT_EQ(u(m, "exchanges_completed") + u(m, "exchanges_failed") + u(m, "exchanges_unfinished"),
+              u(m, "exchanges_started"));
+}
+
+const char* kDumbbell = R"(
+name = "acc"
+duration = 40
+seeds = [3]
+[topology]
+kind = "dumbbell"
+clients = 4
+rate = "40kbps"
+delay = "50ms"
+loss = %LOSS%
+loss_model = "%MODEL%"
+[workload]
+interval = 0.5
+response = 300
+[coap]
+congestion = "cocoa"
+)";
+
+std::string dumbbell(const std::string& loss, const std::string& model = "uniform") {
+    std::string s = kDumbbell;
+    s.replace(s.find("%LOSS%"), 6, loss);
+    s.replace(s.find("%MODEL%"), 7, model);
+    return s;
+}
+
+TEST(SimRun, WithoutLossEveryExchangeCompletesWithoutRetransmission) {
+    const auto doc = run(dumbbell("0.0"));
+    const auto& m = doc.at("metrics");
+    EXPECT_GT(u(m, "exchanges_started"), 100u);
+    EXPECT_EQ(u(m, "exchanges_completed"), u(m, "exchanges_started"));
+    EXPECT_EQ(u(m, "exchanges_failed"), 0u);
+    EXPECT_EQ(u(m, "retransmissions"), 0u);
+    EXPECT_EQ(u(m, "rx_drops"), 0u);
+    expect_accounting(doc, 20 + 8);
+    // Every datagram crosses three point-to-point links (access, bottleneck, access),
+    // each adding a 2-byte PPP header.
+    const auto ip = u(doc.at("flowmon"), "tx_bytes"), pkts = u(doc.at("flowmon"), "tx_packets");
+    EXPECT_EQ(u(m, "link_bytes"), 3 * (ip + 2 * pkts));
+    EXPECT_EQ(u(m, "bottleneck_bytes"), ip + 2 * pkts);
+    EXPECT_DOUBLE_EQ(m.at("jain_fairness").get<double>() > 0.9, true);
+    // 300-byte responses at 40 kbit/s plus 2 x 50 ms: at least 0.16 s each.
+    EXPECT_GT(m.at("completion_p50_s").get<double>(), 0.16);
+}
+
+TEST(SimRun, WithLossCompletedPlusFailedIsStartedAndRetransmissionsAppear) {
+    const auto doc = run(dumbbell("0.25"));
+    const auto& m = doc.at("metrics");
+    EXPECT_GT(u(m, "retransmissions"), 10u);
+    EXPECT_GT(u(m, "rx_drops"), 10u);
+    EXPECT_EQ(u(m, "exchanges_unfinished"), 0u);
+    EXPECT_EQ(u(m, "exchanges_completed") + u(m, "exchanges_failed"), u(m, "exchanges_started"));
+    expect_accounting(doc, 20 + 8);
+}
+
+TEST(SimRun, GilbertElliottLossOnTheBottleneck) {
+    const auto doc = run(dumbbell("0.2", "gilbert-elliott"));
+    const auto& m = doc.at("metrics");
+    EXPECT_GT(u(m, "retransmissions"), 10u);
+    EXPECT_EQ(u(m, "exchanges_completed") + u(m, "exchanges_failed"), u(m, "exchanges_started"));
+    expect_accounting(doc, 20 + 8);
+}
+
+TEST(SimRun, SixlowpanChainOfThreeHops) {
+    const auto doc = run(R"(
+name = "six"
+duration = 60
+seeds = [1]
+[topology]
+kind = "sixlowpan"
+clients = 3
+hops = 3
+[workload]
+interval = 2.0
+response = 200
+)");
+    const auto& m = doc.at("metrics");
+    EXPECT_GT(u(m, "exchanges_completed"), 50u);
+    EXPECT_EQ(u(m, "exchanges_completed") + u(m, "exchanges_failed"), u(m, "exchanges_started"));
+    // Three radio hops each way: far slower than one.
+    EXPECT_GT(m.at("completion_p50_s").get<double>(), 0.05);
+    expect_accounting(doc, 40 + 8);  // FlowMonitor counts uncompressed IPv6 headers
+}
+
+}  // namespace
