@@ -225,6 +225,64 @@ def section_fuzz(paths):
     return out
 
 
+def is_number(v):
+    try:
+        float(v)
+        return True
+    except ValueError:
+        return False
+
+
+def runs_plots(plotter, index, rows, params):
+    """Median and IQR over seeds of the main figures against the x parameter (loss when it
+    is swept, else the first numeric swept parameter), one line per congestion strategy,
+    one set of plots per combination of the remaining swept parameters."""
+    swept = [c for c in params if len({r[c] for r in rows}) > 1]
+    numeric = [c for c in swept if all(is_number(r[c]) for r in rows)]
+    x = "loss" if "loss" in numeric else (numeric[0] if numeric else None)
+    if x is None:
+        return []
+    facets = [c for c in swept if c != x]
+    out = []
+    strategies = sorted({r["congestion"] for r in rows})
+    for fkey in sorted({tuple(r[c] for c in facets) for r in rows}, key=lambda k: [float(v) if is_number(v) else v for v in k]):
+        sub = [r for r in rows if tuple(r[c] for c in facets) == fkey]
+        label_f = ", ".join("%s = %s" % (c, v) for c, v in zip(facets, fkey))
+        if label_f:
+            out.append(("h3", label_f))
+        for metric, label, unit in (("completion_p50_s", "median completion time", "s"),
+                                    ("completion_p95_s", "95th percentile completion time", "s"),
+                                    ("retransmissions", "retransmissions", "count"),
+                                    ("goodput_bps", "goodput", "bit/s"), ("jain_fairness", "Jain fairness", "index")):
+            if metric not in rows[0]:
+                continue
+            blocks, plots, table = {}, [], [["congestion", x, "median", "25th pct", "75th pct", "runs"]]
+            for k, st in enumerate(strategies):
+                pts = []
+                for xv in sorted({float(r[x]) for r in sub if r["congestion"] == st}):
+                    vals = [float(r[metric]) for r in sub if r["congestion"] == st and float(r[x]) == xv
+                            and r[metric] not in ("", "nan")]
+                    if vals:
+                        q1, med, q3 = quartiles(vals)
+                        pts.append((xv, med, q1, q3))
+                        table.append([st, "%g" % xv, "%.4g" % med, "%.4g" % q1, "%.4g" % q3, str(len(vals))])
+                blocks["s%d" % k] = pts
+                if pts:
+                    plots.append("$s%d using 1:2:3:4 with yerrorlines title '%s'" % (k, st))
+            if not plots:
+                continue
+            name = "runs-%d-%s-%s" % (index, re.sub(r"[^A-Za-z0-9.]+", "-", label_f) or "all", metric)
+            xlabel = "packet loss probability" if x == "loss" else x
+            svg = plotter.plot(name, "\n".join([
+                'set title "%s against %s (median, IQR over seeds)%s"' % (label, x, (", " + label_f) if label_f else ""),
+                'set xlabel "%s"' % xlabel, 'set ylabel "%s (%s)"' % (label, unit),
+                "plot " + ", ".join(plots)]), blocks)
+            out.append(("h3" if not label_f else "p", label.capitalize()))
+            out.append(("img", svg, "%s against %s per congestion strategy%s" % (label, x, (", " + label_f) if label_f else "")))
+            out.append(("table", table))
+    return out
+
+
 def section_runs(plotter, paths):
     out = []
     for i, p in enumerate(paths):
@@ -235,35 +293,12 @@ def section_runs(plotter, paths):
         out.append(("h2", "Scenario results: %s" % os.path.relpath(p, ROOT)))
         params = [c for c in cols if c not in ("seed",) and not re.match(
             r"(exchanges_|completion_|retransmissions|coap_bytes|link_bytes|goodput|jain|sim_seconds|wall_seconds|events"
+            r"|timeouts|bottleneck_bytes|queue_drops|rx_drops|ip_packets|ip_bytes|rtt_mean_s|run_id|commit"
             r"|attacker_|victim_|amplification)", c)]
         out.append(("p", "%d runs; parameters: %s; commit(s): %s." % (
             len(rows), ", ".join(params), ", ".join(sorted({r.get("commit", "?") for r in rows})))))
-        if {"congestion", "loss", "completion_p50_s"} <= set(cols):
-            strategies = sorted({r["congestion"] for r in rows})
-            for metric, label, unit in (("completion_p50_s", "median completion time", "s"),
-                                        ("retransmissions", "retransmissions", "count"),
-                                        ("goodput_bps", "goodput", "bit/s"), ("jain_fairness", "Jain fairness", "index")):
-                if metric not in cols:
-                    continue
-                blocks, plots, table = {}, [], [["congestion", "loss", "median", "25th pct", "75th pct", "runs"]]
-                for k, st in enumerate(strategies):
-                    pts = []
-                    for loss in sorted({float(r["loss"]) for r in rows if r["congestion"] == st}):
-                        vals = [float(r[metric]) for r in rows if r["congestion"] == st and float(r["loss"]) == loss
-                                and r[metric] not in ("", "nan")]
-                        if vals:
-                            q1, med, q3 = quartiles(vals)
-                            pts.append((loss, med, q1, q3))
-                            table.append([st, "%g" % loss, "%.4g" % med, "%.4g" % q1, "%.4g" % q3, str(len(vals))])
-                    blocks["s%d" % k] = pts
-                    plots.append("$s%d using 1:2:3:4 with yerrorlines title '%s'" % (k, st))
-                svg = plotter.plot("runs-%d-%s" % (i, metric), "\n".join([
-                    'set title "%s against loss (median, IQR over seeds)"' % label,
-                    'set xlabel "packet loss probability"', 'set ylabel "%s (%s)"' % (label, unit),
-                    "plot " + ", ".join(plots)]), blocks)
-                out.append(("h3", label.capitalize()))
-                out.append(("img", svg, "%s against loss per congestion strategy" % label))
-                out.append(("table", table))
+        if "congestion" in cols and "completion_p50_s" in cols:
+            out += runs_plots(plotter, i, rows, [c for c in params if c != "congestion"])
         if {"vector", "amplification_bytes"} <= set(cols):
             groups = {}
             for r in rows:

@@ -181,13 +181,13 @@ std::string runs_csv(const std::vector<ordered_json>& results) {
     for (const auto& a : axes) o << a << ",";
     o << "seed";
     for (const auto& c : metric_columns()) o << "," << c;
-    o << "\n";
+    o << ",commit\n";
     for (const auto& r : results) {
         for (const auto& a : axes) o << (r.at("swept").contains(a) ? csv_cell(r.at("swept").at(a)) : "") << ",";
         o << r.at("seed").dump();
         const auto& m = r.at("metrics");
         for (const auto& c : metric_columns()) o << "," << (m.contains(c) ? csv_cell(m.at(c)) : "");
-        o << "\n";
+        o << "," << csv_cell(r.value("commit", ordered_json("unknown"))) << "\n";
     }
     return o.str();
 }
