@@ -7,8 +7,14 @@
 #include <string>
 
 #include "ns3/core-module.h"
+#include "ns3/internet-stack-helper.h"
+#include "ns3/ipv4-address-helper.h"
 #include "ns3/packet.h"
+#include "ns3/point-to-point-helper.h"
 
+#include "sim/helper/coap-helper.h"
+#include "sim/model/coap-client.h"
+#include "sim/model/coap-server.h"
 #include "sim/model/gilbert-elliott-error-model.h"
 #include "sim/scenario/scenario.h"
 #include "sim/scenario/simulation.h"
@@ -62,6 +68,83 @@ TEST(GilbertElliott, RefusesParametersNoChainHas) {
     EXPECT_FALSE(em->SetLossAndBurst(1.0, 10));  // always lost
     EXPECT_FALSE(em->SetLossAndBurst(0.1, 0.5)); // bursts are at least one packet
     EXPECT_TRUE(em->SetLossAndBurst(0.9, 9));
+}
+
+// ---- the helpers and trace sources, as an ns-3 user would use them ----------------------
+
+struct Traced {
+    int started = 0, completed = 0, failed = 0, done = 0;
+    std::uint32_t retransmissions = 0;
+    int rto_updates = 0;
+    ns3::Time last_rto;
+};
+void on_started(Traced* t, std::uint64_t) { ++t->started; }
+void on_completed(Traced* t, std::uint64_t, ns3::Time, std::uint32_t) { ++t->completed; }
+void on_failed(Traced* t, std::uint64_t, std::string) { ++t->failed; }
+void on_done(Traced* t) { ++t->done; }
+void on_rtx(Traced* t, std::uint32_t n) { t->retransmissions += n; }
+void on_rto(Traced* t, ns3::Time, ns3::Time now) {
+    ++t->rto_updates;
+    t->last_rto = now;
+}
+
+TEST(CoapHelpers, ClientAndServerOnTwoNodesFireTheirTraceSources) {
+    using namespace ns3;
+    NodeContainer nodes;
+    nodes.Create(2);
+    PointToPointHelper p2p;
+    p2p.SetDeviceAttribute("DataRate", StringValue("100kbps"));
+    p2p.SetChannelAttribute("Delay", StringValue("20ms"));
+    NetDeviceContainer devs = p2p.Install(nodes);
+    auto em = CreateObject<RateErrorModel>();
+    em->SetUnit(RateErrorModel::ERROR_UNIT_PACKET);
+    em->SetRate(0.2);
+    em->AssignStreams(1);
+    devs.Get(0)->SetAttribute("ReceiveErrorModel", PointerValue(em));
+    InternetStackHelper stack;
+    stack.Install(nodes);
+    Ipv4AddressHelper addr;
+    addr.SetBase("10.9.0.0", "255.255.255.0");
+    Ipv4InterfaceContainer ifs = addr.Assign(devs);
+
+    CoapServerHelper server;
+    server.SetAttribute("ResponseSize", UintegerValue(2000));  // two blocks of 1024
+    ApplicationContainer s = server.Install(nodes.Get(1));
+    CoapClientHelper client(InetSocketAddress(ifs.GetAddress(1), 5683));
+    client.SetAttribute("MaxRequests", UintegerValue(30));
+    client.SetAttribute("Interval", TimeValue(MilliSeconds(200)));
+    client.SetAttribute("Congestion", StringValue("cocoa"));
+    ApplicationContainer c = client.Install(nodes.Get(0));
+    CoapHelperBase::AssignStreams(s, 10);
+    CoapHelperBase::AssignStreams(c, 20);
+    c.Start(Seconds(1));
+
+    Traced t;
+    c.Get(0)->TraceConnectWithoutContext("ExchangeStarted", MakeBoundCallback(&on_started, &t));
+    c.Get(0)->TraceConnectWithoutContext("ExchangeCompleted", MakeBoundCallback(&on_completed, &t));
+    c.Get(0)->TraceConnectWithoutContext("ExchangeFailed", MakeBoundCallback(&on_failed, &t));
+    c.Get(0)->TraceConnectWithoutContext("Done", MakeBoundCallback(&on_done, &t));
+    c.Get(0)->TraceConnectWithoutContext("Retransmission", MakeBoundCallback(&on_rtx, &t));
+    c.Get(0)->TraceConnectWithoutContext("RtoUpdate", MakeBoundCallback(&on_rto, &t));
+    Simulator::Stop(Seconds(600));
+    Simulator::Run();
+
+    auto app = DynamicCast<CoapClient>(c.Get(0));
+    EXPECT_EQ(t.started, 30);
+    EXPECT_EQ(t.completed + t.failed, 30);
+    EXPECT_EQ(static_cast<std::uint64_t>(t.completed), app->GetCompleted());
+    EXPECT_GT(t.completed, 20);
+    EXPECT_EQ(t.done, 1);
+    EXPECT_GT(t.retransmissions, 0u);
+    EXPECT_EQ(t.retransmissions, app->GetEngineStats().retransmissions);
+    EXPECT_GT(t.rto_updates, 1);  // CoCoA adapts its RTO to the measured RTTs
+    for (const auto& r : app->GetRecords()) {
+        if (r.completed) {
+            EXPECT_EQ(r.response_bytes, 2000u);
+        }
+    }
+    EXPECT_EQ(DynamicCast<CoapServer>(s.Get(0))->GetEngineStats().exchanges_started, 0u);
+    Simulator::Destroy();
 }
 
 // ---- scenario files ---------------------------------------------------------------

@@ -69,7 +69,16 @@ void on_phy_tx(Counters* c, Ptr<const Packet> p) { c->link_bytes += p->GetSize()
 void on_bottleneck_tx(Counters* c, Ptr<const Packet> p) { c->bottleneck_bytes += p->GetSize(); }
 void on_queue_drop(Counters* c, Ptr<const Packet>) { ++c->queue_drops; }
 void on_rx_drop(Counters* c, Ptr<const Packet>) { ++c->rx_drops; }
-void on_lrwpan_rx_drop(Counters* c, Ptr<const Packet>) { ++c->rx_drops; }
+
+/// Every device's PHY transmissions, transmit-queue drops and receive drops (loss
+/// model, and for radios corruption and collisions too).
+void connect_counters(Counters& c, const std::string& device, const char* tx, const char* queue_drop,
+                      const char* rx_drop) {
+    const std::string all = "/NodeList/*/DeviceList/*/" + device;
+    Config::ConnectWithoutContext(all + tx, MakeBoundCallback(&on_phy_tx, &c));
+    Config::ConnectWithoutContext(all + queue_drop, MakeBoundCallback(&on_queue_drop, &c));
+    Config::ConnectWithoutContext(all + rx_drop, MakeBoundCallback(&on_rx_drop, &c));
+}
 void on_client_done(Counters* c) {
     if (++c->clients_done == c->clients_total) Simulator::Stop();
 }
@@ -154,12 +163,7 @@ Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, co
         if (auto em = make_loss(t, stream)) dev->SetReceiveErrorModel(em);
         dev->TraceConnectWithoutContext("PhyTxBegin", MakeBoundCallback(&on_bottleneck_tx, &counters));
     }
-    Config::ConnectWithoutContext("/NodeList/*/DeviceList/*/$ns3::PointToPointNetDevice/PhyTxBegin",
-                                  MakeBoundCallback(&on_phy_tx, &counters));
-    Config::ConnectWithoutContext("/NodeList/*/DeviceList/*/$ns3::PointToPointNetDevice/TxQueue/Drop",
-                                  MakeBoundCallback(&on_queue_drop, &counters));
-    Config::ConnectWithoutContext("/NodeList/*/DeviceList/*/$ns3::PointToPointNetDevice/PhyRxDrop",
-                                  MakeBoundCallback(&on_rx_drop, &counters));
+    connect_counters(counters, "$ns3::PointToPointNetDevice/", "PhyTxBegin", "TxQueue/Drop", "PhyRxDrop");
     Ipv4GlobalRoutingHelper::PopulateRoutingTables();
 
     for (uint32_t i = 0; i < b.clients.GetN(); ++i) {
@@ -229,12 +233,7 @@ Built build_sixlowpan(const RunConfig& c, Counters& counters, int64_t& stream, c
         if (pos >= 1 && pos < hops) ifs.SetForwarding(n, true);
     }
 
-    Config::ConnectWithoutContext("/NodeList/*/DeviceList/*/$ns3::LrWpanNetDevice/Phy/PhyTxBegin",
-                                  MakeBoundCallback(&on_phy_tx, &counters));
-    Config::ConnectWithoutContext("/NodeList/*/DeviceList/*/$ns3::LrWpanNetDevice/Mac/MacTxDrop",
-                                  MakeBoundCallback(&on_queue_drop, &counters));
-    Config::ConnectWithoutContext("/NodeList/*/DeviceList/*/$ns3::LrWpanNetDevice/Phy/PhyRxDrop",
-                                  MakeBoundCallback(&on_lrwpan_rx_drop, &counters));
+    connect_counters(counters, "$ns3::LrWpanNetDevice/", "Phy/PhyTxBegin", "Mac/MacTxDrop", "Phy/PhyRxDrop");
     for (uint32_t i = 0; i < b.clients.GetN(); ++i) b.client_targets.push_back(Inet6SocketAddress(address(0), 5683));
     if (!pcap.empty()) radio.EnablePcap(pcap + "-server.pcap", radios.Get(0), true, true);
     return b;
