@@ -331,6 +331,33 @@ TEST(SimRun, GilbertElliottLossOnTheBottleneck) {
     expect_accounting(doc, 20 + 8);
 }
 
+TEST(SimRun, PoissonArrivalsQueueBehindNstart) {
+    const auto doc = run(R"(
+name = "open"
+duration = 201
+seeds = [5]
+[topology]
+clients = 2
+rate = "100kbps"
+delay = "20ms"
+[workload]
+arrival = "poisson"
+interval = 0.5
+response = 100
+)");
+    const auto& m = doc.at("metrics");
+    // About 200 s / 0.5 s = 400 arrivals per client (Poisson: sd 20).
+    for (const auto& c : doc.at("clients")) {
+        EXPECT_GT(u(c, "started"), 330u);
+        EXPECT_LT(u(c, "started"), 470u);
+    }
+    EXPECT_EQ(u(m, "exchanges_completed"), u(m, "exchanges_started"));
+    // Arrivals closer than a round trip wait for NSTART = 1, so some completion times
+    // are longer than one round trip, and the mean exceeds the median.
+    EXPECT_GT(m.at("completion_p99_s").get<double>(), 1.5 * m.at("completion_p50_s").get<double>());
+    expect_accounting(doc, 20 + 8);
+}
+
 TEST(SimRun, SixlowpanChainOfThreeHops) {
     const auto doc = run(R"(
 name = "six"
@@ -350,6 +377,28 @@ response = 200
     // Three radio hops each way: far slower than one.
     EXPECT_GT(m.at("completion_p50_s").get<double>(), 0.05);
     expect_accounting(doc, 40 + 8);  // FlowMonitor counts uncompressed IPv6 headers
+}
+
+TEST(SimRun, SixlowpanExtraLossIsVisibleToCoap) {
+    const auto doc = run(R"(
+name = "six-loss"
+duration = 120
+seeds = [2]
+[topology]
+kind = "sixlowpan"
+clients = 3
+hops = 2
+loss = 0.1
+[workload]
+interval = 2.0
+response = 200
+)");
+    const auto& m = doc.at("metrics");
+    EXPECT_GT(u(m, "rx_drops"), 10u);
+    EXPECT_GT(u(m, "retransmissions"), 5u);
+    EXPECT_EQ(u(m, "exchanges_unfinished"), 0u);
+    EXPECT_EQ(u(m, "exchanges_completed") + u(m, "exchanges_failed"), u(m, "exchanges_started"));
+    expect_accounting(doc, 40 + 8);
 }
 
 }  // namespace
