@@ -37,6 +37,16 @@ struct Endpoint::PeerState {
     TimePoint next_probe_allowed;     ///< PROBING_RATE pacing while unresponsive
 };
 
+struct Endpoint::DefenceState {
+    std::uint64_t received = 0;  ///< bytes received from the address
+    std::uint64_t sent = 0;      ///< bytes sent to it while unverified
+    bool is_verified = false;
+    TimePoint verified_until;
+    double tokens = 0;           ///< rate-limit bucket
+    TimePoint refilled;
+    TimePoint last_seen;
+};
+
 struct Endpoint::ClientExchange {
     enum class State : std::uint8_t { Queued, AwaitingAck, AwaitingResponse, Observing };
     std::uint64_t id = 0;
@@ -53,6 +63,7 @@ struct Endpoint::ClientExchange {
     TimePoint deadline;
     unsigned retransmissions = 0;
     bool deregistering = false;  ///< the next message carries Observe: 1
+    std::vector<std::uint8_t> echo;  ///< RFC 9175 §2.3: the server's Echo, repeated in our requests
     // RFC 7959 Block2 download
     std::uint32_t block2_num = 0;
     std::optional<std::uint8_t> block2_szx;
@@ -706,6 +717,7 @@ void Endpoint::send_exchange_message(TimePoint now, ClientExchange& x) {
     for (const OwnedOption& o : x.request.options) {
         too_many |= b.add_option(o.number, Bytes(o.value.data(), o.value.size())) != BuildError::Ok;
     }
+    if (!x.echo.empty()) too_many |= b.add_option(options::kEcho, Bytes(x.echo.data(), x.echo.size())) != BuildError::Ok;
     if (x.deregistering) {
         too_many |= b.add_uint(options::kObserve, 1) != BuildError::Ok;  // RFC 7641 §3.6
     } else if (x.request.observe && x.block2_num == 0) {
@@ -899,6 +911,18 @@ void Endpoint::process_response(TimePoint now, ClientExchange& x, const MessageV
         fail(FailReason::BlockError);
         return;
     }
+    // RFC 9175 §2.3: a 4.01 with an Echo option asks for the request again, with that
+    // Echo; once per exchange, so a server that keeps asking cannot loop us.
+    if (code == codes::kUnauthorized && x.echo.empty()) {
+        const std::size_t i = m.find(options::kEcho);
+        if (i < m.option_count() && !m.option(i).value.empty() && m.option(i).value.size() <= 40) {
+            const Bytes v = m.option(i).value;
+            x.echo.assign(v.begin(), v.end());
+            ++stats_.echo_retries;
+            send_exchange_message(now, x);
+            return;
+        }
+    }
 
     // RFC 7959 §2.3: 2.31 Continue asks for the next Block1 block, possibly smaller.
     const std::size_t block1_size = std::size_t{16} << x.block1_szx;
@@ -1090,15 +1114,106 @@ void Endpoint::reply_to_request(TimePoint now, const Peer& from, const MessageVi
     const MessageType type = con ? MessageType::Ack : MessageType::Non;
     const std::uint16_t mid = con ? m.message_id() : mid_for(now, from);
     std::vector<std::uint8_t> bytes = build_response(type, mid, m.token(), r, shape);
+    if (config_.defences.any()) {
+        bytes = limit_reply(now, from, std::move(bytes), type, mid, m.token());
+        if (bytes.empty()) return;
+    }
     ++stats_.responses_sent;
     entry.reply = bytes;
     transmit(from, std::move(bytes));
 }
 
+Endpoint::DefenceState* Endpoint::defence_state(TimePoint now, const Peer& peer) {
+    auto it = defence_.find(peer);
+    if (it == defence_.end()) {
+        if (defence_.size() >= config_.max_peers) {
+            // Bounded: forget the address seen least recently (it starts unverified again).
+            auto oldest = std::min_element(defence_.begin(), defence_.end(), [](const auto& a, const auto& b) {
+                return a.second.last_seen < b.second.last_seen;
+            });
+            defence_.erase(oldest);
+        }
+        it = defence_.emplace(peer, DefenceState{}).first;
+        it->second.tokens = config_.defences.rate_burst;
+        it->second.refilled = now;
+    }
+    it->second.last_seen = now;
+    return &it->second;
+}
+
+bool Endpoint::verified(const DefenceState& d, TimePoint now) const {
+    return d.is_verified && now < d.verified_until;
+}
+
+bool Endpoint::may_send(TimePoint now, const Peer& peer, std::size_t size) {
+    const ServerDefences& def = config_.defences;
+    const double ratio = def.amplification_limit > 0 ? def.amplification_limit : (def.echo && def.echo_key ? 3.0 : 0.0);
+    if (ratio <= 0) return true;
+    auto it = defence_.find(peer);
+    if (it == defence_.end()) return static_cast<double>(size) <= static_cast<double>(def.initial_allowance);
+    DefenceState& d = it->second;
+    if (verified(d, now)) return true;
+    // RFC 9175 §2.4 / RFC 9000 §8: at most `ratio` times what the address sent us.
+    const double allowance = ratio * static_cast<double>(d.received) + static_cast<double>(def.initial_allowance);
+    if (static_cast<double>(d.sent + size) > allowance) return false;
+    d.sent += size;
+    return true;
+}
+
+std::vector<std::uint8_t> Endpoint::limit_reply(TimePoint now, const Peer& peer, std::vector<std::uint8_t> bytes,
+                                                MessageType type, std::uint16_t mid, Bytes token) {
+    if (may_send(now, peer, bytes.size())) return bytes;
+    const ServerDefences& def = config_.defences;
+    if (def.echo && def.echo_key) {
+        // RFC 9175 §2.4: 4.01 with a fresh Echo instead of the large response.
+        const auto echo = mint_echo(*def.echo_key, peer, now);
+        MessageBuilder b(type, codes::kUnauthorized, mid);
+        (void)b.set_token(token);
+        (void)b.add_option(options::kEcho, Bytes(echo.data(), echo.size()));
+        std::vector<std::uint8_t> challenge = build_to_vector(b);
+        if (!challenge.empty() && may_send(now, peer, challenge.size())) {
+            ++stats_.echo_challenges;
+            return challenge;
+        }
+    }
+    ++stats_.amplification_dropped;
+    return {};
+}
+
 void Endpoint::on_request(TimePoint now, const Peer& from, const MessageView& m) {
+    const ServerDefences& def = config_.defences;
+    if (def.any()) {
+        DefenceState& d = *defence_state(now, from);
+        d.received += m.datagram().size();
+        if (def.rate_limit > 0) {
+            // RFC 7252 §4.7: a server should limit the rate at which it responds.
+            d.tokens = std::min(def.rate_burst, d.tokens + (now - d.refilled).seconds_f() * def.rate_limit);
+            d.refilled = now;
+            if (d.tokens < 1.0) {
+                ++stats_.rate_limited;
+                return;
+            }
+            d.tokens -= 1.0;
+        }
+        const std::size_t ei = m.find(options::kEcho);
+        if (def.echo && def.echo_key && ei < m.option_count()) {
+            switch (verify_echo(*def.echo_key, from, m.option(ei).value, now, def.echo_freshness)) {
+                case EchoVerdict::Valid:
+                    ++stats_.echo_verified;
+                    d.is_verified = true;
+                    d.verified_until = now + def.verified_for;
+                    break;
+                case EchoVerdict::Expired: ++stats_.echo_expired; break;
+                case EchoVerdict::Forged:
+                case EchoVerdict::Malformed: ++stats_.echo_forged; break;
+            }
+        }
+    }
     if (DedupCache::Entry* dup = dedup_.find(now, from, m.message_id())) {
         ++stats_.duplicates_received;
-        if (m.type() == MessageType::Con && !dup->reply.empty()) transmit(from, dup->reply);
+        if (m.type() == MessageType::Con && !dup->reply.empty() && may_send(now, from, dup->reply.size())) {
+            transmit(from, dup->reply);
+        }
         return;
     }
     const Duration lifetime = m.type() == MessageType::Con ? config_.params.exchange_lifetime()
@@ -1246,8 +1361,14 @@ void Endpoint::on_request(TimePoint now, const Peer& from, const MessageView& m)
         if (m.type() == MessageType::Con) send_empty_ack(now, from, m.message_id(), &entry);
         return;
     }
-    if (observe && *observe == 0 && can_observe && res.config.observable && is_success(result.response.code) &&
-        !shape.request_block2.has_value()) {
+    bool may_observe = true;
+    if (observe && *observe == 0 && def.observe_verified_only) {
+        const auto dit = defence_.find(from);
+        may_observe = dit != defence_.end() && verified(dit->second, now);
+        if (!may_observe) ++stats_.observe_refused;  // answered as a plain GET (RFC 7641 §4.1)
+    }
+    if (observe && *observe == 0 && can_observe && may_observe && res.config.observable &&
+        is_success(result.response.code) && !shape.request_block2.has_value()) {
         auto oit = std::find_if(res.observers.begin(), res.observers.end(),
                                 [&](const Observer& o) { return o.peer == from && o.token == token; });
         if (oit == res.observers.end() && res.observers.size() < config_.max_observers_per_resource) {
@@ -1331,6 +1452,12 @@ void Endpoint::send_notification(TimePoint now, Resource& res, Observer& obs) {
     const std::uint16_t mid = mid_for(now, peer);
     std::vector<std::uint8_t> bytes =
         build_response(con ? MessageType::Con : MessageType::Non, mid, token.view(), result.response, shape);
+    if (config_.defences.any() && !may_send(now, peer, bytes.size())) {
+        // An unverified observer past its allowance: stop reflecting toward it.
+        ++stats_.amplification_dropped;
+        remove_observer(peer, token);
+        return;
+    }
     ++stats_.notifications_sent;
     if (con) {
         obs.last_con = now;

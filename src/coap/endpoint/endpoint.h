@@ -91,6 +91,7 @@ public:
     [[nodiscard]] std::size_t cached_response_count() const noexcept { return block2_cache_.size(); }
     [[nodiscard]] std::size_t queued_transmits() const noexcept { return transmits_.size(); }
     [[nodiscard]] std::size_t queued_events() const noexcept { return events_.size(); }
+    [[nodiscard]] std::size_t defence_entries() const noexcept { return defence_.size(); }
 
 private:
     struct Token {
@@ -145,6 +146,16 @@ private:
     void reply_to_request(TimePoint now, const Peer& from, const MessageView& m, DedupCache::Entry& entry,
                           const Response& r, const ResponseShape& shape);
     PeerState* find_peer(const Peer& peer);
+    // server defences (types.h, ServerDefences)
+    struct DefenceState;
+    DefenceState* defence_state(TimePoint now, const Peer& peer);
+    [[nodiscard]] bool verified(const DefenceState& d, TimePoint now) const;
+    /// Whether `size` more bytes may go to `peer` now; accounts them if so.
+    bool may_send(TimePoint now, const Peer& peer, std::size_t size);
+    /// The reply to a request from an unverified address, limited by its allowance: the
+    /// reply, a 4.01 with an Echo option, or nothing (empty).
+    std::vector<std::uint8_t> limit_reply(TimePoint now, const Peer& peer, std::vector<std::uint8_t> bytes,
+                                          MessageType type, std::uint16_t mid, Bytes token);
     std::uint16_t mid_for(TimePoint now, const Peer& peer);
     void send_notification(TimePoint now, Resource& res, Observer& obs);
     void remove_observer(const Peer& peer, const Token& token);
@@ -172,6 +183,7 @@ private:
     /// NON notifications recently sent, so an RST to one ends the observation (RFC 7641 §3.6).
     std::map<std::pair<Peer, std::uint16_t>, Token> recent_non_;
     std::deque<std::pair<Peer, std::uint16_t>> recent_non_order_;
+    std::map<Peer, DefenceState> defence_;
     std::deque<Transmit> transmits_;
     std::deque<Event> events_;
 };

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,9 +16,38 @@
 #include "coap/codec/parse_error.h"
 #include "coap/common/peer.h"
 #include "coap/common/time.h"
+#include "coap/defence/echo.h"
 #include "coap/messaging/params.h"
 
 namespace coap {
+
+/// Server-side defences against reflection and amplification (RFC 7252 §11.3, RFC 9175
+/// §2.4). Every one is off by default; per-address state is bounded by max_peers.
+struct ServerDefences {
+    /// Answer a response larger than the allowance of an unverified address with 4.01
+    /// and an Echo option (piggybacked or NON, never separate); a valid Echo verifies it.
+    bool echo = false;
+    std::shared_ptr<const MacFunction> echo_key;       ///< required for `echo`
+    Duration echo_freshness = Duration::seconds(60);  ///< how old an Echo value may be
+    Duration verified_for = Duration::seconds(600);   ///< how long a verified address stays so
+    /// Bytes an unverified address may be sent, as a multiple of the bytes received from
+    /// it (QUIC's anti-amplification rule uses 3). 0: no limit, or 3 when `echo` is on.
+    double amplification_limit = 0;
+    /// Bytes an unverified address may always be sent on top (RFC 9175 §2.4 suggests 136
+    /// as the whole limit: set amplification_limit to a tiny ratio and this to 136).
+    std::size_t initial_allowance = 0;
+    /// Requests per second accepted from one address (token bucket, RFC 7252 §4.7 asks
+    /// servers to limit the rate of responses); 0: no limit.
+    double rate_limit = 0;
+    double rate_burst = 10;  ///< bucket size, requests
+    /// Only verified addresses may register as observers (RFC 7641); others get the
+    /// representation without a registration.
+    bool observe_verified_only = false;
+
+    [[nodiscard]] bool any() const noexcept {
+        return (echo && echo_key) || amplification_limit > 0 || rate_limit > 0 || observe_verified_only;
+    }
+};
 
 /// Everything an endpoint is configured with. Every table has a capacity here.
 struct EndpointConfig {
@@ -43,6 +73,7 @@ struct EndpointConfig {
     Duration con_notification_interval = Duration::seconds(24 * 3600);  ///< RFC 7641 §4.5: a CON at least this often
     Duration non_request_timeout = Duration::seconds(93);     ///< wait for a NON request's response (MAX_TRANSMIT_WAIT)
     Duration separate_response_timeout = Duration::seconds(93); ///< wait after an empty ACK
+    ServerDefences defences;                 ///< server side, off by default
 };
 
 /// A request the application sends.
@@ -196,6 +227,14 @@ struct EndpointStats {
     std::uint64_t transmits_dropped = 0;     ///< transmit queue full
     std::uint64_t events_dropped = 0;        ///< event queue full
     std::uint64_t probing_delays = 0;        ///< sends delayed by PROBING_RATE (§4.7)
+    std::uint64_t echo_challenges = 0;       ///< 4.01 + Echo sent instead of a large response
+    std::uint64_t echo_verified = 0;         ///< requests whose Echo verified their address
+    std::uint64_t echo_expired = 0;          ///< Echo values that were ours but too old
+    std::uint64_t echo_forged = 0;           ///< Echo values that were not ours for that address
+    std::uint64_t amplification_dropped = 0; ///< responses not sent: over an unverified address's allowance
+    std::uint64_t rate_limited = 0;          ///< requests dropped by the per-address rate limit
+    std::uint64_t observe_refused = 0;       ///< registrations refused to unverified addresses
+    std::uint64_t echo_retries = 0;          ///< client: requests resent with a server's Echo
     std::uint64_t rtt_samples = 0;
     Duration rtt_sum;                        ///< over all samples (mean = sum / samples)
     Duration rtt_min = Duration::max();
