@@ -401,4 +401,96 @@ response = 200
     expect_accounting(doc, 40 + 8);
 }
 
+// ---- reflection attacks and defences (issue #5) --------------------------------------
+
+std::string attack_scenario(const std::string& vector, std::int64_t resource, bool echo) {
+    return std::string(R"(
+name = "amp"
+duration = 30
+seeds = [4]
+[topology]
+clients = 1
+rate = "10Mbps"
+delay = "10ms"
+[workload]
+interval = 1.0
+response = 200
+[attack]
+rate = 20
+servers = 2
+notify_interval = 1.0
+vector = ")") + vector + "\"\nresource = " + std::to_string(resource) + "\n[defence]\necho = " +
+           (echo ? "true" : "false") + "\n";
+}
+
+double d(const nlohmann::ordered_json& j, const char* k) { return j.at(k).get<double>(); }
+
+TEST(Amplification, ALargeGetReflectsAsTheHeaderArithmeticPredicts) {
+    // Request: 4 header + 4 token + Uri-Path "large" (1 + 5) = 14 bytes. Response: 4 + 4
+    // + Content-Format 42 (1 + 1) + payload marker 1 + the representation. UDP/IPv4: +28.
+    for (const std::int64_t size : {64, 512, 1024}) {
+        const auto doc = run(attack_scenario("large-get", size, false));
+        const auto& m = doc.at("metrics");
+        const double response = 11.0 + static_cast<double>(size);
+        EXPECT_NEAR(d(m, "amplification_coap"), response / 14.0, 0.02 * response / 14.0) << size;
+        EXPECT_NEAR(d(m, "amplification_bytes"), (response + 28) / 42.0, 0.02 * (response + 28) / 42.0) << size;
+        // Every request is answered (the last one may still be in flight when the run ends).
+        EXPECT_LE(u(m, "attacker_packets") - u(m, "victim_packets"), 1u);
+    }
+}
+
+TEST(Amplification, WithEchoNoVectorExceedsTheLimitAndTheClientCompletes) {
+    for (const char* vector : {"large-get", "well-known-core", "block", "observe"}) {
+        const auto doc = run(attack_scenario(vector, 1024, true));
+        const auto& m = doc.at("metrics");
+        EXPECT_LE(d(m, "amplification_coap"), 3.0) << vector;  // the default 3x allowance
+        EXPECT_GT(u(m, "echo_challenges"), u(m, "attacker_packets") / 2) << vector;
+        EXPECT_GT(u(m, "exchanges_started"), 20u) << vector;
+        EXPECT_EQ(u(m, "exchanges_completed"), u(m, "exchanges_started")) << vector;
+        EXPECT_EQ(u(doc.at("engine").at("clients"), "echo_retries"), 1u) << vector;  // one extra round trip
+    }
+    // Undefended, the same vectors reflect many times over.
+    EXPECT_GT(d(run(attack_scenario("observe", 1024, false)).at("metrics"), "amplification_coap"), 50.0);
+}
+
+TEST(Amplification, OtherProtocolsNeverGetMoreThanTheySentAndDropsAreCounted) {
+    const auto doc = run(attack_scenario("dns", 1024, false));
+    const auto& m = doc.at("metrics");
+    // Every reply (RST, or an error for a datagram that happens to parse) is smaller
+    // than the smallest datagram sent (a 29-byte DNS query).
+    EXPECT_LT(d(m, "amplification_coap"), 0.2);
+    ASSERT_GT(u(m, "victim_packets"), 0u);  // RSTs for the datagrams that look like CON
+    EXPECT_LE(u(m, "victim_bytes") / u(m, "victim_packets"), 28u + 29u);
+    EXPECT_GT(u(m, "format_errors"), u(m, "attacker_packets") / 2);
+    std::uint64_t by_reason = 0;
+    for (const auto& [reason, n] : doc.at("engine").at("servers").at("format_error_reasons").items()) {
+        EXPECT_FALSE(reason.empty());
+        by_reason += n.get<std::uint64_t>();
+    }
+    EXPECT_EQ(by_reason, u(m, "format_errors"));
+}
+
+TEST(Spoofing, PredictableMessageIdsLetBlindRstsKillExchanges) {
+    auto scenario = [](bool random_mid) {
+        return std::string(R"(
+name = "rst"
+duration = 60
+seeds = [1]
+[topology]
+clients = 1
+[workload]
+interval = 1.0
+[attack]
+vector = "spoofed-rst"
+rate = 200
+[coap]
+random_mid = )") + (random_mid ? "true" : "false") + "\n";
+    };
+    const auto predictable = run(scenario(false)).at("metrics");
+    const auto randomized = run(scenario(true)).at("metrics");
+    EXPECT_GT(d(predictable, "killed_fraction"), 0.3);
+    EXPECT_GT(u(predictable, "exchanges_reset"), 0u);
+    EXPECT_EQ(u(randomized, "exchanges_reset"), 0u);
+}
+
 }  // namespace

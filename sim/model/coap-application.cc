@@ -59,6 +59,9 @@ TypeId CoapApplication::GetTypeId() {
                           MakeUintegerAccessor(&CoapApplication::m_blockSize), MakeUintegerChecker<uint32_t>(16, 1024))
             .AddAttribute("TokenLength", "Token length in bytes (RFC 7252 §5.3.1).", UintegerValue(4),
                           MakeUintegerAccessor(&CoapApplication::m_tokenLength), MakeUintegerChecker<uint32_t>(0, 8))
+            .AddAttribute("RandomInitialMid", "Start Message IDs at a random value (RFC 7252 §4.4).",
+                          BooleanValue(true), MakeBooleanAccessor(&CoapApplication::m_randomInitialMid),
+                          MakeBooleanChecker())
             .AddTraceSource("Retransmission", "CON retransmissions sent by the engine.",
                             MakeTraceSourceAccessor(&CoapApplication::m_retransmissionTrace),
                             "ns3::CoapApplication::RetransmissionCallback")
@@ -123,6 +126,8 @@ coap::Endpoint& CoapApplication::Engine() {
     return *m_endpoint;
 }
 
+void CoapApplication::ConfigureEngine(coap::EndpointConfig&) {}
+
 void CoapApplication::OnEngineCreated(coap::Endpoint&) {}
 
 uint16_t CoapApplication::DefaultPort() const { return 0; }
@@ -142,9 +147,12 @@ void CoapApplication::StartApplication() {
     cfg.params.max_latency = coap::Duration::nanoseconds(m_maxLatency.GetNanoSeconds());
     cfg.params.processing_delay = cfg.params.ack_timeout;  // RFC 7252 §4.8.2
     cfg.token_length = m_tokenLength;
+    cfg.allow_short_tokens = true;  // the TokenLength attribute is what the experiment asked for
+    cfg.random_initial_mid = m_randomInitialMid;
     std::uint8_t szx = 0;
     while ((16u << (szx + 1)) <= m_blockSize && szx < 6) ++szx;
     cfg.block_szx = szx;
+    ConfigureEngine(cfg);
     m_endpoint = std::make_unique<coap::Endpoint>(cfg, m_random);
     NS_ABORT_MSG_IF(m_endpoint->congestion_name() != m_congestion, "unknown congestion strategy " << m_congestion);
 

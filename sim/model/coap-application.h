@@ -62,6 +62,8 @@ protected:
     /// The endpoint, created at start from the attributes.
     coap::Endpoint& Engine();
     bool HasEngine() const { return static_cast<bool>(m_endpoint); }
+    /// Called before the endpoint is made (servers set their defences here).
+    virtual void ConfigureEngine(coap::EndpointConfig& config);
     /// Called once the endpoint exists (servers add resources here).
     virtual void OnEngineCreated(coap::Endpoint& endpoint);
     /// Called for every engine event.
@@ -92,6 +94,7 @@ private:
     Time m_maxLatency;
     uint32_t m_blockSize;
     uint32_t m_tokenLength;
+    bool m_randomInitialMid;
 
     Ptr<Socket> m_socket;
     EventId m_timer;

@@ -1,5 +1,6 @@
 #include "coap-client.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "ns3/address.h"
@@ -135,6 +136,8 @@ void CoapClient::OnEngineEvent(const coap::Event& e) {
     if (e.kind == coap::EventKind::Response) {
         rec.completed = true;
         rec.response_bytes = e.message.payload.size();
+        static const std::string kForged = "forged";
+        if (std::equal(e.message.payload.begin(), e.message.payload.end(), kForged.begin(), kForged.end())) ++m_forged;
         ++m_completed;
         m_completedTrace(e.id, NanoSeconds(e.elapsed.ns()), e.retransmissions);
     } else {

@@ -38,6 +38,8 @@ public:
     /// Requests started and not yet ended.
     uint64_t GetOutstanding() const { return m_started - m_completed - m_failed; }
     bool IsDone() const { return m_done; }
+    /// Responses whose body was an attacker's forgery ("forged", see CoapAttacker).
+    uint64_t GetForgedAccepted() const { return m_forged; }
 
     typedef void (*ExchangeStartedCallback)(uint64_t id);
     typedef void (*ExchangeCompletedCallback)(uint64_t id, Time elapsed, uint32_t retransmissions);
@@ -71,6 +73,7 @@ private:
     uint64_t m_started = 0, m_completed = 0, m_failed = 0, m_rejected = 0;
     bool m_done = false;
     bool m_stopped = false;
+    uint64_t m_forged = 0;
     std::vector<Record> m_records;
     std::map<uint64_t, std::size_t> m_recordOf;  ///< engine request id -> index in m_records
 

@@ -1,10 +1,18 @@
 #include "coap-server.h"
 
+#include <cstdio>
+#include <memory>
+
+#include "ns3/boolean.h"
+#include "ns3/double.h"
 #include "ns3/log.h"
+#include "ns3/simulator.h"
 #include "ns3/string.h"
 #include "ns3/uinteger.h"
 
 #include "coap/codec/code.h"
+#include "coap/common/random.h"
+#include "net/hmac.h"
 
 namespace ns3 {
 
@@ -20,7 +28,29 @@ TypeId CoapServer::GetTypeId() {
             .AddAttribute("Path", "Uri-Path of the served resource (no leading /).", StringValue("data"),
                           MakeStringAccessor(&CoapServer::m_path), MakeStringChecker())
             .AddAttribute("ResponseSize", "Response body bytes.", UintegerValue(64),
-                          MakeUintegerAccessor(&CoapServer::m_responseSize), MakeUintegerChecker<uint32_t>());
+                          MakeUintegerAccessor(&CoapServer::m_responseSize), MakeUintegerChecker<uint32_t>())
+            .AddAttribute("LargeSize", "Bytes of /large (0: no such resource).", UintegerValue(0),
+                          MakeUintegerAccessor(&CoapServer::m_largeSize), MakeUintegerChecker<uint32_t>())
+            .AddAttribute("WellKnownSize", "About how many bytes /.well-known/core lists (0: none).", UintegerValue(0),
+                          MakeUintegerAccessor(&CoapServer::m_wellKnownSize), MakeUintegerChecker<uint32_t>())
+            .AddAttribute("ObserveSize", "Bytes of the observable /obs (0: no such resource).", UintegerValue(0),
+                          MakeUintegerAccessor(&CoapServer::m_observeSize), MakeUintegerChecker<uint32_t>())
+            .AddAttribute("NotifyInterval", "How often /obs changes (a notification to every observer).",
+                          TimeValue(Seconds(5)), MakeTimeAccessor(&CoapServer::m_notifyInterval), MakeTimeChecker())
+            .AddAttribute("MaxObservers", "Observers per resource (RFC 7641).", UintegerValue(32),
+                          MakeUintegerAccessor(&CoapServer::m_maxObservers), MakeUintegerChecker<uint32_t>(1))
+            .AddAttribute("Echo", "Defence: 4.01 + Echo instead of large responses to unverified addresses (RFC 9175).",
+                          BooleanValue(false), MakeBooleanAccessor(&CoapServer::m_echo), MakeBooleanChecker())
+            .AddAttribute("AmplificationLimit", "Defence: bytes to an unverified address per byte from it (0: none).",
+                          DoubleValue(0), MakeDoubleAccessor(&CoapServer::m_amplificationLimit),
+                          MakeDoubleChecker<double>(0))
+            .AddAttribute("RateLimit", "Defence: requests per second per address (0: none).", DoubleValue(0),
+                          MakeDoubleAccessor(&CoapServer::m_rateLimit), MakeDoubleChecker<double>(0))
+            .AddAttribute("ObserveVerifiedOnly", "Defence: only verified addresses may observe.", BooleanValue(false),
+                          MakeBooleanAccessor(&CoapServer::m_observeVerifiedOnly), MakeBooleanChecker())
+            .AddAttribute("EchoKeySeed", "Seed of the Echo HMAC key (a run is reproducible from its seeds).",
+                          UintegerValue(1), MakeUintegerAccessor(&CoapServer::m_echoKeySeed),
+                          MakeUintegerChecker<uint64_t>());
     return tid;
 }
 
@@ -29,6 +59,33 @@ CoapServer::CoapServer() = default;
 uint16_t CoapServer::DefaultPort() const { return 5683; }  // RFC 7252 §6.1
 
 CoapServer::~CoapServer() = default;
+
+void CoapServer::ConfigureEngine(coap::EndpointConfig& config) {
+    auto& d = config.defences;
+    d.echo = m_echo;
+    if (m_echo) {
+        std::vector<std::uint8_t> key(32);
+        coap::Xoshiro256 rng(m_echoKeySeed);
+        rng.fill(key.data(), key.size());
+        d.echo_key = std::make_shared<coapbed::net::HmacSha256>(std::move(key));
+    }
+    d.amplification_limit = m_amplificationLimit;
+    d.rate_limit = m_rateLimit;
+    d.observe_verified_only = m_observeVerifiedOnly;
+    config.max_observers_per_resource = m_maxObservers;
+}
+
+void CoapServer::StopApplication() {
+    Simulator::Cancel(m_notifyEvent);
+    CoapApplication::StopApplication();
+}
+
+void CoapServer::Notify() {
+    ++m_obsValue;
+    Engine().notify(EngineNow(), "obs");
+    Drive();
+    m_notifyEvent = Simulator::Schedule(m_notifyInterval, &CoapServer::Notify, this);
+}
 
 void CoapServer::OnEngineCreated(coap::Endpoint& endpoint) {
     coap::ResourceConfig rc;
@@ -45,8 +102,42 @@ void CoapServer::OnEngineCreated(coap::Endpoint& endpoint) {
         r.content_format = 42;  // application/octet-stream
         return r;
     };
-    const auto err = endpoint.add_resource(m_path, std::move(rc));
+    auto err = endpoint.add_resource(m_path, std::move(rc));
     NS_ABORT_MSG_IF(err != coap::ApiError::Ok, "CoapServer: cannot add resource " << m_path);
+    auto fixed = [](std::vector<std::uint8_t> body, std::uint16_t format) {
+        coap::ResourceConfig r;
+        r.handler = [body = std::move(body), format](const coap::IncomingRequest&) -> coap::HandlerResult {
+            coap::Response resp;
+            resp.payload = body;
+            resp.content_format = format;
+            return resp;
+        };
+        return r;
+    };
+    if (m_largeSize > 0) {
+        err = endpoint.add_resource("large", fixed(std::vector<std::uint8_t>(m_largeSize, 'L'), 42));
+    }
+    if (m_wellKnownSize > 0) {
+        // RFC 6690 link format, sensor entries until about WellKnownSize bytes.
+        std::string links;
+        for (int i = 1; links.size() < m_wellKnownSize; ++i) {
+            char entry[96];
+            std::snprintf(entry, sizeof entry, "%s</sensors/s%04d>;rt=\"temperature-c\";if=\"sensor\";ct=0", i > 1 ? "," : "", i);
+            links += entry;
+        }
+        err = endpoint.add_resource(".well-known/core", fixed(std::vector<std::uint8_t>(links.begin(), links.end()), 40));
+    }
+    if (m_observeSize > 0) {
+        coap::ResourceConfig obs;
+        obs.observable = true;
+        obs.handler = [this](const coap::IncomingRequest&) -> coap::HandlerResult {
+            coap::Response resp;
+            resp.payload.assign(m_observeSize, static_cast<std::uint8_t>('0' + m_obsValue % 10));
+            return resp;
+        };
+        err = endpoint.add_resource("obs", std::move(obs));
+        m_notifyEvent = Simulator::Schedule(m_notifyInterval, &CoapServer::Notify, this);
+    }
 }
 
 }  // namespace ns3

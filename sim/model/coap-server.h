@@ -18,13 +18,29 @@ public:
     uint64_t GetRequestsServed() const { return m_served; }
 
 protected:
+    void ConfigureEngine(coap::EndpointConfig& config) override;
     void OnEngineCreated(coap::Endpoint& endpoint) override;
     uint16_t DefaultPort() const override;
+    void StopApplication() override;
 
 private:
+    void Notify();
+
     std::string m_path;
     uint32_t m_responseSize;
+    uint32_t m_largeSize;
+    uint32_t m_wellKnownSize;
+    uint32_t m_observeSize;
+    Time m_notifyInterval;
+    bool m_echo;
+    double m_amplificationLimit;
+    double m_rateLimit;
+    bool m_observeVerifiedOnly;
+    uint32_t m_maxObservers;
+    uint64_t m_echoKeySeed;
     uint64_t m_served = 0;
+    uint32_t m_obsValue = 0;
+    EventId m_notifyEvent;
 };
 
 }  // namespace ns3

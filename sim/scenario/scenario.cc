@@ -131,6 +131,18 @@ const std::vector<KeySpec>& schema() {
         {"coap", "max_latency", Kind::Time, 0, 3600, {}, COAPBED_REAL(coap.max_latency_s)},
         {"coap", "block_size", Kind::Int, 16, 1024, {}, COAPBED_INT(coap.block_size)},
         {"coap", "token_length", Kind::Int, 0, 8, {}, COAPBED_INT(coap.token_length)},
+        {"coap", "random_mid", Kind::Bool, 0, 0, {}, COAPBED_BOOL(coap.random_mid)},
+        {"attack", "vector", Kind::Choice, 0, 0,
+         {"none", "large-get", "well-known-core", "block", "observe", "dns", "spoofed-rst", "spoofed-ack"},
+         COAPBED_STR(attack.vector)},
+        {"attack", "rate", Kind::Real, 0.001, 1e5, {}, COAPBED_REAL(attack.rate)},
+        {"attack", "resource", Kind::Int, 1, 1 << 20, {}, COAPBED_INT(attack.resource)},
+        {"attack", "servers", Kind::Int, 1, 100, {}, COAPBED_INT(attack.servers)},
+        {"attack", "notify_interval", Kind::Time, 0.001, 1e6, {}, COAPBED_REAL(attack.notify_interval_s)},
+        {"defence", "echo", Kind::Bool, 0, 0, {}, COAPBED_BOOL(defence.echo)},
+        {"defence", "amplification_limit", Kind::Real, 0, 1e6, {}, COAPBED_REAL(defence.amplification_limit)},
+        {"defence", "rate_limit", Kind::Real, 0, 1e6, {}, COAPBED_REAL(defence.rate_limit)},
+        {"defence", "observe_verified_only", Kind::Bool, 0, 0, {}, COAPBED_BOOL(defence.observe_verified_only)},
     };
     return specs;
 }
@@ -286,12 +298,12 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
     sc.file = file;
 
     // Unknown sections and keys first: a typo must not silently fall back to a default.
-    std::set<std::string> known = {"name", "seeds", "topology", "workload", "coap"};
+    std::set<std::string> known = {"name", "seeds", "topology", "workload", "coap", "attack", "defence"};
     for (const auto& k : schema()) known.insert(full_key(k));
     for (const auto& [key, node] : root) {
         const std::string top(key.str());
         if (!known.count(top)) throw ScenarioError(file, top, "unknown key");
-        if (top == "topology" || top == "workload" || top == "coap") {
+        if (top == "topology" || top == "workload" || top == "coap" || top == "attack" || top == "defence") {
             const auto* t = node.as_table();
             if (!t) throw ScenarioError(file, top, "expected a table ([" + top + "]), got " + describe_type(node));
             for (const auto& [sub, subnode] : *t) {
@@ -361,6 +373,9 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
         }
         if (c.workload.arrival == "poisson" && c.workload.interval_s <= 0) {
             throw ScenarioError(file, "workload.interval", "poisson arrivals need a mean interval > 0");
+        }
+        if (c.attack.vector != "none" && c.topology.kind != "dumbbell") {
+            throw ScenarioError(file, "attack.vector", "attacks run on the dumbbell topology");
         }
         const auto& t = c.topology;
         if (t.loss_model == "gilbert-elliott" && t.loss > 0 && t.loss / (t.burst * (1 - t.loss)) > 1 + 1e-9) {

@@ -68,6 +68,24 @@ struct CoapParams {
     double max_latency_s = 100;
     std::int64_t block_size = 1024;  ///< 16..1024, a power of two (RFC 7959 SZX)
     std::int64_t token_length = 4;
+    bool random_mid = true;          ///< random initial Message ID (RFC 7252 §4.4)
+};
+
+/// [attack]: an off-path attacker (sim/model/coap-attacker.h).
+struct Attack {
+    std::string vector = "none";  ///< none | large-get | well-known-core | block | observe | dns | spoofed-rst | spoofed-ack
+    double rate = 10;             ///< datagrams per second
+    std::int64_t resource = 1024; ///< bytes of the targeted representation
+    std::int64_t servers = 1;     ///< reflectors
+    double notify_interval_s = 5; ///< observe: how often the observed resource changes
+};
+
+/// [defence]: the reflectors' defences (types.h, ServerDefences).
+struct Defence {
+    bool echo = false;
+    double amplification_limit = 0;
+    double rate_limit = 0;
+    bool observe_verified_only = false;
 };
 
 /// One point of a sweep with everything resolved.
@@ -77,6 +95,8 @@ struct RunConfig {
     Topology topology;
     Workload workload;
     CoapParams coap;
+    Attack attack;
+    Defence defence;
 };
 
 struct RunSpec {

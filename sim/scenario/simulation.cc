@@ -16,6 +16,8 @@
 #include "ns3/internet-stack-helper.h"
 #include "ns3/ipv4-address-helper.h"
 #include "ns3/ipv4-global-routing-helper.h"
+#include "ns3/ipv4-l3-protocol.h"
+#include "ns3/udp-socket-factory.h"
 #include "ns3/ipv6-address-helper.h"
 #include "ns3/ipv6-static-routing-helper.h"
 #include "ns3/ipv6-static-routing.h"
@@ -30,7 +32,9 @@
 #include "ns3/sixlowpan-helper.h"
 #include "ns3/traffic-control-helper.h"
 
+#include "coap/codec/parse_error.h"
 #include "sim/helper/coap-helper.h"
+#include "sim/model/coap-attacker.h"
 #include "sim/model/coap-client.h"
 #include "sim/model/coap-server.h"
 #include "sim/model/gilbert-elliott-error-model.h"
@@ -47,7 +51,11 @@ const std::vector<std::string>& metric_columns() {
         "jain_fairness", "sim_seconds", "wall_seconds", "events",
         // Extensions.
         "exchanges_unfinished", "exchanges_rejected", "timeouts", "bottleneck_bytes", "queue_drops", "rx_drops",
-        "ip_packets", "ip_bytes", "rtt_mean_s", "run_id"};
+        "ip_packets", "ip_bytes", "rtt_mean_s",
+        // Attacks and defences (issue #5).
+        "attacker_packets", "attacker_bytes", "victim_packets", "victim_bytes", "amplification_bytes",
+        "amplification_coap", "exchanges_reset", "forged_accepted", "killed_fraction", "echo_challenges",
+        "echo_verified", "amplification_dropped", "rate_limited", "observe_refused", "format_errors", "run_id"};
     return cols;
 }
 
@@ -113,9 +121,30 @@ struct FrameLoss {
     }
 };
 
+/// What reaches the victim of a reflection attack, at the IP and the CoAP layer.
+struct Victim {
+    Ptr<Socket> socket;
+    uint64_t ip_packets = 0, ip_bytes = 0, coap_packets = 0, coap_bytes = 0;
+    void Receive(Ptr<Socket> s) {
+        while (Ptr<Packet> p = s->Recv()) {
+            ++coap_packets;
+            coap_bytes += p->GetSize();
+        }
+    }
+    void IpReceive(Ptr<const Packet> p, Ptr<Ipv4>, uint32_t) {
+        ++ip_packets;
+        ip_bytes += p->GetSize();
+    }
+};
+
 struct Built {
     NodeContainer clients;
     NodeContainer servers;
+    Ptr<Node> attacker;  ///< with [attack]
+    Ptr<Node> victim;    ///< reflection vectors: the node whose address is forged
+    Ipv4Address victim_address;
+    std::vector<Ipv4Address> server_addresses;
+    std::vector<Ipv4Address> client_addresses;
     std::vector<Address> client_targets;  ///< server socket address per client
     /// LrWpanHelper disposes its channel when destroyed: it must outlive the run.
     std::unique_ptr<LrWpanHelper> radio;
@@ -126,13 +155,22 @@ Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, co
     const auto& t = c.topology;
     Built b;
     b.clients.Create(static_cast<uint32_t>(t.clients));
-    b.servers.Create(static_cast<uint32_t>(t.servers));
+    b.servers.Create(static_cast<uint32_t>(
+        c.attack.vector == "none" ? t.servers : std::max(t.servers, c.attack.servers)));
     NodeContainer routers;
     routers.Create(2);
+    NodeContainer extra;  // attacker and victim, beside the clients
+    if (c.attack.vector != "none") extra.Create(2);
     InternetStackHelper stack;
     stack.Install(b.clients);
     stack.Install(b.servers);
     stack.Install(routers);
+    if (extra.GetN() > 0) {
+        stack.Install(extra);
+        stream += stack.AssignStreams(extra, stream);
+        b.attacker = extra.Get(0);
+        b.victim = extra.Get(1);
+    }
     stream += stack.AssignStreams(b.clients, stream);
     stream += stack.AssignStreams(b.servers, stream);
     stream += stack.AssignStreams(routers, stream);
@@ -157,12 +195,19 @@ Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, co
     addr.SetBase("10.1.0.0", "255.255.255.252");
     for (uint32_t i = 0; i < b.clients.GetN(); ++i) {
         NetDeviceContainer d = access.Install(b.clients.Get(i), routers.Get(0));
-        addr.Assign(d);
+        b.client_addresses.push_back(addr.Assign(d).GetAddress(0));
+        addr.NewNetwork();
+        all.Add(d);
+    }
+    for (uint32_t i = 0; i < extra.GetN(); ++i) {
+        NetDeviceContainer d = access.Install(extra.Get(i), routers.Get(0));
+        const Ipv4Address a = addr.Assign(d).GetAddress(0);
+        if (i == 1) b.victim_address = a;
         addr.NewNetwork();
         all.Add(d);
     }
     addr.SetBase("10.2.0.0", "255.255.255.252");
-    std::vector<Ipv4Address> server_addresses;
+    std::vector<Ipv4Address>& server_addresses = b.server_addresses;
     for (uint32_t i = 0; i < b.servers.GetN(); ++i) {
         NetDeviceContainer d = access.Install(b.servers.Get(i), routers.Get(1));
         Ipv4InterfaceContainer ifc = addr.Assign(d);
@@ -305,7 +350,21 @@ void add_stats(ordered_json& j, const coap::EndpointStats& s) {
     add("dropped_unexpected", s.dropped_unexpected);
     add("probing_delays", s.probing_delays);
     add("rtt_samples", s.rtt_samples);
+    add("echo_challenges", s.echo_challenges);
+    add("echo_verified", s.echo_verified);
+    add("amplification_dropped", s.amplification_dropped);
+    add("rate_limited", s.rate_limited);
+    add("observe_refused", s.observe_refused);
+    add("echo_retries", s.echo_retries);
     j["rtt_sum_s"] = j.value("rtt_sum_s", 0.0) + s.rtt_sum.seconds_f();
+    // Why datagrams failed to parse (cross-protocol traffic, fuzzing, attacks).
+    ordered_json& reasons = j["format_error_reasons"];
+    if (reasons.is_null()) reasons = ordered_json::object();
+    for (std::size_t i = 0; i < s.format_error_reasons.size(); ++i) {
+        if (s.format_error_reasons[i] == 0) continue;
+        const std::string name(coap::to_string(static_cast<coap::ParseError>(i)));
+        reasons[name] = reasons.value(name, uint64_t{0}) + s.format_error_reasons[i];
+    }
 }
 
 }  // namespace
@@ -335,10 +394,26 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         h.SetAttribute("MaxLatency", TimeValue(Seconds(c.coap.max_latency_s)));
         h.SetAttribute("BlockSize", UintegerValue(static_cast<uint32_t>(c.coap.block_size)));
         h.SetAttribute("TokenLength", UintegerValue(static_cast<uint32_t>(c.coap.token_length)));
+        h.SetAttribute("RandomInitialMid", BooleanValue(c.coap.random_mid));
     };
+    const Attack& at = c.attack;
+    const bool attack = at.vector != "none";
+    const bool against_client = at.vector == "spoofed-rst" || at.vector == "spoofed-ack";
     CoapServerHelper server_helper;
     set_coap(server_helper);
     server_helper.SetAttribute("ResponseSize", UintegerValue(static_cast<uint32_t>(c.workload.response)));
+    if (attack) {
+        const auto size = UintegerValue(static_cast<uint32_t>(at.resource));
+        if (at.vector == "large-get" || at.vector == "block") server_helper.SetAttribute("LargeSize", size);
+        if (at.vector == "well-known-core") server_helper.SetAttribute("WellKnownSize", size);
+        if (at.vector == "observe") server_helper.SetAttribute("ObserveSize", size);
+        server_helper.SetAttribute("NotifyInterval", TimeValue(Seconds(at.notify_interval_s)));
+    }
+    server_helper.SetAttribute("Echo", BooleanValue(c.defence.echo));
+    server_helper.SetAttribute("AmplificationLimit", DoubleValue(c.defence.amplification_limit));
+    server_helper.SetAttribute("RateLimit", DoubleValue(c.defence.rate_limit));
+    server_helper.SetAttribute("ObserveVerifiedOnly", BooleanValue(c.defence.observe_verified_only));
+    server_helper.SetAttribute("EchoKeySeed", UintegerValue(spec.seed + 1));
     ApplicationContainer servers = server_helper.Install(b.servers);
     servers.Start(Seconds(0));
     stream += CoapHelperBase::AssignStreams(servers, stream);
@@ -354,6 +429,7 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         h.SetAttribute("RequestSize", UintegerValue(static_cast<uint32_t>(c.workload.payload)));
         h.SetAttribute("Confirmable", BooleanValue(c.workload.confirmable));
         h.SetAttribute("SendUntil", TimeValue(Seconds(c.duration_s)));
+        if (against_client) h.SetAttribute("Port", UintegerValue(5683));  // a port the attacker knows
         clients.Add(h.Install(b.clients.Get(i)));
     }
     clients.Start(Seconds(c.workload.start_s));
@@ -361,6 +437,35 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     counters.clients_total = clients.GetN();
     for (uint32_t i = 0; i < clients.GetN(); ++i) {
         clients.Get(i)->TraceConnectWithoutContext("Done", MakeBoundCallback(&on_client_done, &counters));
+    }
+
+    // The attacker, and the victim that only counts what reaches it.
+    Ptr<CoapAttacker> attacker;
+    Victim victim;
+    if (attack) {
+        attacker = CreateObject<CoapAttacker>();
+        attacker->SetAttribute("Vector", StringValue(at.vector));
+        attacker->SetAttribute("Rate", DoubleValue(at.rate));
+        attacker->SetAttribute("Blocks", UintegerValue(static_cast<uint32_t>((at.resource + 1023) / 1024)));
+        attacker->SetAttribute("TokenGuessLength", UintegerValue(static_cast<uint32_t>(c.coap.token_length)));
+        attacker->SetAttribute("MidSequential", BooleanValue(!c.coap.random_mid));
+        attacker->SetAttribute("MidGuessRate", DoubleValue(1.0 / std::max(c.workload.interval_s, 1e-3)));
+        if (against_client) {
+            attacker->SetAttribute("Victim", Ipv4AddressValue(b.client_addresses.front()));
+            attacker->AddTarget(b.server_addresses.front(), 5683);
+        } else {
+            attacker->SetAttribute("Victim", Ipv4AddressValue(b.victim_address));
+            for (int64_t i = 0; i < at.servers; ++i) attacker->AddTarget(b.server_addresses[static_cast<std::size_t>(i)], 5683);
+            victim.socket = Socket::CreateSocket(b.victim, UdpSocketFactory::GetTypeId());
+            victim.socket->Bind(InetSocketAddress(Ipv4Address::GetAny(), 5683));
+            victim.socket->SetRecvCallback(MakeCallback(&Victim::Receive, &victim));
+            b.victim->GetObject<Ipv4L3Protocol>()->TraceConnectWithoutContext(
+                "Rx", MakeCallback(&Victim::IpReceive, &victim));
+        }
+        b.attacker->AddApplication(attacker);
+        attacker->SetStartTime(Seconds(c.workload.start_s));
+        attacker->SetStopTime(Seconds(c.duration_s));
+        stream += attacker->AssignStreams(stream);
     }
 
     FlowMonitorHelper flow_helper;
@@ -487,6 +592,34 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     m["ip_packets"] = ip_packets;
     m["ip_bytes"] = ip_bytes;
     m["rtt_mean_s"] = number_or_null(rtt_samples > 0 ? engine_clients.value("rtt_sum_s", 0.0) / rtt_samples : NAN);
+    // Attack figures (empty when the run has no [attack]).
+    uint64_t reset = 0, forged = 0;
+    for (uint32_t i = 0; i < clients.GetN(); ++i) {
+        auto app = DynamicCast<CoapClient>(clients.Get(i));
+        forged += app->GetForgedAccepted();
+        for (const auto& r : app->GetRecords()) reset += (!r.completed && r.reason == "reset") ? 1 : 0;
+    }
+    const bool reflection = attack && !against_client;
+    auto ratio = [](uint64_t num, uint64_t den) -> ordered_json {
+        if (den == 0) return nullptr;
+        return static_cast<double>(num) / static_cast<double>(den);
+    };
+    m["attacker_packets"] = attack ? ordered_json(attacker->GetPackets()) : ordered_json(nullptr);
+    m["attacker_bytes"] = attack ? ordered_json(attacker->GetIpBytes()) : ordered_json(nullptr);
+    m["victim_packets"] = reflection ? ordered_json(victim.ip_packets) : ordered_json(nullptr);
+    m["victim_bytes"] = reflection ? ordered_json(victim.ip_bytes) : ordered_json(nullptr);
+    m["amplification_bytes"] = reflection ? ratio(victim.ip_bytes, attacker->GetIpBytes()) : ordered_json(nullptr);
+    m["amplification_coap"] = reflection ? ratio(victim.coap_bytes, attacker->GetCoapBytes()) : ordered_json(nullptr);
+    m["exchanges_reset"] = reset;
+    m["forged_accepted"] = forged;
+    // Against a client (no loss in such scenarios): every failed exchange is the attacker's.
+    m["killed_fraction"] = against_client && started > 0
+                               ? ordered_json(static_cast<double>(failed) / static_cast<double>(started))
+                               : ordered_json(nullptr);
+    for (const char* k : {"echo_challenges", "echo_verified", "amplification_dropped", "rate_limited",
+                          "observe_refused", "format_errors"}) {
+        m[k] = engine_servers.value(k, uint64_t{0});
+    }
     m["run_id"] = spec.id;
 
     doc["clients"] = per_client;

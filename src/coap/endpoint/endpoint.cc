@@ -245,7 +245,9 @@ Endpoint::Endpoint(EndpointConfig config, Random& rng)
     congestion_name_ = config_.congestion;
     config_.token_length = std::min<std::size_t>(config_.token_length, 8);
     // RFC 7252 §5.3.1: without transport security, at least 32 bits of random token.
-    if (!config_.secured) config_.token_length = std::max<std::size_t>(config_.token_length, 4);
+    if (!config_.secured && !config_.allow_short_tokens) {
+        config_.token_length = std::max<std::size_t>(config_.token_length, 4);
+    }
     config_.block_szx = std::min<std::uint8_t>(config_.block_szx, 6);
     if (config_.max_peers == 0) config_.max_peers = 1;
 }

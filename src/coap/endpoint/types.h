@@ -55,6 +55,7 @@ struct EndpointConfig {
     std::string congestion = "default";      ///< a name from congestion.h's registry
     std::size_t token_length = 8;            ///< 0-8; raised to 4 when !secured (§5.3.1)
     bool secured = false;                    ///< the transport is DTLS (tokens may be short)
+    bool allow_short_tokens = false;         ///< experiments only: keep token_length < 4 without DTLS
     bool random_initial_mid = true;          ///< start each peer's MIDs at a random value (§4.4)
     std::size_t max_peers = 1024;            ///< per-peer state entries (MIDs, RTO state, queue)
     std::size_t dedup_capacity = 1024;       ///< §4.5 de-duplication entries, oldest evicted
