@@ -242,4 +242,62 @@ TEST(Defences, PerAddressStateIsBounded) {
     EXPECT_LE(r.server.endpoint->defence_entries(), 8u);
 }
 
+TEST(Defences, ObservationsPerAddressAreBounded) {
+    coap::ServerDefences d;
+    d.max_observations_per_address = 3;
+    Reflector r(d, 20);
+    for (std::uint16_t i = 0; i < 10; ++i) r.spoof(coap::Peer::ipv4(0xc0000201, static_cast<std::uint16_t>(1000 + i)), i, true);
+    EXPECT_EQ(r.server.endpoint->observer_count("big"), 3u);
+    EXPECT_EQ(r.server.endpoint->stats().observe_refused, 7u);
+}
+
+// ---- multicast (RFC 7252 §8) ---------------------------------------------------------
+
+struct Group : Reflector {
+    explicit Group(bool open) : Reflector({}, 100) {
+        coap::ResourceConfig r;
+        r.multicast = open;
+        r.handler = [](const coap::IncomingRequest&) { return coap::Response::with(coap::codes::kContent, "hello"); };
+        EXPECT_EQ(server.endpoint->add_resource("hello", std::move(r)), coap::ApiError::Ok);
+    }
+    void to_group(coap::MessageType type, std::string_view path, std::uint16_t mid) {
+        coap::MessageBuilder b(type, coap::codes::kGet, mid);
+        const std::uint8_t tok[1] = {0x42};
+        (void)b.set_token(coap::Bytes(tok, 1));
+        (void)b.add_option(coap::options::kUriPath, coap::Bytes(path));
+        std::vector<std::uint8_t> bytes(b.encoded_size());
+        (void)b.build(coap::MutableBytes(bytes.data(), bytes.size()));
+        server.endpoint->handle_multicast_datagram(net.now(), kVictim, coap::Bytes(bytes.data(), bytes.size()));
+        net.flush_all();
+    }
+};
+
+TEST(Multicast, AnOpenResourceAnswersWithinTheLeisurePeriodAsUnicastNon) {
+    Group g(true);
+    g.to_group(coap::MessageType::Non, "hello", 1);
+    EXPECT_EQ(g.bytes_to(kVictim), 0u);  // not at once (§8.2)
+    g.net.drive(g.net.now() + Duration::seconds(6));
+    ASSERT_EQ(g.net.log().size(), 1u);
+    const auto& c = g.net.log().front();
+    EXPECT_LE(c.at, TimePoint::origin() + Duration::seconds(5));  // within DEFAULT_LEISURE
+    coap::MessageView m;
+    ASSERT_TRUE(coap::parse(coap::Bytes(c.bytes.data(), c.bytes.size()), m).ok());
+    EXPECT_EQ(m.type(), coap::MessageType::Non);
+    EXPECT_EQ(m.code(), coap::codes::kContent);
+}
+
+TEST(Multicast, ConClosedResourcesErrorsAndGarbageGetNothing) {
+    Group g(false);
+    g.to_group(coap::MessageType::Non, "hello", 1);     // not open to multicast
+    g.to_group(coap::MessageType::Con, "hello", 2);     // §8.1: CON through a group
+    g.to_group(coap::MessageType::Non, "missing", 3);   // 4.04 suppressed
+    const std::uint8_t garbage[] = {0x40, 0x01, 0x00, 0x07, 0xf0};  // a CON with a format error
+    g.server.endpoint->handle_multicast_datagram(g.net.now(), kVictim, coap::Bytes(garbage, sizeof garbage));
+    g.net.flush_all();
+    g.net.drive(g.net.now() + Duration::seconds(10));
+    EXPECT_EQ(g.net.log().size(), 0u);
+    EXPECT_EQ(g.server.endpoint->stats().multicast_ignored, 2u);
+    EXPECT_EQ(g.server.endpoint->stats().multicast_suppressed, 1u);
+}
+
 }  // namespace

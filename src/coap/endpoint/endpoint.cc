@@ -337,6 +337,7 @@ std::optional<TimePoint> Endpoint::poll_timeout() const {
         if (x->has_deadline) consider(x->deadline);
     }
     for (const auto& [id, s] : server_exchanges_) consider(s->expires);
+    if (!delayed_.empty()) consider(delayed_.begin()->first);
     for (const auto& [peer, ps] : peers_) {
         if (!ps->queue.empty() && ps->unresponsive && ps->in_flight < config_.params.nstart) {
             consider(ps->next_probe_allowed);
@@ -401,6 +402,12 @@ void Endpoint::handle_datagram(TimePoint now, const Peer& from, Bytes datagram) 
     process_datagram(now, from, datagram);
 }
 
+void Endpoint::handle_multicast_datagram(TimePoint now, const Peer& from, Bytes datagram) {
+    multicast_rx_ = true;
+    process_datagram(now, from, datagram);
+    multicast_rx_ = false;
+}
+
 void Endpoint::process_datagram(TimePoint now, const Peer& from, Bytes datagram) {
     MessageView m;
     const ParseResult r = parse(datagram, m);
@@ -409,7 +416,7 @@ void Endpoint::process_datagram(TimePoint now, const Peer& from, Bytes datagram)
         ++stats_.format_error_reasons[static_cast<std::size_t>(r.error) & 0x0f];
         // RFC 7252 §4.2: a CON with a format error is rejected with RST; §4.3: anything
         // else is silently ignored. The RST needs the Message ID, so a header first.
-        if (datagram.size() >= 4 && (datagram[0] >> 6) == 1 && ((datagram[0] >> 4) & 0x03) == 0) {
+        if (!multicast_rx_ && datagram.size() >= 4 && (datagram[0] >> 6) == 1 && ((datagram[0] >> 4) & 0x03) == 0) {
             send_rst(from, static_cast<std::uint16_t>((datagram[2] << 8) | datagram[3]));
         }
         return;
@@ -427,6 +434,8 @@ void Endpoint::process_datagram(TimePoint now, const Peer& from, Bytes datagram)
             return;
         }
         on_ack_or_rst(now, from, m);
+    } else if (multicast_rx_ && !code.is_request()) {
+        ++stats_.dropped_unexpected;  // §8.1: nothing but requests through a group, and no RST
     } else if (code.is_empty()) {
         // §4.3: an Empty CON is a ping, answered with RST; an Empty NON is rejected.
         if (m.type() == MessageType::Con) {
@@ -550,6 +559,11 @@ void Endpoint::on_ack_or_rst(TimePoint now, const Peer& from, const MessageView&
 }
 
 void Endpoint::handle_timeout(TimePoint now) {
+    while (!delayed_.empty() && delayed_.begin()->first <= now) {
+        Transmit t = std::move(delayed_.begin()->second);
+        delayed_.erase(delayed_.begin());
+        transmit(t.peer, std::move(t.bytes));
+    }
     dedup_.expire(now);
     stats_.dedup_evictions = dedup_.evictions();
     // Retransmissions and give-ups (§4.2).
@@ -1115,12 +1129,26 @@ void Endpoint::reply_to_request(TimePoint now, const Peer& from, const MessageVi
     const bool con = m.type() == MessageType::Con;
     const MessageType type = con ? MessageType::Ack : MessageType::Non;
     const std::uint16_t mid = con ? m.message_id() : mid_for(now, from);
+    if (multicast_rx_ && !is_success(r.code)) {
+        ++stats_.multicast_suppressed;  // RFC 7390 §2.7: no error responses to a group request
+        return;
+    }
     std::vector<std::uint8_t> bytes = build_response(type, mid, m.token(), r, shape);
     if (config_.defences.any()) {
         bytes = limit_reply(now, from, std::move(bytes), type, mid, m.token());
         if (bytes.empty()) return;
     }
     ++stats_.responses_sent;
+    if (multicast_rx_) {
+        // RFC 7252 §8.2: answer at a random point within the leisure period. Bounded.
+        if (delayed_.size() >= config_.max_server_exchanges) {
+            ++stats_.transmits_dropped;
+            return;
+        }
+        const TimePoint at = now + rng_.uniform(Duration::zero(), config_.params.default_leisure);
+        delayed_.emplace(at, Transmit{from, std::move(bytes)});
+        return;
+    }
     entry.reply = bytes;
     transmit(from, std::move(bytes));
 }
@@ -1211,6 +1239,13 @@ void Endpoint::on_request(TimePoint now, const Peer& from, const MessageView& m)
             }
         }
     }
+    if (multicast_rx_) {
+        ++stats_.multicast_requests;
+        if (m.type() == MessageType::Con) {  // §8.1: multicast requests are NON
+            ++stats_.multicast_ignored;
+            return;
+        }
+    }
     if (DedupCache::Entry* dup = dedup_.find(now, from, m.message_id())) {
         ++stats_.duplicates_received;
         if (m.type() == MessageType::Con && !dup->reply.empty() && may_send(now, from, dup->reply.size())) {
@@ -1270,6 +1305,10 @@ void Endpoint::on_request(TimePoint now, const Peer& from, const MessageView& m)
         return;
     }
     Resource& res = *rit->second;
+    if (multicast_rx_ && !res.config.multicast) {
+        ++stats_.multicast_ignored;  // only resources configured for it answer a group
+        return;
+    }
     if (req.method.cls() != 0 || req.method.detail() > 5 || ((res.config.methods >> req.method.detail()) & 1u) == 0) {
         reply_to_request(now, from, m, entry, Response::with(codes::kMethodNotAllowed), shape);  // §5.9.2.6
         return;
@@ -1368,6 +1407,16 @@ void Endpoint::on_request(TimePoint now, const Peer& from, const MessageView& m)
         const auto dit = defence_.find(from);
         may_observe = dit != defence_.end() && verified(dit->second, now);
         if (!may_observe) ++stats_.observe_refused;  // answered as a plain GET (RFC 7641 §4.1)
+    }
+    if (observe && *observe == 0 && may_observe && def.max_observations_per_address > 0) {
+        std::size_t held = 0;
+        for (const auto& [path, r] : resources_) {
+            for (const Observer& o : r->observers) {
+                held += (o.peer.family == from.family && o.peer.address == from.address) ? 1 : 0;
+            }
+        }
+        may_observe = held < def.max_observations_per_address;
+        if (!may_observe) ++stats_.observe_refused;
     }
     if (observe && *observe == 0 && can_observe && may_observe && res.config.observable &&
         is_success(result.response.code) && !shape.request_block2.has_value()) {

@@ -47,6 +47,10 @@ public:
     // ---- input -------------------------------------------------------------------
     /// A datagram from `from`. Malformed ones are counted; a malformed CON gets RST.
     void handle_datagram(TimePoint now, const Peer& from, Bytes datagram);
+    /// A datagram that was sent to a multicast group this endpoint listens on (RFC 7252
+    /// §8): only NON requests for resources open to multicast are answered, after a
+    /// random delay within DEFAULT_LEISURE (§8.2), errors not at all (RFC 7390 §2.7).
+    void handle_multicast_datagram(TimePoint now, const Peer& from, Bytes datagram);
     /// Runs every timer due at `now` (retransmissions, give-ups, response deadlines).
     void handle_timeout(TimePoint now);
 
@@ -184,6 +188,9 @@ private:
     std::map<std::pair<Peer, std::uint16_t>, Token> recent_non_;
     std::deque<std::pair<Peer, std::uint16_t>> recent_non_order_;
     std::map<Peer, DefenceState> defence_;
+    bool multicast_rx_ = false;  ///< the datagram being processed came through a multicast group
+    /// Responses to multicast requests waiting for their point in the leisure period.
+    std::multimap<TimePoint, Transmit> delayed_;
     std::deque<Transmit> transmits_;
     std::deque<Event> events_;
 };

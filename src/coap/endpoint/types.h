@@ -43,9 +43,13 @@ struct ServerDefences {
     /// Only verified addresses may register as observers (RFC 7641); others get the
     /// representation without a registration.
     bool observe_verified_only = false;
+    /// Observations one IP address (any port) may hold over all resources; 0: no limit
+    /// beyond max_observers_per_resource.
+    std::size_t max_observations_per_address = 0;
 
     [[nodiscard]] bool any() const noexcept {
-        return (echo && echo_key) || amplification_limit > 0 || rate_limit > 0 || observe_verified_only;
+        return (echo && echo_key) || amplification_limit > 0 || rate_limit > 0 || observe_verified_only ||
+               max_observations_per_address > 0;
     }
 };
 
@@ -141,6 +145,7 @@ inline constexpr unsigned kAll = kGet | kPost | kPut | kDelete | kFetch;
 struct ResourceConfig {
     unsigned methods = methods::kGet;          ///< others get 4.05 (RFC 7252 §5.9.2.6)
     bool observable = false;                   ///< accepts RFC 7641 registrations
+    bool multicast = false;                    ///< answers requests sent to a multicast group (RFC 7252 §8.2)
     std::vector<std::uint16_t> accepted_formats; ///< non-empty: other request Content-Formats get 4.15
     Handler handler;
 };
@@ -236,6 +241,9 @@ struct EndpointStats {
     std::uint64_t rate_limited = 0;          ///< requests dropped by the per-address rate limit
     std::uint64_t observe_refused = 0;       ///< registrations refused to unverified addresses
     std::uint64_t echo_retries = 0;          ///< client: requests resent with a server's Echo
+    std::uint64_t multicast_requests = 0;    ///< requests that arrived through a multicast group
+    std::uint64_t multicast_ignored = 0;     ///< ... CON, or for a resource not open to multicast
+    std::uint64_t multicast_suppressed = 0;  ///< ... whose error response was not sent (RFC 7390 §2.7)
     std::uint64_t rtt_samples = 0;
     Duration rtt_sum;                        ///< over all samples (mean = sum / samples)
     Duration rtt_min = Duration::max();
