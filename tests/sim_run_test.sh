@@ -71,10 +71,10 @@ mkdir -p "$T/d" && touch "$T/d/pcap"   # a file where the pcap directory must go
 # 5. Ctrl-C stops cleanly: exit 130, no half-written row, and the next run resumes.
 cat >"$T/long.toml" <<'EOF'
 name = "long"
-duration = 3000
+duration = 600
 seeds = [1, 2, 3, 4]
 [topology]
-clients = 30
+clients = 20
 rate = "30kbps"
 [workload]
 interval = 0.5

@@ -453,6 +453,25 @@ TEST(Amplification, WithEchoNoVectorExceedsTheLimitAndTheClientCompletes) {
     EXPECT_GT(d(run(attack_scenario("observe", 1024, false)).at("metrics"), "amplification_coap"), 50.0);
 }
 
+TEST(Amplification, AGroupRequestIsAnsweredByEveryServerAndEchoHoldsEachToItsLimit) {
+    // Two reflectors on one LAN: each answers the group request (RFC 7252 §8.2), so
+    // the undefended factor is about twice the unicast one, and each server's Echo
+    // allowance (3x) adds up to at most 2 x 3.
+    const auto open = run(attack_scenario("multicast", 1024, false)).at("metrics");
+    // Request: 4 + token 4 + Uri-Path ".well-known" (1 + 11) and "core" (1 + 4) = 25 bytes.
+    // Response: the first 1024-byte block of the link format, with Content-Format,
+    // Block2 and Size2: 1040 bytes. Responses still within their leisure period when
+    // the run ends are not counted, hence the lower bound.
+    const double unicast_factor = 1040.0 / 25.0;
+    EXPECT_GT(d(open, "amplification_coap"), 1.7 * unicast_factor);
+    EXPECT_LE(d(open, "amplification_coap"), 2.0 * unicast_factor);
+    const auto defended = run(attack_scenario("multicast", 1024, true));
+    const auto& m = defended.at("metrics");
+    EXPECT_LE(d(m, "amplification_coap"), 2 * 3.0);
+    EXPECT_EQ(u(m, "exchanges_completed"), u(m, "exchanges_started"));
+    EXPECT_GT(u(defended.at("engine").at("servers"), "multicast_requests"), 0u);
+}
+
 TEST(Amplification, OtherProtocolsNeverGetMoreThanTheySentAndDropsAreCounted) {
     const auto doc = run(attack_scenario("dns", 1024, false));
     const auto& m = doc.at("metrics");

@@ -8,6 +8,7 @@
 #include "ns3/inet6-socket-address.h"
 #include "ns3/ipv4-address.h"
 #include "ns3/ipv4.h"
+#include "ns3/ipv4-packet-info-tag.h"
 #include "ns3/ipv6.h"
 #include "ns3/node.h"
 #include "ns3/ipv6-address.h"
@@ -168,6 +169,7 @@ void CoapApplication::StartApplication() {
         }
         NS_ABORT_MSG_IF(rc != 0, "CoapApplication: cannot bind UDP port " << port);
         m_socket->SetRecvCallback(MakeCallback(&CoapApplication::HandleRead, this));
+        m_socket->SetRecvPktInfo(true);  // to tell datagrams sent to a multicast group
     }
     OnEngineCreated(*m_endpoint);
     Drive();
@@ -189,7 +191,12 @@ void CoapApplication::HandleRead(Ptr<Socket> socket) {
         m_rxTrace(packet);
         std::vector<std::uint8_t> bytes(packet->GetSize());
         packet->CopyData(bytes.data(), bytes.size());
-        m_endpoint->handle_datagram(EngineNow(), ToPeer(from), coap::Bytes(bytes.data(), bytes.size()));
+        Ipv4PacketInfoTag info;
+        if (packet->PeekPacketTag(info) && info.GetAddress().IsMulticast()) {
+            m_endpoint->handle_multicast_datagram(EngineNow(), ToPeer(from), coap::Bytes(bytes.data(), bytes.size()));
+        } else {
+            m_endpoint->handle_datagram(EngineNow(), ToPeer(from), coap::Bytes(bytes.data(), bytes.size()));
+        }
         Drive();
     }
 }

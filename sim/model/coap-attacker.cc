@@ -130,21 +130,23 @@ std::vector<uint8_t> CoapAttacker::MakeDatagram(uint16_t& dstPort, Ipv4Address& 
     dst = target.first;
     dstPort = target.second;
     // The builder keeps views of option values until build(): segments are literals.
+    // RFC 7252 §8.1: requests to a group are NON.
+    const bool group = dst.IsMulticast();
     auto request = [&](std::initializer_list<std::string_view> segments) {
-        coap::MessageBuilder b(coap::MessageType::Con, coap::codes::kGet, rand16());
+        coap::MessageBuilder b(group ? coap::MessageType::Non : coap::MessageType::Con, coap::codes::kGet, rand16());
         (void)b.set_token(coap::Bytes(token.data(), token.size()));
         for (std::string_view seg : segments) (void)b.add_option(coap::options::kUriPath, coap::Bytes(seg));
         return b;
     };
     if (m_vector == "large-get") return build(request({"large"}));
-    if (m_vector == "well-known-core") return build(request({".well-known", "core"}));
+    if (m_vector == "well-known-core" || m_vector == "multicast") return build(request({".well-known", "core"}));
     if (m_vector == "block") {
         auto b = request({"large"});
         (void)b.add_uint(coap::options::kBlock2,
                          coap::encode_block(coap::Block{static_cast<uint32_t>(n % m_blocks), false, 6}));
         return build(b);
     }
-    if (m_vector == "observe") {
+    if (m_vector == "observe" || m_vector == "multicast-observe") {
         auto b = request({"obs"});
         (void)b.add_uint(coap::options::kObserve, 0);
         return build(b);

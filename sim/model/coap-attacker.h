@@ -8,6 +8,8 @@
 //   well-known-core  GET /.well-known/core (RFC 6690 link format)
 //   block            GET /large with Block2 (NUM cycling, SZX 6: 1024-byte blocks)
 //   observe          GET /obs with Observe: 0 (new token each time): notifications follow
+//   multicast        NON GET /.well-known/core to All-CoAP-Nodes (224.0.1.187), m servers answer
+//   multicast-observe  NON GET /obs with Observe: 0 to the group
 //   dns              real DNS queries (and NTP, SSDP, SNMP packets) sent to the CoAP port
 //   spoofed-rst      RSTs "from" the server to a client's port with guessed Message IDs
 //   spoofed-ack      piggybacked 2.05 "from" the server with guessed Message ID and token

@@ -48,6 +48,8 @@ TypeId CoapServer::GetTypeId() {
                           MakeDoubleAccessor(&CoapServer::m_rateLimit), MakeDoubleChecker<double>(0))
             .AddAttribute("ObserveVerifiedOnly", "Defence: only verified addresses may observe.", BooleanValue(false),
                           MakeBooleanAccessor(&CoapServer::m_observeVerifiedOnly), MakeBooleanChecker())
+            .AddAttribute("Multicast", "/large, /.well-known/core and /obs answer requests sent to a group.",
+                          BooleanValue(false), MakeBooleanAccessor(&CoapServer::m_multicast), MakeBooleanChecker())
             .AddAttribute("EchoKeySeed", "Seed of the Echo HMAC key (a run is reproducible from its seeds).",
                           UintegerValue(1), MakeUintegerAccessor(&CoapServer::m_echoKeySeed),
                           MakeUintegerChecker<uint64_t>());
@@ -104,8 +106,9 @@ void CoapServer::OnEngineCreated(coap::Endpoint& endpoint) {
     };
     auto err = endpoint.add_resource(m_path, std::move(rc));
     NS_ABORT_MSG_IF(err != coap::ApiError::Ok, "CoapServer: cannot add resource " << m_path);
-    auto fixed = [](std::vector<std::uint8_t> body, std::uint16_t format) {
+    auto fixed = [this](std::vector<std::uint8_t> body, std::uint16_t format) {
         coap::ResourceConfig r;
+        r.multicast = m_multicast;
         r.handler = [body = std::move(body), format](const coap::IncomingRequest&) -> coap::HandlerResult {
             coap::Response resp;
             resp.payload = body;
@@ -130,6 +133,7 @@ void CoapServer::OnEngineCreated(coap::Endpoint& endpoint) {
     if (m_observeSize > 0) {
         coap::ResourceConfig obs;
         obs.observable = true;
+        obs.multicast = m_multicast;
         obs.handler = [this](const coap::IncomingRequest&) -> coap::HandlerResult {
             coap::Response resp;
             resp.payload.assign(m_observeSize, static_cast<std::uint8_t>('0' + m_obsValue % 10));

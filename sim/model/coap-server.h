@@ -36,6 +36,7 @@ private:
     double m_amplificationLimit;
     double m_rateLimit;
     bool m_observeVerifiedOnly;
+    bool m_multicast;
     uint32_t m_maxObservers;
     uint64_t m_echoKeySeed;
     uint64_t m_served = 0;

@@ -15,10 +15,12 @@
 #include "ns3/inet6-socket-address.h"
 #include "ns3/internet-stack-helper.h"
 #include "ns3/ipv4-address-helper.h"
+#include "ns3/csma-helper.h"
 #include "ns3/ipv4-global-routing-helper.h"
 #include "ns3/ipv4-l3-protocol.h"
 #include "ns3/udp-socket-factory.h"
 #include "ns3/ipv6-address-helper.h"
+#include "ns3/ipv4-static-routing-helper.h"
 #include "ns3/ipv6-static-routing-helper.h"
 #include "ns3/ipv6-static-routing.h"
 #include "ns3/lr-wpan-helper.h"
@@ -121,6 +123,9 @@ struct FrameLoss {
     }
 };
 
+/// All-CoAP-Nodes, IPv4 (RFC 7252 §12.8).
+constexpr const char* kAllCoapNodes = "224.0.1.187";
+
 /// What reaches the victim of a reflection attack, at the IP and the CoAP layer.
 struct Victim {
     Ptr<Socket> socket;
@@ -199,8 +204,10 @@ Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, co
         addr.NewNetwork();
         all.Add(d);
     }
+    NetDeviceContainer attacker_link;
     for (uint32_t i = 0; i < extra.GetN(); ++i) {
         NetDeviceContainer d = access.Install(extra.Get(i), routers.Get(0));
+        if (i == 0) attacker_link = d;
         const Ipv4Address a = addr.Assign(d).GetAddress(0);
         if (i == 1) b.victim_address = a;
         addr.NewNetwork();
@@ -208,12 +215,29 @@ Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, co
     }
     addr.SetBase("10.2.0.0", "255.255.255.252");
     std::vector<Ipv4Address>& server_addresses = b.server_addresses;
-    for (uint32_t i = 0; i < b.servers.GetN(); ++i) {
-        NetDeviceContainer d = access.Install(b.servers.Get(i), routers.Get(1));
-        Ipv4InterfaceContainer ifc = addr.Assign(d);
-        server_addresses.push_back(ifc.GetAddress(0));
-        addr.NewNetwork();
-        all.Add(d);
+    const bool multicast = c.attack.vector.rfind("multicast", 0) == 0;
+    NetDeviceContainer lan;
+    if (multicast) {
+        // The reflectors share one Ethernet segment behind the right router, where a
+        // request to the All-CoAP-Nodes group reaches every one of them.
+        CsmaHelper csma;
+        csma.SetChannelAttribute("DataRate", DataRateValue(DataRate(static_cast<uint64_t>(t.access_rate_bps))));
+        csma.SetChannelAttribute("Delay", TimeValue(Seconds(t.access_delay_s)));
+        NodeContainer members(routers.Get(1));
+        members.Add(b.servers);
+        lan = csma.Install(members);
+        addr.SetBase("10.3.0.0", "255.255.255.0");
+        Ipv4InterfaceContainer ifc = addr.Assign(lan);
+        for (uint32_t i = 0; i < b.servers.GetN(); ++i) server_addresses.push_back(ifc.GetAddress(i + 1));
+        all.Add(lan);
+    } else {
+        for (uint32_t i = 0; i < b.servers.GetN(); ++i) {
+            NetDeviceContainer d = access.Install(b.servers.Get(i), routers.Get(1));
+            Ipv4InterfaceContainer ifc = addr.Assign(d);
+            server_addresses.push_back(ifc.GetAddress(0));
+            addr.NewNetwork();
+            all.Add(d);
+        }
     }
     // Plain drop-tail FIFOs in the devices: the queue under study is the bottleneck's,
     // not a queue disc's (Ipv4AddressHelper installs one by default).
@@ -226,6 +250,16 @@ Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, co
     }
     connect_counters(counters, "$ns3::PointToPointNetDevice/", "PhyTxBegin", "TxQueue/Drop", "PhyRxDrop");
     Ipv4GlobalRoutingHelper::PopulateRoutingTables();
+    if (multicast) {
+        // Static multicast routes for the group, from the attacker's side to the LAN.
+        Ipv4StaticRoutingHelper mroutes;
+        const Ipv4Address group(kAllCoapNodes);
+        mroutes.AddMulticastRoute(routers.Get(0), Ipv4Address::GetAny(), group, attacker_link.Get(1),
+                                  NetDeviceContainer(bottleneck.Get(0)));
+        mroutes.AddMulticastRoute(routers.Get(1), Ipv4Address::GetAny(), group, bottleneck.Get(1),
+                                  NetDeviceContainer(lan.Get(0)));
+        mroutes.SetDefaultMulticastRoute(b.attacker, attacker_link.Get(0));
+    }
 
     for (uint32_t i = 0; i < b.clients.GetN(); ++i) {
         b.client_targets.push_back(InetSocketAddress(server_addresses[i % server_addresses.size()], 5683));
@@ -356,6 +390,9 @@ void add_stats(ordered_json& j, const coap::EndpointStats& s) {
     add("rate_limited", s.rate_limited);
     add("observe_refused", s.observe_refused);
     add("echo_retries", s.echo_retries);
+    add("multicast_requests", s.multicast_requests);
+    add("multicast_ignored", s.multicast_ignored);
+    add("multicast_suppressed", s.multicast_suppressed);
     j["rtt_sum_s"] = j.value("rtt_sum_s", 0.0) + s.rtt_sum.seconds_f();
     // Why datagrams failed to parse (cross-protocol traffic, fuzzing, attacks).
     ordered_json& reasons = j["format_error_reasons"];
@@ -405,8 +442,9 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     if (attack) {
         const auto size = UintegerValue(static_cast<uint32_t>(at.resource));
         if (at.vector == "large-get" || at.vector == "block") server_helper.SetAttribute("LargeSize", size);
-        if (at.vector == "well-known-core") server_helper.SetAttribute("WellKnownSize", size);
-        if (at.vector == "observe") server_helper.SetAttribute("ObserveSize", size);
+        if (at.vector == "well-known-core" || at.vector == "multicast") server_helper.SetAttribute("WellKnownSize", size);
+        if (at.vector == "observe" || at.vector == "multicast-observe") server_helper.SetAttribute("ObserveSize", size);
+        server_helper.SetAttribute("Multicast", BooleanValue(at.vector.rfind("multicast", 0) == 0));
         server_helper.SetAttribute("NotifyInterval", TimeValue(Seconds(at.notify_interval_s)));
     }
     server_helper.SetAttribute("Echo", BooleanValue(c.defence.echo));
@@ -455,7 +493,13 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
             attacker->AddTarget(b.server_addresses.front(), 5683);
         } else {
             attacker->SetAttribute("Victim", Ipv4AddressValue(b.victim_address));
-            for (int64_t i = 0; i < at.servers; ++i) attacker->AddTarget(b.server_addresses[static_cast<std::size_t>(i)], 5683);
+            if (at.vector.rfind("multicast", 0) == 0) {
+                attacker->AddTarget(Ipv4Address(kAllCoapNodes), 5683);
+            } else {
+                for (int64_t i = 0; i < at.servers; ++i) {
+                    attacker->AddTarget(b.server_addresses[static_cast<std::size_t>(i)], 5683);
+                }
+            }
             victim.socket = Socket::CreateSocket(b.victim, UdpSocketFactory::GetTypeId());
             victim.socket->Bind(InetSocketAddress(Ipv4Address::GetAny(), 5683));
             victim.socket->SetRecvCallback(MakeCallback(&Victim::Receive, &victim));
