@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include <array>
+#include <memory>
+
 #include "byte_reader.h"
 #include "check.h"
 #include "coap/endpoint/endpoint.h"
@@ -37,6 +40,32 @@ coap::EndpointConfig small_config() {
     return c;
 }
 
+/// Not cryptography: a keyed FNV-1a spread over 32 bytes, so the harness exercises the
+/// Echo paths without OpenSSL (fuzz/build.sh links the engine alone).
+class ToyMac final : public coap::MacFunction {
+public:
+    void mac(coap::Bytes data, std::array<std::uint8_t, 32>& out) const override {
+        std::uint64_t h = 0xcbf29ce484222325ull ^ 0x5eed;
+        for (std::size_t i = 0; i < data.size(); ++i) h = (h ^ data[i]) * 0x100000001b3ull;
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            h = (h ^ i) * 0x100000001b3ull;
+            out[i] = static_cast<std::uint8_t>(h >> 56);
+        }
+    }
+};
+
+/// B is also a defended server: Echo, the 3x allowance, a rate limit, bounded observers.
+coap::EndpointConfig defended_config() {
+    coap::EndpointConfig c = small_config();
+    c.defences.echo = true;
+    c.defences.echo_key = std::make_shared<ToyMac>();
+    c.defences.echo_freshness = Duration::seconds(20);
+    c.defences.verified_for = Duration::seconds(60);
+    c.defences.rate_limit = 20;
+    c.defences.max_observations_per_address = 1;
+    return c;
+}
+
 void check_bounds(const coap::Endpoint& e) {
     const coap::EndpointConfig& c = e.config();
     FUZZ_CHECK(e.dedup_size() <= c.dedup_capacity);
@@ -48,13 +77,14 @@ void check_bounds(const coap::Endpoint& e) {
     FUZZ_CHECK(e.queued_transmits() <= c.max_transmits);
     FUZZ_CHECK(e.queued_events() <= c.max_events);
     FUZZ_CHECK(e.observer_count("obs") <= c.max_observers_per_resource);
+    FUZZ_CHECK(e.defence_entries() <= c.max_peers);
 }
 
 struct Harness {
     coap::Xoshiro256 rng_a{1};
     coap::Xoshiro256 rng_b{2};
     coap::Endpoint a{small_config(), rng_a};
-    coap::Endpoint b{small_config(), rng_b};
+    coap::Endpoint b{defended_config(), rng_b};
     coap::Peer addr_a = coap::Peer::ipv4(0x0a000001, 5683);
     coap::Peer addr_b = coap::Peer::ipv4(0x0a000002, 5683);
     TimePoint now;
@@ -70,6 +100,7 @@ struct Harness {
     Harness() {
         coap::ResourceConfig text;
         text.methods = coap::methods::kAll;
+        text.multicast = true;
         text.handler = [](const coap::IncomingRequest&) { return coap::Response::with(coap::codes::kContent, "x"); };
         (void)b.add_resource("r", text);
         coap::ResourceConfig big;
@@ -81,6 +112,7 @@ struct Harness {
         (void)b.add_resource("big", big);
         coap::ResourceConfig obs;
         obs.observable = true;
+        obs.multicast = true;
         obs.handler = [this](const coap::IncomingRequest&) {
             return coap::Response::with(counter % 7 == 6 ? coap::codes::kNotFound : coap::codes::kContent,
                                         std::string(static_cast<std::size_t>(counter % 3) * 700, 'o'));
@@ -186,10 +218,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Harness h;
     for (int step = 0; step < 400 && !in.empty(); ++step) {
         switch (in.u8() % 10) {
-            case 0: {  // a raw datagram to B
-                const coap::Peer from = h.source(in.u8());
+            case 0: {  // a raw datagram to B, sometimes through a multicast group
+                const std::uint8_t k = in.u8();
+                const coap::Peer from = h.source(k);
                 const auto bytes = in.bytes(300);
-                h.b.handle_datagram(h.now, from, coap::Bytes(bytes.data(), bytes.size()));
+                if (k & 0x80) {
+                    h.b.handle_multicast_datagram(h.now, from, coap::Bytes(bytes.data(), bytes.size()));
+                } else {
+                    h.b.handle_datagram(h.now, from, coap::Bytes(bytes.data(), bytes.size()));
+                }
                 break;
             }
             case 1: {  // a raw datagram to A

@@ -81,7 +81,7 @@ interval = 0.5
 EOF
 "$COAPBED" run "$T/long.toml" --out "$T/e" -j 1 >"$T/e.out" 2>"$T/e.err" &
 pid=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 1800); do  # ASan builds take far longer per run
   [[ -n $(ls "$T/e/runs" 2>/dev/null) ]] && break
   sleep 0.1
 done
