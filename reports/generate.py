@@ -300,15 +300,42 @@ def section_runs(plotter, paths):
         if "congestion" in cols and "completion_p50_s" in cols:
             out += runs_plots(plotter, i, rows, [c for c in params if c != "congestion"])
         if {"vector", "amplification_bytes"} <= set(cols):
+            def median_of(rs, col):
+                vals = [float(r[col]) for r in rs if r.get(col, "") not in ("", "nan")]
+                return statistics.median(vals) if vals else None
+            def fmt(v, pattern):
+                return pattern % v if v is not None else "-"
             groups = {}
             for r in rows:
+                if r["amplification_bytes"] in ("", "nan"):
+                    continue
                 key = (r["vector"], r.get("echo", "-"), r.get("amplification_limit", "-"), r.get("rate_limit", "-"))
-                groups.setdefault(key, []).append(float(r["amplification_bytes"]))
-            table = [["vector", "echo", "amplification limit", "rate limit", "amplification (median, bytes)", "runs"]]
-            for key, vals in sorted(groups.items()):
-                table.append(list(key) + ["%.2fx" % statistics.median(vals), str(len(vals))])
-            out.append(("h3", "Amplification"))
-            out.append(("table", table))
+                groups.setdefault(key, []).append(r)
+            if groups:
+                table = [["vector", "echo", "amplification limit", "rate limit", "amplification (IP, median)",
+                          "amplification (CoAP, median)", "legitimate exchanges completed", "runs"]]
+                for key, rs in sorted(groups.items()):
+                    table.append(list(key) + [fmt(median_of(rs, "amplification_bytes"), "%.2fx"),
+                                              fmt(median_of(rs, "amplification_coap"), "%.2fx"),
+                                              "%s/%s" % (fmt(median_of(rs, "exchanges_completed"), "%d"),
+                                                         fmt(median_of(rs, "exchanges_started"), "%d")),
+                                              str(len(rs))])
+                out.append(("h3", "Amplification"))
+                out.append(("table", table))
+            spoof = {}
+            for r in rows:
+                if r.get("killed_fraction", "") in ("", "nan"):
+                    continue
+                key = (r["vector"], r.get("random_mid", "-"), r.get("token_length", "-"))
+                spoof.setdefault(key, []).append(r)
+            if spoof:
+                table = [["vector", "random MID", "token length", "exchanges killed (median)",
+                          "forged responses accepted (median)", "runs"]]
+                for key, rs in sorted(spoof.items()):
+                    table.append(list(key) + [fmt(median_of(rs, "killed_fraction"), "%.3f"),
+                                              fmt(median_of(rs, "forged_accepted"), "%d"), str(len(rs))])
+                out.append(("h3", "Spoofed RST and forged responses"))
+                out.append(("table", table))
     return out
 
 
