@@ -430,8 +430,10 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     sigaction(SIGTERM, &old_term, nullptr);
 
     std::vector<ordered_json> ok;
-    for (auto& r : results) {
-        if (r) ok.push_back(std::move(*r));
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        // A run stopped by Ctrl-C may still have finished its result file first.
+        if (!results[i]) results[i] = existing_result(out_dir, sc.runs[i]);
+        if (results[i]) ok.push_back(std::move(*results[i]));
     }
     write_outputs(out_dir, sc.name, ok);
     out << "coapbed: " << ok.size() << " of " << total << " runs in " << out_dir << "/runs.csv and " << out_dir
