@@ -11,6 +11,7 @@ peer_pid=""
 cleanup() {
     [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null
     [[ -n "$peer_pid" ]] && kill "$peer_pid" 2>/dev/null
+    [[ -n "${dserver_pid:-}" ]] && kill "$dserver_pid" 2>/dev/null
     wait 2>/dev/null
     rm -rf "$work"
 }
@@ -68,6 +69,19 @@ PY
 check "libcoap observes /counter on coapbed (>= 3 notifications)" "$work/o5" 'consecutive "$file"'
 $C -m get "$base/slow" >"$work/o6" 2>&1
 check "libcoap GET /slow (separate response) from coapbed" "$work/o6" '[[ "$out" == *"separate response"* ]]'
+
+# ---- a defended server (RFC 9175 Echo, rate limit): both clients still get /large ------
+"$bin" serve --port 0 --bind 127.0.0.1 --echo --rate-limit 500 2>"$work/dserve.err" &
+dserver_pid=$!
+for _ in $(seq 50); do grep -q "serving on" "$work/dserve.err" 2>/dev/null && break; sleep 0.1; done
+dport="$(sed -n 's/coapbed: serving on //p' "$work/dserve.err")"
+"$bin" get "coap://127.0.0.1:$dport/large" --timeout 20 >"$work/d1" 2>&1
+check "coapbed GET /large from a coapbed serve --echo (4.01 + Echo, then the body)" "$work/d1" \
+    '[[ $(wc -c <"$file") -eq 70000 && "$out" == *"line 02057"* ]]'
+$C -m get "coap://127.0.0.1:$dport/large" >"$work/d2" 2>&1
+check "libcoap GET /large from coapbed serve --echo" "$work/d2" \
+    '[[ $(wc -c <"$file") -ge 70000 && "$out" == *"line 02057"* ]]'
+kill "$dserver_pid" 2>/dev/null; wait "$dserver_pid" 2>/dev/null
 
 # ---- our client against libcoap's server --------------------------------------------
 pport="$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"

@@ -17,6 +17,7 @@
 #include "coap/options/registry.h"
 #include "coap/options/values.h"
 #include "coap/uri/uri.h"
+#include "net/hmac.h"
 #include "net/udp_runtime.h"
 
 namespace coapbed::cli {
@@ -47,6 +48,8 @@ constexpr std::string_view kClientUsage =
 
 constexpr std::string_view kServeUsage =
     "usage: coapbed serve [--port P] [--bind ADDR] [--root DIR] [--congestion NAME]\n"
+    "                     [--echo] [--amplification-limit R] [--rate-limit N]\n"
+    "                     [--observe-verified-only] [--max-observations N]\n"
     "\n"
     "Serves over UDP (NoSec) until interrupted: the files under DIR (GET), and\n"
     "  /.well-known/core   link format (RFC 6690) of every resource\n"
@@ -55,7 +58,15 @@ constexpr std::string_view kServeUsage =
     "  /echo               POST/PUT: answers 2.04 with the request payload; GET: the last one\n"
     "  /sink               POST/PUT: accepts any payload (Block1 uploads), answers 2.04\n"
     "  /slow               answers with a separate response after one second\n"
-    "--port 0 picks a free port; the line `coapbed: serving on PORT` goes to stderr.\n";
+    "--port 0 picks a free port; the line `coapbed: serving on PORT` goes to stderr.\n"
+    "\n"
+    "Defences against reflection (RFC 7252 §11.3, RFC 9175 §2.4), off by default:\n"
+    "  --echo                   4.01 + Echo instead of responses larger than an\n"
+    "                           unverified address's allowance (3x what it sent)\n"
+    "  --amplification-limit R  that allowance as R x the bytes received (drop if over)\n"
+    "  --rate-limit N           at most N requests per second per address\n"
+    "  --observe-verified-only  observe registrations only from verified addresses\n"
+    "  --max-observations N     observations per IP address\n";
 
 bool parse_uint(const std::string& s, std::uint64_t& out) {
     if (s.empty() || s.size() > 19) return false;
@@ -289,6 +300,27 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
             if (coap::find_congestion_strategy(config.congestion) == nullptr) {
                 return usage(err, "unknown congestion strategy", kServeUsage);
             }
+        } else if (a == "--echo") {
+            config.defences.echo = true;
+            config.defences.echo_key = std::make_shared<net::HmacSha256>();  // a fresh random key
+        } else if (a == "--observe-verified-only") {
+            config.defences.observe_verified_only = true;
+        } else if ((a == "--amplification-limit" || a == "--rate-limit") && has) {
+            double v = 0;
+            try {
+                std::size_t used = 0;
+                v = std::stod(args[i + 1], &used);
+                if (used != args[i + 1].size() || !(v >= 0)) v = -1;
+            } catch (const std::exception&) {
+                v = -1;
+            }
+            if (v < 0) return usage(err, a + " needs a number >= 0", kServeUsage);
+            ++i;
+            (a == "--rate-limit" ? config.defences.rate_limit : config.defences.amplification_limit) = v;
+        } else if (a == "--max-observations" && has) {
+            std::uint64_t n = 0;
+            if (!parse_uint(args[++i], n)) return usage(err, "--max-observations needs a number", kServeUsage);
+            config.defences.max_observations_per_address = n;
         } else {
             return usage(err, "unknown argument " + a, kServeUsage);
         }
