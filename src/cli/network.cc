@@ -1,6 +1,6 @@
 // `coapbed get|post|put|delete|fetch|observe URI` and `coapbed serve`: the engine on
-// real UDP sockets (src/net/). NoSec only for now: coaps:// is refused with a clear
-// message until the DTLS layer lands.
+// real UDP sockets (src/net/), NoSec or DTLS 1.2 with a pre-shared key (coaps://).
+// Certificate mode is not built yet and is refused with a clear message.
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -43,11 +43,14 @@ constexpr std::string_view kClientUsage =
     "  --congestion NAME       default, cocoa, cocoa-strong, fasor, linux-rto, peakhopper-rto\n"
     "  --count N               observe: exit after N notifications (after the first response)\n"
     "  --json                  print each response as the `coapbed decode` JSON\n"
+    "  --psk-identity ID       coaps://: DTLS 1.2 PreSharedKey identity (RFC 7252 §9.1.3.1)\n"
+    "  --psk-key KEY           coaps://: the pre-shared key, as text\n"
     "Exit status: 0 on 2.xx, 3 on 4.xx/5.xx, 4 on timeout or transport failure, 2 on a\n"
     "bad command line.\n";
 
 constexpr std::string_view kServeUsage =
     "usage: coapbed serve [--port P] [--bind ADDR] [--root DIR] [--congestion NAME]\n"
+    "                     [--psk-identity ID --psk-key KEY]  (coaps://, DTLS 1.2 PSK, port 5684)\n"
     "                     [--echo] [--amplification-limit R] [--rate-limit N]\n"
     "                     [--observe-verified-only] [--max-observations N]\n"
     "\n"
@@ -113,6 +116,7 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
     std::string uri;
     coap::Request req;
     coap::EndpointConfig config;
+    net::DtlsConfig dtls_config;
     double timeout = 90;
     std::uint64_t count = 0;
     bool json = false;
@@ -184,6 +188,12 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
             config.congestion = v;
         } else if (a == "--count") {
             if (!value(v) || !parse_uint(v, count)) return usage(err, "--count needs N", kClientUsage);
+        } else if (a == "--psk-identity") {
+            if (!value(v)) return usage(err, "--psk-identity needs ID", kClientUsage);
+            dtls_config.psk_identity = v;
+        } else if (a == "--psk-key") {
+            if (!value(v) || v.empty()) return usage(err, "--psk-key needs KEY", kClientUsage);
+            dtls_config.psk_key = v;
         } else if (!a.empty() && a[0] == '-') {
             return usage(err, "unknown option " + a, kClientUsage);
         } else if (uri.empty()) {
@@ -199,9 +209,10 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
         err << "error: " << coap::to_string(r.error) << " at byte " << r.offset << "\n";
         return kExitUsage;
     }
-    if (parts.scheme() == coap::Scheme::Coaps) {
-        err << "error: coaps:// (DTLS) is not supported yet by this build; use coap://\n";
-        return kExitTransport;
+    const bool secure = parts.scheme() == coap::Scheme::Coaps;
+    if (secure && dtls_config.psk_key.empty()) {
+        return usage(err, "coaps:// needs --psk-key (and --psk-identity); certificate mode is not built yet",
+                     kClientUsage);
     }
     std::string error;
     const auto peer = net::resolve(std::string(parts.host()), parts.port(), error);
@@ -220,6 +231,15 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
         return kExitTransport;
     }
     net::UdpRuntime::stop_on_signals();
+    net::DtlsLayer dtls;
+    if (secure) {
+        if (!dtls.init(dtls_config, error)) {
+            err << "error: " << error << "\n";
+            return kExitTransport;
+        }
+        runtime.use_dtls(&dtls);
+        config.secured = true;  // RFC 7252 §9.1: tokens need not carry the randomness now
+    }
     net::OpenSslRandom rng;
     coap::Endpoint endpoint(config, rng);
     const coap::SendResult sent = endpoint.send_request(net::monotonic_now(), *peer, std::move(req));
@@ -265,6 +285,7 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
     const auto deadline = net::monotonic_now() + coap::Duration::from_seconds(timeout);
     const auto stop = runtime.run(endpoint, on_event, [&] { return exit_code >= 0; },
                                   method == "observe" && count == 0 ? std::nullopt : std::optional(deadline));
+    if (secure && dtls.established(*peer)) err << "coapbed: DTLS 1.2 " << dtls.cipher(*peer) << "\n";
     if (observing) {
         // RFC 7641 §3.6: leave politely, with a GET carrying Observe: 1.
         (void)endpoint.cancel(net::monotonic_now(), sent.id, true);
@@ -274,12 +295,16 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
     }
     if (exit_code >= 0) return exit_code;
     if (stop == net::UdpRuntime::Stop::Interrupted) return observing ? kExitOk : kExitTransport;
+    if (secure && !dtls.last_error().empty()) err << "coapbed: " << dtls.last_error() << "\n";
     err << "coapbed: timeout after " << timeout << " s\n";
     return kExitTransport;
 }
 
 int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
     std::uint64_t port = 5683;
+    bool port_given = false;
+    net::DtlsConfig dtls_config;
+    dtls_config.server = true;
     std::string bind_host;
     std::string root;
     coap::EndpointConfig config;
@@ -291,6 +316,7 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
             return kExitOk;
         } else if (a == "--port" && has) {
             if (!parse_uint(args[++i], port) || port > 65535) return usage(err, "--port needs 0..65535", kServeUsage);
+            port_given = true;
         } else if (a == "--bind" && has) {
             bind_host = args[++i];
         } else if (a == "--root" && has) {
@@ -317,6 +343,11 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
             if (v < 0) return usage(err, a + " needs a number >= 0", kServeUsage);
             ++i;
             (a == "--rate-limit" ? config.defences.rate_limit : config.defences.amplification_limit) = v;
+        } else if (a == "--psk-identity" && has) {
+            dtls_config.psk_identity = args[++i];
+        } else if (a == "--psk-key" && has) {
+            dtls_config.psk_key = args[++i];
+            if (!port_given) port = 5684;  // RFC 7252 §6.2: the default coaps port
         } else if (a == "--max-observations" && has) {
             std::uint64_t n = 0;
             if (!parse_uint(args[++i], n)) return usage(err, "--max-observations needs a number", kServeUsage);
@@ -436,6 +467,14 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
         return kExitTransport;
     }
     net::UdpRuntime::stop_on_signals();
+    net::DtlsLayer dtls;
+    if (!dtls_config.psk_key.empty()) {
+        if (!dtls.init(dtls_config, error)) {
+            err << "error: " << error << "\n";
+            return kExitTransport;
+        }
+        runtime.use_dtls(&dtls);  // coaps only on this port (PSK, HelloVerifyRequest cookies)
+    }
     err << "coapbed: serving on " << runtime.local_port() << "\n" << std::flush;
     coap::TimePoint next_count = net::monotonic_now() + coap::Duration::seconds(1);
     auto tick = [&](coap::TimePoint now) {

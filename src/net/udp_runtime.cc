@@ -155,12 +155,21 @@ void UdpRuntime::stop_on_signals() {
     sigaction(SIGTERM, &sa, nullptr);
 }
 
+void UdpRuntime::send_raw(const coap::Peer& peer, const std::uint8_t* data, std::size_t size) {
+    sockaddr_storage ss{};
+    const socklen_t len = to_sockaddr(peer, v6_, ss);
+    // Best effort, like the network itself: a failed send is a lost datagram.
+    (void)sendto(fd_, data, size, 0, reinterpret_cast<sockaddr*>(&ss), len);
+}
+
 void UdpRuntime::flush(coap::Endpoint& endpoint, const std::function<void(coap::Event&)>& on_event) {
+    const DtlsLayer::Send send = [this](const coap::Peer& p, const std::uint8_t* d, std::size_t n) { send_raw(p, d, n); };
     while (auto t = endpoint.poll_transmit()) {
-        sockaddr_storage ss{};
-        const socklen_t len = to_sockaddr(t->peer, v6_, ss);
-        // Best effort, like the network itself: a failed send is a lost datagram.
-        (void)sendto(fd_, t->bytes.data(), t->bytes.size(), 0, reinterpret_cast<sockaddr*>(&ss), len);
+        if (dtls_ != nullptr) {
+            dtls_->write(monotonic_now(), t->peer, coap::Bytes(t->bytes.data(), t->bytes.size()), send);
+        } else {
+            send_raw(t->peer, t->bytes.data(), t->bytes.size());
+        }
     }
     while (auto e = endpoint.poll_event()) on_event(*e);
 }
@@ -176,6 +185,9 @@ UdpRuntime::Stop UdpRuntime::run(coap::Endpoint& endpoint, const std::function<v
         coap::TimePoint now = monotonic_now();
         if (deadline && now >= *deadline) return Stop::Deadline;
         std::optional<coap::TimePoint> wake = endpoint.poll_timeout();
+        if (dtls_ != nullptr) {
+            if (auto t = dtls_->next_timeout(now); t && (!wake || *t < *wake)) wake = t;
+        }
         if (deadline && (!wake || *deadline < *wake)) wake = deadline;
         if (next_tick) {
             if (auto t = next_tick(); t && (!wake || *t < *wake)) wake = t;
@@ -195,9 +207,21 @@ UdpRuntime::Stop UdpRuntime::run(coap::Endpoint& endpoint, const std::function<v
                 socklen_t len = sizeof ss;
                 const ssize_t got = recvfrom(fd_, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), &len);
                 if (got < 0) break;
-                endpoint.handle_datagram(now, from_sockaddr(ss), coap::Bytes(buf, static_cast<std::size_t>(got)));
+                const coap::Peer from = from_sockaddr(ss);
+                if (dtls_ != nullptr) {
+                    std::vector<std::vector<std::uint8_t>> plain;
+                    dtls_->receive(now, from, coap::Bytes(buf, static_cast<std::size_t>(got)),
+                                   [this](const coap::Peer& p, const std::uint8_t* d, std::size_t m) { send_raw(p, d, m); },
+                                   plain);
+                    for (const auto& p : plain) endpoint.handle_datagram(now, from, coap::Bytes(p.data(), p.size()));
+                } else {
+                    endpoint.handle_datagram(now, from, coap::Bytes(buf, static_cast<std::size_t>(got)));
+                }
                 flush(endpoint, on_event);
             }
+        }
+        if (dtls_ != nullptr) {
+            dtls_->handle_timeouts(now, [this](const coap::Peer& p, const std::uint8_t* d, std::size_t m) { send_raw(p, d, m); });
         }
         endpoint.handle_timeout(now);
         if (tick) tick(now);

@@ -13,6 +13,7 @@
 #include "coap/common/random.h"
 #include "coap/common/time.h"
 #include "coap/endpoint/endpoint.h"
+#include "net/dtls.h"
 
 namespace coapbed::net {
 
@@ -50,9 +51,13 @@ public:
 
     /// Installs SIGINT/SIGTERM handlers that make run() return Interrupted.
     static void stop_on_signals();
+    /// Every datagram goes through DTLS (coaps://); `dtls` must outlive the runtime.
+    void use_dtls(DtlsLayer* dtls) { dtls_ = dtls; }
 
 private:
     void flush(coap::Endpoint& endpoint, const std::function<void(coap::Event&)>& on_event);
+    void send_raw(const coap::Peer& peer, const std::uint8_t* data, std::size_t size);
+    DtlsLayer* dtls_ = nullptr;
     int fd_ = -1;
     bool v6_ = false;
     std::uint16_t port_ = 0;

@@ -1,0 +1,293 @@
+#include "net/dtls.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace coapbed::net {
+
+struct DtlsLayer::Session {
+    coap::Peer peer;
+    SSL* ssl = nullptr;
+    BIO* rbio = nullptr;  ///< ciphertext from the network (owned by ssl)
+    BIO* wbio = nullptr;  ///< ciphertext for the network (owned by ssl)
+    bool established = false;
+    std::deque<std::vector<std::uint8_t>> pending;  ///< plaintext waiting for the handshake
+    coap::TimePoint last_used;
+    ~Session() {
+        if (ssl != nullptr) SSL_free(ssl);
+    }
+};
+
+namespace {
+
+constexpr std::size_t kMaxPending = 32;  // plaintext datagrams held during a handshake
+
+DtlsLayer* layer_of(SSL* ssl) { return static_cast<DtlsLayer*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl))); }
+
+std::string openssl_error() {
+    char buf[256] = {};
+    const unsigned long e = ERR_get_error();
+    if (e == 0) return "handshake failed";
+    ERR_error_string_n(e, buf, sizeof buf);
+    ERR_clear_error();
+    return buf;
+}
+
+/// The cookie of RFC 6347 §4.2.1: an HMAC of the client's address under a secret of ours,
+/// so the server keeps no state for a client that cannot receive at its address.
+bool make_cookie(const std::vector<std::uint8_t>& secret, const coap::Peer& peer, std::uint8_t* out, unsigned int* len) {
+    std::uint8_t input[1 + 16 + 2];
+    input[0] = peer.family;
+    std::memcpy(input + 1, peer.address.data(), 16);
+    input[17] = static_cast<std::uint8_t>(peer.port >> 8);
+    input[18] = static_cast<std::uint8_t>(peer.port);
+    unsigned int n = 0;
+    std::uint8_t mac[EVP_MAX_MD_SIZE];
+    if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), input, sizeof input, mac, &n) == nullptr) {
+        return false;
+    }
+    *len = std::min<unsigned int>(n, 16);
+    std::memcpy(out, mac, *len);
+    return true;
+}
+
+}  // namespace
+
+// OpenSSL callbacks (C linkage not required; plain functions).
+static unsigned int psk_client_cb(SSL* ssl, const char*, char* identity, unsigned int max_identity_len,
+                                  unsigned char* psk, unsigned int max_psk_len);
+static unsigned int psk_server_cb(SSL* ssl, const char* identity, unsigned char* psk, unsigned int max_psk_len);
+static int cookie_generate_cb(SSL* ssl, unsigned char* cookie, unsigned int* cookie_len);
+static int cookie_verify_cb(SSL* ssl, const unsigned char* cookie, unsigned int cookie_len);
+
+struct DtlsAccess {
+    static const DtlsConfig& config(DtlsLayer* l) { return l->config_; }
+    static const std::vector<std::uint8_t>& secret(DtlsLayer* l) { return l->cookie_secret_; }
+    static const coap::Peer& peer(SSL* ssl) { return static_cast<DtlsLayer::Session*>(SSL_get_app_data(ssl))->peer; }
+};
+
+static unsigned int psk_client_cb(SSL* ssl, const char*, char* identity, unsigned int max_identity_len,
+                                  unsigned char* psk, unsigned int max_psk_len) {
+    const DtlsConfig& c = DtlsAccess::config(layer_of(ssl));
+    if (c.psk_identity.size() + 1 > max_identity_len || c.psk_key.size() > max_psk_len) return 0;
+    std::memcpy(identity, c.psk_identity.c_str(), c.psk_identity.size() + 1);
+    std::memcpy(psk, c.psk_key.data(), c.psk_key.size());
+    return static_cast<unsigned int>(c.psk_key.size());
+}
+
+static unsigned int psk_server_cb(SSL* ssl, const char* identity, unsigned char* psk, unsigned int max_psk_len) {
+    const DtlsConfig& c = DtlsAccess::config(layer_of(ssl));
+    if (identity == nullptr || c.psk_identity != identity || c.psk_key.size() > max_psk_len) return 0;
+    std::memcpy(psk, c.psk_key.data(), c.psk_key.size());
+    return static_cast<unsigned int>(c.psk_key.size());
+}
+
+static int cookie_generate_cb(SSL* ssl, unsigned char* cookie, unsigned int* cookie_len) {
+    return make_cookie(DtlsAccess::secret(layer_of(ssl)), DtlsAccess::peer(ssl), cookie, cookie_len) ? 1 : 0;
+}
+
+static int cookie_verify_cb(SSL* ssl, const unsigned char* cookie, unsigned int cookie_len) {
+    std::uint8_t want[32];
+    unsigned int n = 0;
+    if (!make_cookie(DtlsAccess::secret(layer_of(ssl)), DtlsAccess::peer(ssl), want, &n)) return 0;
+    return (cookie_len == n && CRYPTO_memcmp(cookie, want, n) == 0) ? 1 : 0;
+}
+
+DtlsLayer::DtlsLayer() = default;
+
+DtlsLayer::~DtlsLayer() {
+    sessions_.clear();
+    if (ctx_ != nullptr) SSL_CTX_free(static_cast<SSL_CTX*>(ctx_));
+}
+
+bool DtlsLayer::init(const DtlsConfig& config, std::string& error) {
+    config_ = config;
+    if (config_.psk_key.empty()) {
+        error = "DTLS needs a pre-shared key (--psk-key)";
+        return false;
+    }
+    SSL_CTX* ctx = SSL_CTX_new(config_.server ? DTLS_server_method() : DTLS_client_method());
+    if (ctx == nullptr) {
+        error = openssl_error();
+        return false;
+    }
+    ctx_ = ctx;
+    SSL_CTX_set_app_data(ctx, this);
+    SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);  // RFC 7252 §9: DTLS 1.2
+    // RFC 7252 §9.1.3.1: TLS_PSK_WITH_AES_128_CCM_8 is mandatory; GCM and CBC as fallback.
+    if (SSL_CTX_set_cipher_list(ctx, "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256:PSK-AES128-CBC-SHA256") != 1) {
+        error = openssl_error();
+        return false;
+    }
+    if (config_.server) {
+        SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);  // CCM_8 first when offered
+        SSL_CTX_set_psk_server_callback(ctx, psk_server_cb);
+        SSL_CTX_set_cookie_generate_cb(ctx, cookie_generate_cb);
+        SSL_CTX_set_cookie_verify_cb(ctx, cookie_verify_cb);
+        cookie_secret_.resize(32);
+        if (RAND_bytes(cookie_secret_.data(), static_cast<int>(cookie_secret_.size())) != 1) {
+            error = "RAND_bytes failed";
+            return false;
+        }
+    } else {
+        SSL_CTX_set_psk_client_callback(ctx, psk_client_cb);
+    }
+    return true;
+}
+
+DtlsLayer::Session* DtlsLayer::session(coap::TimePoint now, const coap::Peer& peer, bool create) {
+    auto it = sessions_.find(peer);
+    if (it != sessions_.end()) {
+        it->second->last_used = now;
+        return it->second.get();
+    }
+    if (!create || ctx_ == nullptr) return nullptr;
+    if (sessions_.size() >= config_.max_sessions) {
+        auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
+            return a.second->last_used < b.second->last_used;
+        });
+        sessions_.erase(oldest);
+    }
+    auto s = std::make_unique<Session>();
+    s->peer = peer;
+    s->last_used = now;
+    s->ssl = SSL_new(static_cast<SSL_CTX*>(ctx_));
+    if (s->ssl == nullptr) return nullptr;
+    s->rbio = BIO_new(BIO_s_mem());
+    s->wbio = BIO_new(BIO_s_mem());
+    BIO_set_mem_eof_return(s->rbio, -1);  // empty: "retry", not end of stream
+    BIO_set_mem_eof_return(s->wbio, -1);
+    SSL_set_bio(s->ssl, s->rbio, s->wbio);
+    SSL_set_app_data(s->ssl, s.get());
+    // A memory BIO cannot tell the path MTU.
+    SSL_set_options(s->ssl, SSL_OP_NO_QUERY_MTU);
+    DTLS_set_link_mtu(s->ssl, static_cast<long>(config_.mtu));
+    if (config_.server) {
+        SSL_set_options(s->ssl, SSL_OP_COOKIE_EXCHANGE);  // HelloVerifyRequest (RFC 6347 §4.2.1)
+        SSL_set_accept_state(s->ssl);
+    } else {
+        SSL_set_connect_state(s->ssl);
+    }
+    Session* raw = s.get();
+    sessions_[peer] = std::move(s);
+    return raw;
+}
+
+void DtlsLayer::flush(Session& s, const Send& send) {
+    std::uint8_t buf[4096];
+    while (BIO_ctrl_pending(s.wbio) > 0) {
+        const int n = BIO_read(s.wbio, buf, sizeof buf);
+        if (n <= 0) break;
+        send(s.peer, buf, static_cast<std::size_t>(n));
+    }
+}
+
+void DtlsLayer::fail(const coap::Peer& peer, const std::string& why) {
+    last_error_ = "DTLS with " + peer.to_string() + ": " + why;
+    sessions_.erase(peer);
+}
+
+void DtlsLayer::drive(Session& s, const Send& send, std::vector<std::vector<std::uint8_t>>* plain) {
+    if (!s.established) {
+        const int r = SSL_do_handshake(s.ssl);
+        flush(s, send);
+        if (r != 1) {
+            const int e = SSL_get_error(s.ssl, r);
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) fail(s.peer, openssl_error());
+            return;
+        }
+        s.established = true;
+    }
+    while (!s.pending.empty()) {
+        const auto& p = s.pending.front();
+        if (SSL_write(s.ssl, p.data(), static_cast<int>(p.size())) <= 0) break;
+        s.pending.pop_front();
+        flush(s, send);  // one record per datagram
+    }
+    std::uint8_t buf[65536];
+    while (true) {
+        const int n = SSL_read(s.ssl, buf, sizeof buf);
+        if (n <= 0) {
+            const int e = SSL_get_error(s.ssl, n);
+            flush(s, send);
+            if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SSL) {
+                const coap::Peer peer = s.peer;
+                fail(peer, e == SSL_ERROR_ZERO_RETURN ? "closed by the peer" : openssl_error());
+            }
+            return;
+        }
+        if (plain != nullptr) plain->emplace_back(buf, buf + n);
+    }
+}
+
+void DtlsLayer::receive(coap::TimePoint now, const coap::Peer& peer, coap::Bytes datagram, const Send& send,
+                        std::vector<std::vector<std::uint8_t>>& plain) {
+    // A server takes new peers (the cookie exchange keeps it stateless for spoofers only
+    // in the sense that no CoAP reaches the engine before the handshake; the session table
+    // is bounded). A client only talks to peers it started a session with.
+    Session* s = session(now, peer, config_.server);
+    if (s == nullptr) return;
+    BIO_write(s->rbio, datagram.data(), static_cast<int>(datagram.size()));
+    drive(*s, send, &plain);
+}
+
+void DtlsLayer::write(coap::TimePoint now, const coap::Peer& peer, coap::Bytes plaintext, const Send& send) {
+    Session* s = session(now, peer, !config_.server);
+    if (s == nullptr) return;  // a server does not open sessions
+    if (s->pending.size() >= kMaxPending) s->pending.pop_front();  // bounded; CoAP retransmits
+    s->pending.emplace_back(plaintext.begin(), plaintext.end());
+    drive(*s, send, nullptr);
+}
+
+std::optional<coap::TimePoint> DtlsLayer::next_timeout(coap::TimePoint now) const {
+    std::optional<coap::TimePoint> t;
+    for (const auto& [peer, s] : sessions_) {
+        timeval tv{};
+        if (!s->established && DTLSv1_get_timeout(s->ssl, &tv) == 1) {
+            const coap::TimePoint at =
+                now + coap::Duration::seconds(tv.tv_sec) + coap::Duration::microseconds(tv.tv_usec);
+            if (!t || at < *t) t = at;
+        }
+    }
+    return t;
+}
+
+void DtlsLayer::handle_timeouts(coap::TimePoint now, const Send& send) {
+    std::vector<coap::Peer> due;
+    for (const auto& [peer, s] : sessions_) {
+        timeval tv{};
+        if (!s->established && DTLSv1_get_timeout(s->ssl, &tv) == 1 && tv.tv_sec == 0 && tv.tv_usec == 0) {
+            due.push_back(peer);
+        }
+    }
+    for (const auto& peer : due) {
+        Session* s = session(now, peer, false);
+        if (s == nullptr) continue;
+        if (DTLSv1_handle_timeout(s->ssl) < 0) {
+            fail(peer, "handshake timed out");
+            continue;
+        }
+        flush(*s, send);
+    }
+}
+
+bool DtlsLayer::established(const coap::Peer& peer) const {
+    auto it = sessions_.find(peer);
+    return it != sessions_.end() && it->second->established;
+}
+
+std::string DtlsLayer::cipher(const coap::Peer& peer) const {
+    auto it = sessions_.find(peer);
+    if (it == sessions_.end() || !it->second->established) return "";
+    const char* name = SSL_get_cipher_name(it->second->ssl);
+    return name != nullptr ? name : "";
+}
+
+}  // namespace coapbed::net

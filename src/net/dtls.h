@@ -1,0 +1,78 @@
+// DTLS 1.2 (RFC 7252 §9) through OpenSSL on memory BIOs: the engine stays sans-I/O and
+// sees plaintext CoAP datagrams; this layer turns them into DTLS records per peer and
+// back. The UDP runtime moves the ciphertext datagrams and arms OpenSSL's DTLS timer.
+//
+// PreSharedKey mode (RFC 7252 §9.1.3.1): TLS_PSK_WITH_AES_128_CCM_8, with the PSK
+// AES-128-GCM and CBC suites as fallback. The server answers a ClientHello with a
+// HelloVerifyRequest cookie (RFC 6347 §4.2.1) bound to the client's address.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coap/common/bytes.h"
+#include "coap/common/peer.h"
+#include "coap/common/time.h"
+
+namespace coapbed::net {
+
+struct DtlsConfig {
+    bool server = false;
+    std::string psk_identity;        ///< the client's identity; a server accepts only this one
+    std::string psk_key;             ///< the key, as text (libcoap's -k)
+    std::size_t max_sessions = 64;   ///< server: peers with a session or a handshake, oldest dropped
+    std::size_t mtu = 1280;          ///< largest datagram DTLS writes
+};
+
+class DtlsLayer {
+public:
+    DtlsLayer();
+    ~DtlsLayer();
+    DtlsLayer(const DtlsLayer&) = delete;
+    DtlsLayer& operator=(const DtlsLayer&) = delete;
+
+    /// Creates the OpenSSL context. False with `error` set when OpenSSL refuses.
+    bool init(const DtlsConfig& config, std::string& error);
+
+    using Send = std::function<void(const coap::Peer&, const std::uint8_t*, std::size_t)>;
+    /// A ciphertext datagram from `peer`: handshake progress (replies go out through
+    /// `send`) and the plaintext CoAP datagrams it carried, appended to `plain`.
+    void receive(coap::TimePoint now, const coap::Peer& peer, coap::Bytes datagram, const Send& send,
+                 std::vector<std::vector<std::uint8_t>>& plain);
+    /// A plaintext CoAP datagram for `peer`: sent at once on an established session; a
+    /// client starts the handshake and queues it until the session is up.
+    void write(coap::TimePoint now, const coap::Peer& peer, coap::Bytes plaintext, const Send& send);
+    /// The earliest DTLS retransmission timer, if any handshake is in progress.
+    [[nodiscard]] std::optional<coap::TimePoint> next_timeout(coap::TimePoint now) const;
+    /// Runs DTLS handshake retransmissions that are due.
+    void handle_timeouts(coap::TimePoint now, const Send& send);
+
+    [[nodiscard]] bool established(const coap::Peer& peer) const;
+    /// Why the last handshake failed ("" if none did).
+    [[nodiscard]] const std::string& last_error() const { return last_error_; }
+    [[nodiscard]] std::size_t session_count() const { return sessions_.size(); }
+    /// The negotiated cipher suite toward `peer` ("" if none).
+    [[nodiscard]] std::string cipher(const coap::Peer& peer) const;
+
+private:
+    friend struct DtlsAccess;  // the OpenSSL callbacks
+    struct Session;
+    Session* session(coap::TimePoint now, const coap::Peer& peer, bool create);
+    void flush(Session& s, const Send& send);
+    void drive(Session& s, const Send& send, std::vector<std::vector<std::uint8_t>>* plain);
+    void fail(const coap::Peer& peer, const std::string& why);
+
+    DtlsConfig config_;
+    void* ctx_ = nullptr;  ///< SSL_CTX*
+    std::vector<std::uint8_t> cookie_secret_;
+    std::map<coap::Peer, std::unique_ptr<Session>> sessions_;
+    std::string last_error_;
+};
+
+}  // namespace coapbed::net

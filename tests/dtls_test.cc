@@ -1,0 +1,135 @@
+// DTLS 1.2 PSK through OpenSSL memory BIOs (src/net/dtls.h), client and server layers
+// wired back to back in memory: cookie exchange, handshake, records both ways, wrong
+// keys, and the bound on server sessions.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "net/dtls.h"
+
+namespace {
+
+using coapbed::net::DtlsConfig;
+using coapbed::net::DtlsLayer;
+
+struct Wire {
+    struct Datagram {
+        coap::Peer from, to;
+        std::vector<std::uint8_t> bytes;
+    };
+    std::deque<Datagram> queue;
+    std::vector<Datagram> log;
+    DtlsLayer::Send from(const coap::Peer& self) {
+        return [this, self](const coap::Peer& to, const std::uint8_t* d, std::size_t n) {
+            queue.push_back({self, to, std::vector<std::uint8_t>(d, d + n)});
+            log.push_back(queue.back());
+        };
+    }
+};
+
+const coap::Peer kClient = coap::Peer::ipv4(0x7f000001, 40000);
+const coap::Peer kServer = coap::Peer::ipv4(0x7f000001, 5684);
+
+DtlsConfig config(bool server, std::string key = "secret-psk", std::string identity = "alice") {
+    DtlsConfig c;
+    c.server = server;
+    c.psk_identity = std::move(identity);
+    c.psk_key = std::move(key);
+    return c;
+}
+
+/// Delivers everything on the wire; returns the plaintexts each side received.
+void pump(Wire& w, DtlsLayer& client, DtlsLayer& server, std::vector<std::string>& at_client,
+          std::vector<std::string>& at_server, int max = 100) {
+    const coap::TimePoint now = coap::TimePoint::from_ns(1'000'000'000);
+    while (!w.queue.empty() && max-- > 0) {
+        Wire::Datagram d = w.queue.front();
+        w.queue.pop_front();
+        std::vector<std::vector<std::uint8_t>> plain;
+        if (d.to == kServer) {
+            server.receive(now, d.from, coap::Bytes(d.bytes.data(), d.bytes.size()), w.from(kServer), plain);
+            for (auto& p : plain) at_server.emplace_back(p.begin(), p.end());
+        } else {
+            client.receive(now, d.from, coap::Bytes(d.bytes.data(), d.bytes.size()), w.from(kClient), plain);
+            for (auto& p : plain) at_client.emplace_back(p.begin(), p.end());
+        }
+    }
+}
+
+TEST(Dtls, PskHandshakeWithCookieThenRecordsBothWays) {
+    DtlsLayer client, server;
+    std::string error;
+    ASSERT_TRUE(client.init(config(false), error)) << error;
+    ASSERT_TRUE(server.init(config(true), error)) << error;
+    Wire w;
+    const coap::TimePoint now = coap::TimePoint::from_ns(1'000'000'000);
+    const std::string hello = "\x40\x01\x12\x34";  // a CoAP ping-sized plaintext
+    client.write(now, kServer, coap::Bytes(std::string_view(hello)), w.from(kClient));
+    std::vector<std::string> at_client, at_server;
+    pump(w, client, server, at_client, at_server);
+    ASSERT_TRUE(client.established(kServer)) << client.last_error();
+    ASSERT_TRUE(server.established(kClient)) << server.last_error();
+    ASSERT_EQ(at_server.size(), 1u);
+    EXPECT_EQ(at_server[0], hello);  // queued during the handshake, delivered after it
+    EXPECT_EQ(client.cipher(kServer), "PSK-AES128-CCM8");  // RFC 7252 §9.1.3.1
+    // The server's first datagram is a HelloVerifyRequest (RFC 6347 §4.2.1): record type
+    // 22 (handshake), handshake type 3 after the 13-byte record header.
+    const auto first_reply = std::find_if(w.log.begin(), w.log.end(), [](const auto& d) { return d.from == kServer; });
+    ASSERT_NE(first_reply, w.log.end());
+    ASSERT_GT(first_reply->bytes.size(), 14u);
+    EXPECT_EQ(first_reply->bytes[0], 22);
+    EXPECT_EQ(first_reply->bytes[13], 3);
+    // Records the other way, and nothing in clear on the wire.
+    const std::string answer = "\x60\x45\x12\x34 the answer";
+    server.write(now, kClient, coap::Bytes(std::string_view(answer)), w.from(kServer));
+    pump(w, client, server, at_client, at_server);
+    ASSERT_EQ(at_client.size(), 1u);
+    EXPECT_EQ(at_client[0], answer);
+    for (const auto& d : w.log) {
+        const std::string s(d.bytes.begin(), d.bytes.end());
+        EXPECT_EQ(s.find("the answer"), std::string::npos);
+    }
+}
+
+TEST(Dtls, AWrongKeyOrIdentityNeverEstablishes) {
+    for (const auto& [key, identity] : {std::pair<std::string, std::string>{"wrong-key", "alice"},
+                                        std::pair<std::string, std::string>{"secret-psk", "mallory"}}) {
+        DtlsLayer client, server;
+        std::string error;
+        ASSERT_TRUE(client.init(config(false, key, identity), error));
+        ASSERT_TRUE(server.init(config(true), error));
+        Wire w;
+        client.write(coap::TimePoint::from_ns(1), kServer, coap::Bytes(std::string_view("x")), w.from(kClient));
+        std::vector<std::string> at_client, at_server;
+        pump(w, client, server, at_client, at_server);
+        EXPECT_FALSE(server.established(kClient)) << identity;
+        EXPECT_TRUE(at_server.empty()) << identity;
+    }
+}
+
+TEST(Dtls, ServerSessionsAreBounded) {
+    DtlsLayer server;
+    DtlsConfig c = config(true);
+    c.max_sessions = 4;
+    std::string error;
+    ASSERT_TRUE(server.init(c, error));
+    Wire w;
+    for (std::uint16_t i = 0; i < 20; ++i) {
+        DtlsLayer client;
+        ASSERT_TRUE(client.init(config(false), error));
+        const coap::Peer me = coap::Peer::ipv4(0x7f000001, static_cast<std::uint16_t>(41000 + i));
+        Wire cw;
+        client.write(coap::TimePoint::from_ns(i), kServer, coap::Bytes(std::string_view("x")), cw.from(me));
+        std::vector<std::vector<std::uint8_t>> plain;
+        for (const auto& d : cw.log) {
+            server.receive(coap::TimePoint::from_ns(i), me, coap::Bytes(d.bytes.data(), d.bytes.size()), w.from(kServer),
+                           plain);
+        }
+        EXPECT_LE(server.session_count(), 4u);
+    }
+}
+
+}  // namespace
