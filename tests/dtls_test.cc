@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "net/dtls.h"
+#include "net/key_id.h"
 
 namespace {
 
@@ -130,6 +131,18 @@ TEST(Dtls, ServerSessionsAreBounded) {
         }
         EXPECT_LE(server.session_count(), 4u);
     }
+}
+
+TEST(KeyId, NamesOfHelloWorld) {
+    // SHA-256("Hello World!") = 7f83b165...126d9069. The nih: check digit of the full
+    // hash is 'd' (the same as an independent implementation gives).
+    EXPECT_EQ(coapbed::net::nih_check_digit("7f83b1657ff1fc53b92dc18148a1d65dfc2d4b1fa3d677284addd200126d9069"), 'd');
+    const auto n = coapbed::net::ni_names(coap::Bytes(std::string_view("Hello World!")));
+    EXPECT_EQ(n.ni_sha256, "ni:///sha-256;f4OxZX_x_FO5LcGBSKHWXfwtSx-j1ncoSt3SABJtkGk");
+    EXPECT_EQ(n.nih_sha256_120, "nih:sha-256-120;7f83-b165-7ff1-fc53-b92d-c181-48a1-d6;8");
+    EXPECT_EQ(n.ni_sha256_120, "ni:///sha-256-120;f4OxZX_x_FO5LcGBSKHW");
+    EXPECT_TRUE(coapbed::net::matches(n, n.nih_sha256_120));
+    EXPECT_FALSE(coapbed::net::matches(n, "ni:///sha-256-120;f4OxZX_x_FO5LcGBSKHX"));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "cli/options_json.h"
 #include "coap/codec/message_view.h"
 #include "coap/uri/uri.h"
+#include "net/key_id.h"
 #ifdef COAPBED_HAVE_SIM
 #include "sim/runner.h"
 #endif
@@ -52,7 +53,8 @@ constexpr std::string_view kMainUsage =
     "  uri URI      decompose a coap:// URI into options and compose it back\n"
     "  get|post|put|delete|fetch|observe URI [options]\n"
     "               send a request over UDP (NoSec) and print the response\n"
-    "  serve        serve files and test resources over UDP\n"
+    "  serve        serve files and test resources over UDP (or DTLS)\n"
+    "  key-id FILE  RFC 6920 names (ni:///sha-256-120;...) of a PEM key or certificate\n"
     "  run SCENARIO.toml [--out DIR] [-j N] [--pcap] [--list] [--only ID]\n"
     "               run a scenario's sweep in ns-3 (runs.csv, summary.md)\n"
     "  collect DIR...  merge the results of several run directories\n"
@@ -178,6 +180,22 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     }
     if (command == "serve") return cmd_serve(args, out, err);
     if (command == "report") return exec_script("reports/generate.py", args, err);
+    if (command == "key-id") {
+        if (args.size() != 1 || wants_help(args)) {
+            (wants_help(args) ? out : err) << "usage: coapbed key-id FILE\n\nPrints the RFC 6920 names of the public key in a PEM file (certificate, public\n"
+                                              "or private key): ni:///sha-256-120 (the identifier RFC 7252 §9.1.3.2 uses for\n"
+                                              "raw public keys), its nih: form with check digit, and ni:///sha-256.\n";
+            return wants_help(args) ? kExitOk : kExitUsage;
+        }
+        std::string error;
+        const auto names = coapbed::net::key_names_from_pem(args[0], error);
+        if (!names) {
+            err << "error: " << error << "\n";
+            return kExitInvalidInput;
+        }
+        out << names->ni_sha256_120 << "\n" << names->nih_sha256_120 << "\n" << names->ni_sha256 << "\n";
+        return kExitOk;
+    }
     if (command == "run" || command == "collect") {
 #ifdef COAPBED_HAVE_SIM
         return command == "run" ? coapbed::sim::cmd_run(args, out, err) : coapbed::sim::cmd_collect(args, out, err);

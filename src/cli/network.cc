@@ -1,6 +1,6 @@
 // `coapbed get|post|put|delete|fetch|observe URI` and `coapbed serve`: the engine on
-// real UDP sockets (src/net/), NoSec or DTLS 1.2 with a pre-shared key (coaps://).
-// Certificate mode is not built yet and is refused with a clear message.
+// real UDP sockets (src/net/), NoSec or DTLS 1.2 (coaps://) with a pre-shared key
+// or certificates (CA chain + host name, or a pinned RFC 6920 key name).
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -45,12 +45,18 @@ constexpr std::string_view kClientUsage =
     "  --json                  print each response as the `coapbed decode` JSON\n"
     "  --psk-identity ID       coaps://: DTLS 1.2 PreSharedKey identity (RFC 7252 §9.1.3.1)\n"
     "  --psk-key KEY           coaps://: the pre-shared key, as text\n"
+    "  --ca FILE               coaps://: trusted CA certificates (PEM); the server's\n"
+    "                          certificate must also name the URI's host (RFC 7252 §9.1.3.3)\n"
+    "  --pin NI                coaps://: trust the server key with this RFC 6920 name\n"
+    "                          (see `coapbed key-id`), self-signed or not\n"
+    "  --cert FILE --key FILE  coaps://: our certificate and private key (PEM)\n"
     "Exit status: 0 on 2.xx, 3 on 4.xx/5.xx, 4 on timeout or transport failure, 2 on a\n"
     "bad command line.\n";
 
 constexpr std::string_view kServeUsage =
     "usage: coapbed serve [--port P] [--bind ADDR] [--root DIR] [--congestion NAME]\n"
     "                     [--psk-identity ID --psk-key KEY]  (coaps://, DTLS 1.2 PSK, port 5684)\n"
+    "                     [--cert FILE --key FILE [--ca FILE] [--pin NI]]  (coaps://, certificates)\n"
     "                     [--echo] [--amplification-limit R] [--rate-limit N]\n"
     "                     [--observe-verified-only] [--max-observations N]\n"
     "\n"
@@ -194,6 +200,10 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
         } else if (a == "--psk-key") {
             if (!value(v) || v.empty()) return usage(err, "--psk-key needs KEY", kClientUsage);
             dtls_config.psk_key = v;
+        } else if (a == "--cert" || a == "--key" || a == "--ca" || a == "--pin") {
+            if (!value(v) || v.empty()) return usage(err, a + " needs a value", kClientUsage);
+            (a == "--cert" ? dtls_config.cert_file
+                           : a == "--key" ? dtls_config.key_file : a == "--ca" ? dtls_config.ca_file : dtls_config.pin) = v;
         } else if (!a.empty() && a[0] == '-') {
             return usage(err, "unknown option " + a, kClientUsage);
         } else if (uri.empty()) {
@@ -210,10 +220,11 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
         return kExitUsage;
     }
     const bool secure = parts.scheme() == coap::Scheme::Coaps;
-    if (secure && dtls_config.psk_key.empty()) {
-        return usage(err, "coaps:// needs --psk-key (and --psk-identity); certificate mode is not built yet",
+    if (secure && dtls_config.psk_key.empty() && dtls_config.ca_file.empty() && dtls_config.pin.empty()) {
+        return usage(err, "coaps:// needs --psk-key (and --psk-identity), or --ca FILE or --pin NI to check the server",
                      kClientUsage);
     }
+    dtls_config.hostname = std::string(parts.host());
     std::string error;
     const auto peer = net::resolve(std::string(parts.host()), parts.port(), error);
     if (!peer) {
@@ -343,6 +354,11 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
             if (v < 0) return usage(err, a + " needs a number >= 0", kServeUsage);
             ++i;
             (a == "--rate-limit" ? config.defences.rate_limit : config.defences.amplification_limit) = v;
+        } else if ((a == "--cert" || a == "--key" || a == "--ca" || a == "--pin") && has) {
+            (a == "--cert" ? dtls_config.cert_file
+                           : a == "--key" ? dtls_config.key_file : a == "--ca" ? dtls_config.ca_file : dtls_config.pin) =
+                args[++i];
+            if (!port_given) port = 5684;
         } else if (a == "--psk-identity" && has) {
             dtls_config.psk_identity = args[++i];
         } else if (a == "--psk-key" && has) {
@@ -468,7 +484,7 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
     }
     net::UdpRuntime::stop_on_signals();
     net::DtlsLayer dtls;
-    if (!dtls_config.psk_key.empty()) {
+    if (!dtls_config.psk_key.empty() || !dtls_config.cert_file.empty()) {
         if (!dtls.init(dtls_config, error)) {
             err << "error: " << error << "\n";
             return kExitTransport;

@@ -1,11 +1,17 @@
 #include "net/dtls.h"
 
+#include "net/key_id.h"
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include <arpa/inet.h>
 
 #include <algorithm>
 #include <cstring>
@@ -89,6 +95,18 @@ static unsigned int psk_server_cb(SSL* ssl, const char* identity, unsigned char*
     return static_cast<unsigned int>(c.psk_key.size());
 }
 
+// Chain verification as OpenSSL does it, except that a pinned key (RFC 6920 name) is
+// trusted by itself: the pin identifies the peer's key, as RFC 7250 would.
+static int verify_cb(int preverify_ok, X509_STORE_CTX* store) {
+    SSL* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    const DtlsConfig& c = DtlsAccess::config(layer_of(ssl));
+    if (c.pin.empty()) return preverify_ok;
+    if (X509_STORE_CTX_get_error_depth(store) > 0) return 1;  // the chain does not matter
+    X509* cert = X509_STORE_CTX_get_current_cert(store);
+    const auto names = cert != nullptr ? key_names(X509_get0_pubkey(cert)) : std::nullopt;
+    return names && matches(*names, c.pin) ? 1 : 0;
+}
+
 static int cookie_generate_cb(SSL* ssl, unsigned char* cookie, unsigned int* cookie_len) {
     return make_cookie(DtlsAccess::secret(layer_of(ssl)), DtlsAccess::peer(ssl), cookie, cookie_len) ? 1 : 0;
 }
@@ -109,8 +127,9 @@ DtlsLayer::~DtlsLayer() {
 
 bool DtlsLayer::init(const DtlsConfig& config, std::string& error) {
     config_ = config;
-    if (config_.psk_key.empty()) {
-        error = "DTLS needs a pre-shared key (--psk-key)";
+    const bool certs = !config_.cert_file.empty();
+    if (config_.psk_key.empty() && !certs && !(config_.server == false && (!config_.ca_file.empty() || !config_.pin.empty()))) {
+        error = "DTLS needs a pre-shared key (--psk-key) or certificates (--cert/--key, --ca or --pin)";
         return false;
     }
     SSL_CTX* ctx = SSL_CTX_new(config_.server ? DTLS_server_method() : DTLS_client_method());
@@ -121,14 +140,37 @@ bool DtlsLayer::init(const DtlsConfig& config, std::string& error) {
     ctx_ = ctx;
     SSL_CTX_set_app_data(ctx, this);
     SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);  // RFC 7252 §9: DTLS 1.2
-    // RFC 7252 §9.1.3.1: TLS_PSK_WITH_AES_128_CCM_8 is mandatory; GCM and CBC as fallback.
-    if (SSL_CTX_set_cipher_list(ctx, "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256:PSK-AES128-CBC-SHA256") != 1) {
+    const bool psk = !config_.psk_key.empty();
+    // RFC 7252 §9.1.3.1: TLS_PSK_WITH_AES_128_CCM_8; §9.1.3.3:
+    // TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8. GCM (and CBC for PSK) as fallback.
+    const char* suites = psk ? "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256:PSK-AES128-CBC-SHA256"
+                             : "ECDHE-ECDSA-AES128-CCM8:ECDHE-ECDSA-AES128-GCM-SHA256";
+    if (SSL_CTX_set_cipher_list(ctx, suites) != 1) {
         error = openssl_error();
         return false;
     }
+    if (!psk) {
+        SSL_CTX_set1_groups_list(ctx, "P-256");  // secp256r1 (RFC 7252 §9.1.3.3)
+        if (certs && (SSL_CTX_use_certificate_chain_file(ctx, config_.cert_file.c_str()) != 1 ||
+                      SSL_CTX_use_PrivateKey_file(ctx, config_.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+                      SSL_CTX_check_private_key(ctx) != 1)) {
+            error = "certificate " + config_.cert_file + " / key " + config_.key_file + ": " + openssl_error();
+            return false;
+        }
+        if (!config_.ca_file.empty() && SSL_CTX_load_verify_locations(ctx, config_.ca_file.c_str(), nullptr) != 1) {
+            error = "CA file " + config_.ca_file + ": " + openssl_error();
+            return false;
+        }
+        int mode = SSL_VERIFY_PEER;  // a client always verifies the server (§9.1.3.3)
+        if (config_.server) {
+            mode = (!config_.ca_file.empty() || !config_.pin.empty()) ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                                                                       : SSL_VERIFY_NONE;
+        }
+        SSL_CTX_set_verify(ctx, mode, verify_cb);
+    }
     if (config_.server) {
         SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);  // CCM_8 first when offered
-        SSL_CTX_set_psk_server_callback(ctx, psk_server_cb);
+        if (psk) SSL_CTX_set_psk_server_callback(ctx, psk_server_cb);
         SSL_CTX_set_cookie_generate_cb(ctx, cookie_generate_cb);
         SSL_CTX_set_cookie_verify_cb(ctx, cookie_verify_cb);
         cookie_secret_.resize(32);
@@ -136,7 +178,7 @@ bool DtlsLayer::init(const DtlsConfig& config, std::string& error) {
             error = "RAND_bytes failed";
             return false;
         }
-    } else {
+    } else if (psk) {
         SSL_CTX_set_psk_client_callback(ctx, psk_client_cb);
     }
     return true;
@@ -174,6 +216,17 @@ DtlsLayer::Session* DtlsLayer::session(coap::TimePoint now, const coap::Peer& pe
         SSL_set_accept_state(s->ssl);
     } else {
         SSL_set_connect_state(s->ssl);
+        if (config_.psk_key.empty() && !config_.hostname.empty()) {
+            // §9.1.3.3: the server's certificate must name the host the URI names.
+            unsigned char ip[16];
+            const char* h = config_.hostname.c_str();
+            if (inet_pton(AF_INET, h, ip) == 1 || inet_pton(AF_INET6, h, ip) == 1) {
+                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), h);  // an IP literal: iPAddress SAN
+            } else {
+                SSL_set1_host(s->ssl, h);
+                SSL_set_tlsext_host_name(s->ssl, h);
+            }
+        }
     }
     Session* raw = s.get();
     sessions_[peer] = std::move(s);

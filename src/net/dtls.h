@@ -3,8 +3,10 @@
 // back. The UDP runtime moves the ciphertext datagrams and arms OpenSSL's DTLS timer.
 //
 // PreSharedKey mode (RFC 7252 §9.1.3.1): TLS_PSK_WITH_AES_128_CCM_8, with the PSK
-// AES-128-GCM and CBC suites as fallback. The server answers a ClientHello with a
-// HelloVerifyRequest cookie (RFC 6347 §4.2.1) bound to the client's address.
+// AES-128-GCM and CBC suites as fallback. Certificate mode (§9.1.3.3):
+// TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 (GCM as fallback) on P-256, chain and host-name
+// verification, or a pinned peer key (RFC 6920 name, see key_id.h). The server answers a
+// ClientHello with a HelloVerifyRequest cookie (RFC 6347 §4.2.1) bound to the address.
 #pragma once
 
 #include <cstdint>
@@ -24,8 +26,15 @@ namespace coapbed::net {
 
 struct DtlsConfig {
     bool server = false;
+    // PreSharedKey mode (when psk_key is set)
     std::string psk_identity;        ///< the client's identity; a server accepts only this one
     std::string psk_key;             ///< the key, as text (libcoap's -k)
+    // Certificate mode (when cert_file is set; RFC 7252 §9.1.3.3)
+    std::string cert_file;           ///< our certificate (chain), PEM
+    std::string key_file;            ///< its private key, PEM
+    std::string ca_file;             ///< trusted CAs, PEM; a server then asks clients for certificates
+    std::string hostname;            ///< client: the name the server's certificate must carry
+    std::string pin;                 ///< the peer's key as an RFC 6920 name: trusted even if self-signed
     std::size_t max_sessions = 64;   ///< server: peers with a session or a handshake, oldest dropped
     std::size_t mtu = 1280;          ///< largest datagram DTLS writes
 };
