@@ -49,6 +49,9 @@ check "libcoap PSK GET /large (70000 bytes, block-wise) from coapbed" "$work/o2"
     '[[ $(wc -c <"$file") -ge 70000 && "$out" == "coapbed large resource line 00000"* && "$out" == *"line 02057"* ]]'
 $C -m post -e "dtls-hello" "$base/echo" >"$work/o3" 2>&1
 check "libcoap PSK POST /echo to coapbed" "$work/o3" '[[ "$out" == *"dtls-hello"* ]]'
+$C -m delete "$base/echo" >/dev/null 2>&1
+$C -m get "$base/echo" >"$work/o3b" 2>&1
+check "libcoap PSK DELETE /echo on coapbed (then empty)" "$work/o3b" '[[ "$out" != *"dtls-hello"* ]]'
 head -c 3000 /dev/zero | tr '\0' 'u' >"$work/upload"
 $C -m put -b 256 -f "$work/upload" "$base/sink" >"$work/o4" 2>&1
 $C -m get "$base/sink" >"$work/o4b" 2>&1
@@ -133,6 +136,9 @@ check "coapbed (certificates) GET /large from coapbed, TLS_ECDHE_ECDSA_WITH_AES_
 CC="timeout 30 coap-client-openssl -v 0 -R $pki/ca.pem"
 $CC -m post -e "cert-hello" "coaps://127.0.0.1:$cport/echo" >"$work/c1b" 2>&1
 check "libcoap (certificates) POST /echo to coapbed" "$work/c1b" '[[ "$out" == *"cert-hello"* ]]'
+$CC -m delete "coaps://127.0.0.1:$cport/echo" >/dev/null 2>&1
+$CC -m get "coaps://127.0.0.1:$cport/echo" >"$work/c1g" 2>&1
+check "libcoap (certificates) DELETE /echo on coapbed (then empty)" "$work/c1g" '[[ "$out" != *"cert-hello"* ]]'
 $CC -m put -b 256 -f "$work/upload" "coaps://127.0.0.1:$cport/sink" >/dev/null 2>&1
 $CC -m get "coaps://127.0.0.1:$cport/sink" >"$work/c1c" 2>&1
 check "libcoap (certificates) PUT 3000 bytes block-wise to coapbed" "$work/c1c" '[[ "$out" == *"3000"* ]]'

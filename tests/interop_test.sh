@@ -47,6 +47,9 @@ check "libcoap GET /large (block-wise, 70000 bytes) from coapbed" "$work/o2" \
     '[[ $(wc -c <"$file") -ge 70000 && "$out" == "coapbed large resource line 00000"* && "$out" == *"line 02057"* ]]'
 $C -m post -e "interop-hello" "$base/echo" >"$work/o3" 2>&1
 check "libcoap POST /echo to coapbed" "$work/o3" '[[ "$out" == *"interop-hello"* ]]'
+$C -m delete "$base/echo" >/dev/null 2>&1
+$C -m get "$base/echo" >"$work/o3b" 2>&1
+check "libcoap DELETE /echo on coapbed (then empty)" "$work/o3b" '[[ "$out" != *"interop-hello"* ]]'
 head -c 3000 /dev/zero | tr '\0' 'u' >"$work/upload"
 $C -m put -b 256 -f "$work/upload" "$base/sink" >"$work/o4" 2>&1
 $C -m get "$base/sink" >"$work/o4b" 2>&1

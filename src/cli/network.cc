@@ -64,7 +64,8 @@ constexpr std::string_view kServeUsage =
     "  /.well-known/core   link format (RFC 6690) of every resource\n"
     "  /large              70000 bytes of text, for block-wise transfers\n"
     "  /counter            observable, increments every second (RFC 7641)\n"
-    "  /echo               POST/PUT: answers 2.04 with the request payload; GET: the last one\n"
+    "  /echo               POST/PUT: answers 2.04 with the request payload; GET: the last one;\n"
+    "                      DELETE: forgets it (2.02)\n"
     "  /sink               POST/PUT: accepts any payload (Block1 uploads), answers 2.04\n"
     "  /slow               answers with a separate response after one second\n"
     "--port 0 picks a free port; the line `coapbed: serving on PORT` goes to stderr.\n"
@@ -404,11 +405,14 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
     add("counter", counter_rc, ";obs;title=\"counter\"");
     std::vector<std::uint8_t> echoed;
     coap::ResourceConfig echo_rc;
-    echo_rc.methods = coap::methods::kGet | coap::methods::kPost | coap::methods::kPut;
+    echo_rc.methods = coap::methods::kGet | coap::methods::kPost | coap::methods::kPut | coap::methods::kDelete;
     echo_rc.handler = [&echoed](const coap::IncomingRequest& in) {
         coap::Response r;
         if (in.method == coap::codes::kGet) {
             r.payload = echoed;
+        } else if (in.method == coap::codes::kDelete) {
+            echoed.clear();
+            r.code = coap::codes::kDeleted;  // RFC 7252 §5.9.1.2
         } else {
             echoed = in.payload;
             r.code = coap::codes::kChanged;
