@@ -7,10 +7,10 @@
 set -u
 bin="$1"
 work="$(mktemp -d)"
-server_pid=""
 peer_pid=""
+source "$(dirname "$0")/interop_lib.sh"
 cleanup() {
-    [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null
+    serve_stop
     [[ -n "$peer_pid" ]] && kill "$peer_pid" 2>/dev/null
     [[ -n "${cpeer_pid:-}" ]] && kill "$cpeer_pid" 2>/dev/null
     wait 2>/dev/null
@@ -20,46 +20,15 @@ trap cleanup EXIT
 if ! command -v coap-client-openssl >/dev/null || ! command -v coap-server-openssl >/dev/null; then
     echo "interop-dtls: libcoap3-bin is not installed (scripts/install-deps installs it)"; exit 1
 fi
-fail=0
-check() {  # name, output file, condition (bash expression over $out)
-    local name="$1" file="$2" cond="$3"
-    out="$(cat "$file")"
-    if eval "$cond"; then
-        echo "ok   $name"
-    else
-        echo "FAIL $name"; echo "---- output:"; head -c 2000 "$file"; echo; echo "----"; fail=1
-    fi
-}
 ID=coapbed-interop
 KEY=interop-secret-key
 
 # ---- libcoap's DTLS client against our DTLS server ----------------------------------
-"$bin" serve --port 0 --bind 127.0.0.1 --psk-identity "$ID" --psk-key "$KEY" 2>"$work/serve.err" &
-server_pid=$!
-for _ in $(seq 50); do grep -q "serving on" "$work/serve.err" 2>/dev/null && break; sleep 0.1; done
-port="$(sed -n 's/coapbed: serving on //p' "$work/serve.err")"
-[[ -n "$port" ]] || { echo "FAIL: coapbed serve (PSK) did not start"; cat "$work/serve.err"; exit 1; }
-base="coaps://127.0.0.1:$port"
+serve_start "$work/serve.err" --psk-identity "$ID" --psk-key "$KEY"
+base="coaps://127.0.0.1:$serve_port"
 C="timeout 30 coap-client-openssl -v 0 -u $ID -k $KEY"
 
-$C -m get "$base/.well-known/core" >"$work/o1" 2>&1
-check "libcoap PSK GET /.well-known/core from coapbed" "$work/o1" '[[ "$out" == *"</large>"* ]]'
-$C -m get "$base/large" >"$work/o2" 2>&1
-check "libcoap PSK GET /large (70000 bytes, block-wise) from coapbed" "$work/o2" \
-    '[[ $(wc -c <"$file") -ge 70000 && "$out" == "coapbed large resource line 00000"* && "$out" == *"line 02057"* ]]'
-$C -m post -e "dtls-hello" "$base/echo" >"$work/o3" 2>&1
-check "libcoap PSK POST /echo to coapbed" "$work/o3" '[[ "$out" == *"dtls-hello"* ]]'
-$C -m delete "$base/echo" >/dev/null 2>&1
-$C -m get "$base/echo" >"$work/o3b" 2>&1
-check "libcoap PSK DELETE /echo on coapbed (then empty)" "$work/o3b" '[[ "$out" != *"dtls-hello"* ]]'
-head -c 3000 /dev/zero | tr '\0' 'u' >"$work/upload"
-$C -m put -b 256 -f "$work/upload" "$base/sink" >"$work/o4" 2>&1
-$C -m get "$base/sink" >"$work/o4b" 2>&1
-check "libcoap PSK PUT 3000 bytes block-wise to coapbed" "$work/o4b" '[[ "$out" == *"3000"* ]]'
-$C -s 4 "$base/counter" >"$work/o5" 2>&1
-check "libcoap PSK observes /counter on coapbed (>= 3 notifications)" "$work/o5" '[[ ${#out} -ge 3 ]]'
-$C -m get "$base/slow" >"$work/o6" 2>&1
-check "libcoap PSK GET /slow (separate response) from coapbed" "$work/o6" '[[ "$out" == *"separate response"* ]]'
+libcoap_client_suite PSK "$C" "$base"
 timeout 30 coap-client-openssl -v 0 -u "$ID" -k wrong-key -B 3 -m get "$base/large" >"$work/o7" 2>&1
 check "libcoap with a wrong key gets nothing from coapbed" "$work/o7" '[[ "$out" != *"large resource"* ]]'
 
@@ -76,10 +45,10 @@ check "coapbed with a wrong key: exit 4, no content" "$work/s2" '[[ "$out" == *"
 "$bin" get "$base/large" --timeout 3 >"$work/s3" 2>&1; rc=$?
 echo "rc $rc" >>"$work/s3"
 check "coapbed coaps:// without a key: exit 2 and why" "$work/s3" '[[ "$out" == *"rc 2"* && "$out" == *"--psk-key"* ]]'
-kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; server_pid=""
+serve_stop
 
 # ---- our client against libcoap's DTLS server ----------------------------------------
-pport="$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+pport="$(free_port)"
 coap-server-openssl -A 127.0.0.1 -p "$pport" -k "$KEY" -d 10 -v 0 >"$work/peer.log" 2>&1 &
 peer_pid=$!
 sleep 0.5
@@ -118,34 +87,15 @@ leaf other "DNS:other.example"
 mk ecparam -name prime256v1 -genkey -noout -out "$pki/self.key"
 mk req -x509 -new -key "$pki/self.key" -subj "/CN=self-signed" -days 2 -out "$pki/self.pem"
 
-start_server() {  # extra serve arguments
-    "$bin" serve --port 0 --bind 127.0.0.1 "$@" 2>"$work/cserve.err" &
-    server_pid=$!
-    for _ in $(seq 50); do grep -q "serving on" "$work/cserve.err" 2>/dev/null && break; sleep 0.1; done
-    cport="$(sed -n 's/coapbed: serving on //p' "$work/cserve.err")"
-}
-stop_server() { kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; server_pid=""; }
+start_server() { serve_start "$work/cserve.err" "$@"; cport="$serve_port"; }
+stop_server() { serve_stop; }
 
 start_server --cert "$pki/server.pem" --key "$pki/server.key"
-timeout 30 coap-client-openssl -v 0 -R "$pki/ca.pem" -m get "coaps://127.0.0.1:$cport/large" >"$work/c1" 2>&1
-check "libcoap (certificates, CA-verified) GET /large from coapbed" "$work/c1" '[[ $(wc -c <"$file") -ge 70000 && "$out" == *"line 02057"* ]]'
+libcoap_client_suite "certificates, CA-verified" "timeout 30 coap-client-openssl -v 0 -R $pki/ca.pem" "coaps://127.0.0.1:$cport"
 "$bin" get "coaps://127.0.0.1:$cport/large" --ca "$pki/ca.pem" --timeout 20 >"$work/c2" 2>"$work/c2.err"
 cat "$work/c2.err" >>"$work/c2"
 check "coapbed (certificates) GET /large from coapbed, TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8" "$work/c2" \
     '[[ "$out" == *"line 02057"* && "$out" == *"ECDHE-ECDSA-AES128-CCM8"* ]]'
-CC="timeout 30 coap-client-openssl -v 0 -R $pki/ca.pem"
-$CC -m post -e "cert-hello" "coaps://127.0.0.1:$cport/echo" >"$work/c1b" 2>&1
-check "libcoap (certificates) POST /echo to coapbed" "$work/c1b" '[[ "$out" == *"cert-hello"* ]]'
-$CC -m delete "coaps://127.0.0.1:$cport/echo" >/dev/null 2>&1
-$CC -m get "coaps://127.0.0.1:$cport/echo" >"$work/c1g" 2>&1
-check "libcoap (certificates) DELETE /echo on coapbed (then empty)" "$work/c1g" '[[ "$out" != *"cert-hello"* ]]'
-$CC -m put -b 256 -f "$work/upload" "coaps://127.0.0.1:$cport/sink" >/dev/null 2>&1
-$CC -m get "coaps://127.0.0.1:$cport/sink" >"$work/c1c" 2>&1
-check "libcoap (certificates) PUT 3000 bytes block-wise to coapbed" "$work/c1c" '[[ "$out" == *"3000"* ]]'
-$CC -s 4 "coaps://127.0.0.1:$cport/counter" >"$work/c1d" 2>&1
-check "libcoap (certificates) observes /counter on coapbed" "$work/c1d" '[[ ${#out} -ge 3 ]]'
-$CC -m get "coaps://127.0.0.1:$cport/slow" >"$work/c1e" 2>&1
-check "libcoap (certificates) GET /slow (separate response) from coapbed" "$work/c1e" '[[ "$out" == *"separate response"* ]]'
 "$bin" get "coaps://127.0.0.1:$cport/slow" --ca "$pki/ca.pem" --timeout 10 >"$work/c1f" 2>&1
 check "coapbed (certificates) GET /slow (separate response) from coapbed" "$work/c1f" '[[ "$out" == *"separate response"* ]]'
 "$bin" get "coaps://localhost:$cport/counter" --ca "$pki/ca.pem" --timeout 10 >"$work/c3" 2>&1
@@ -172,7 +122,7 @@ echo "rc $r1 $r2" >>"$work/c6"
 check "coapbed refuses the self-signed key under another pin or a CA" "$work/c6" '[[ "$out" == *"rc 4 4"* ]]'
 stop_server
 
-cpeer="$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+cpeer="$(free_port)"
 coap-server-openssl -A 127.0.0.1 -p "$cpeer" -c "$pki/server.pem" -j "$pki/server.key" -d 10 -v 0 >"$work/cpeer.log" 2>&1 &
 cpeer_pid=$!
 sleep 0.5
