@@ -546,6 +546,7 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     doc["params"] = params;
 
     uint64_t started = 0, completed = 0, failed = 0, rejected = 0, timeouts = 0, delivered = 0;
+    uint64_t reset = 0, forged = 0;  // attacks on a client: exchanges ended by RST, forgeries taken
     std::vector<double> all_times;
     std::vector<double> per_client_completed;
     ordered_json per_client = ordered_json::array();
@@ -558,6 +559,7 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
             rtx += r.retransmissions;
             if (!r.completed) {
                 if (r.reason == "timeout") ++timeouts;
+                if (r.reason == "reset") ++reset;
                 continue;
             }
             times.push_back(r.elapsed_s);
@@ -568,6 +570,7 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         completed += app->GetCompleted();
         failed += app->GetFailed();
         rejected += app->GetRejected();
+        forged += app->GetForgedAccepted();
         delivered += bytes;
         per_client_completed.push_back(static_cast<double>(app->GetCompleted()));
         ordered_json cj;
@@ -637,12 +640,6 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     m["ip_bytes"] = ip_bytes;
     m["rtt_mean_s"] = number_or_null(rtt_samples > 0 ? engine_clients.value("rtt_sum_s", 0.0) / rtt_samples : NAN);
     // Attack figures (empty when the run has no [attack]).
-    uint64_t reset = 0, forged = 0;
-    for (uint32_t i = 0; i < clients.GetN(); ++i) {
-        auto app = DynamicCast<CoapClient>(clients.Get(i));
-        forged += app->GetForgedAccepted();
-        for (const auto& r : app->GetRecords()) reset += (!r.completed && r.reason == "reset") ? 1 : 0;
-    }
     const bool reflection = attack && !against_client;
     auto ratio = [](uint64_t num, uint64_t den) -> ordered_json {
         if (den == 0) return nullptr;

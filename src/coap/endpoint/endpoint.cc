@@ -40,8 +40,7 @@ struct Endpoint::PeerState {
 struct Endpoint::DefenceState {
     std::uint64_t received = 0;  ///< bytes received from the address
     std::uint64_t sent = 0;      ///< bytes sent to it while unverified
-    bool is_verified = false;
-    TimePoint verified_until;
+    TimePoint verified_until;    ///< verified before this (never: the clock's origin)
     double tokens = 0;           ///< rate-limit bucket
     TimePoint refilled;
     TimePoint last_seen;
@@ -1171,13 +1170,11 @@ Endpoint::DefenceState* Endpoint::defence_state(TimePoint now, const Peer& peer)
     return &it->second;
 }
 
-bool Endpoint::verified(const DefenceState& d, TimePoint now) const {
-    return d.is_verified && now < d.verified_until;
-}
+bool Endpoint::verified(const DefenceState& d, TimePoint now) const { return now < d.verified_until; }
 
 bool Endpoint::may_send(TimePoint now, const Peer& peer, std::size_t size) {
     const ServerDefences& def = config_.defences;
-    const double ratio = def.amplification_limit > 0 ? def.amplification_limit : (def.echo && def.echo_key ? 3.0 : 0.0);
+    const double ratio = def.amplification_limit > 0 ? def.amplification_limit : (def.echo_enabled() ? 3.0 : 0.0);
     if (ratio <= 0) return true;
     auto it = defence_.find(peer);
     if (it == defence_.end()) return static_cast<double>(size) <= static_cast<double>(def.initial_allowance);
@@ -1194,7 +1191,7 @@ std::vector<std::uint8_t> Endpoint::limit_reply(TimePoint now, const Peer& peer,
                                                 MessageType type, std::uint16_t mid, Bytes token) {
     if (may_send(now, peer, bytes.size())) return bytes;
     const ServerDefences& def = config_.defences;
-    if (def.echo && def.echo_key) {
+    if (def.echo_enabled()) {
         // RFC 9175 §2.4: 4.01 with a fresh Echo instead of the large response.
         const auto echo = mint_echo(*def.echo_key, peer, now);
         MessageBuilder b(type, codes::kUnauthorized, mid);
@@ -1226,11 +1223,10 @@ void Endpoint::on_request(TimePoint now, const Peer& from, const MessageView& m)
             d.tokens -= 1.0;
         }
         const std::size_t ei = m.find(options::kEcho);
-        if (def.echo && def.echo_key && ei < m.option_count()) {
+        if (def.echo_enabled() && ei < m.option_count()) {
             switch (verify_echo(*def.echo_key, from, m.option(ei).value, now, def.echo_freshness)) {
                 case EchoVerdict::Valid:
                     ++stats_.echo_verified;
-                    d.is_verified = true;
                     d.verified_until = now + def.verified_for;
                     break;
                 case EchoVerdict::Expired: ++stats_.echo_expired; break;
@@ -1402,13 +1398,14 @@ void Endpoint::on_request(TimePoint now, const Peer& from, const MessageView& m)
         if (m.type() == MessageType::Con) send_empty_ack(now, from, m.message_id(), &entry);
         return;
     }
+    const bool registers = observe && *observe == 0;  // RFC 7641 §2
     bool may_observe = true;
-    if (observe && *observe == 0 && def.observe_verified_only) {
+    if (registers && def.observe_verified_only) {
         const auto dit = defence_.find(from);
         may_observe = dit != defence_.end() && verified(dit->second, now);
         if (!may_observe) ++stats_.observe_refused;  // answered as a plain GET (RFC 7641 §4.1)
     }
-    if (observe && *observe == 0 && may_observe && def.max_observations_per_address > 0) {
+    if (registers && may_observe && def.max_observations_per_address > 0) {
         std::size_t held = 0;
         for (const auto& [path, r] : resources_) {
             for (const Observer& o : r->observers) {
@@ -1418,7 +1415,7 @@ void Endpoint::on_request(TimePoint now, const Peer& from, const MessageView& m)
         may_observe = held < def.max_observations_per_address;
         if (!may_observe) ++stats_.observe_refused;
     }
-    if (observe && *observe == 0 && can_observe && may_observe && res.config.observable &&
+    if (registers && can_observe && may_observe && res.config.observable &&
         is_success(result.response.code) && !shape.request_block2.has_value()) {
         auto oit = std::find_if(res.observers.begin(), res.observers.end(),
                                 [&](const Observer& o) { return o.peer == from && o.token == token; });

@@ -47,8 +47,10 @@ struct ServerDefences {
     /// beyond max_observers_per_resource.
     std::size_t max_observations_per_address = 0;
 
+    /// Echo challenges are on (they need a key).
+    [[nodiscard]] bool echo_enabled() const noexcept { return echo && echo_key != nullptr; }
     [[nodiscard]] bool any() const noexcept {
-        return (echo && echo_key) || amplification_limit > 0 || rate_limit > 0 || observe_verified_only ||
+        return echo_enabled() || amplification_limit > 0 || rate_limit > 0 || observe_verified_only ||
                max_observations_per_address > 0;
     }
 };
