@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <deque>
 #include <string>
 #include <vector>
@@ -93,6 +95,28 @@ TEST(Dtls, PskHandshakeWithCookieThenRecordsBothWays) {
         const std::string s(d.bytes.begin(), d.bytes.end());
         EXPECT_EQ(s.find("the answer"), std::string::npos);
     }
+}
+
+TEST(Dtls, ALostClientHelloIsSentAgainWhenOpenSslsTimerExpires) {
+    DtlsLayer client, server;
+    std::string error;
+    ASSERT_TRUE(client.init(config(false), error));
+    ASSERT_TRUE(server.init(config(true), error));
+    Wire w;
+    const coap::TimePoint now = coap::TimePoint::from_ns(1'000'000'000);
+    client.write(now, kServer, coap::Bytes(std::string_view("x")), w.from(kClient));
+    ASSERT_EQ(w.queue.size(), 1u);
+    w.queue.clear();  // the ClientHello is lost
+    ASSERT_TRUE(client.next_timeout(now).has_value());
+    client.handle_timeouts(now, w.from(kClient));
+    EXPECT_TRUE(w.queue.empty());  // not yet: OpenSSL's first timer is one second (wall clock)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    client.handle_timeouts(now, w.from(kClient));
+    ASSERT_EQ(w.queue.size(), 1u);  // sent again
+    std::vector<std::string> at_client, at_server;
+    pump(w, client, server, at_client, at_server);
+    EXPECT_TRUE(client.established(kServer));
+    EXPECT_EQ(at_server, std::vector<std::string>{"x"});
 }
 
 TEST(Dtls, AWrongKeyOrIdentityNeverEstablishes) {

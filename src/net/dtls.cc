@@ -128,7 +128,9 @@ DtlsLayer::~DtlsLayer() {
 bool DtlsLayer::init(const DtlsConfig& config, std::string& error) {
     config_ = config;
     const bool certs = !config_.cert_file.empty();
-    if (config_.psk_key.empty() && !certs && !(config_.server == false && (!config_.ca_file.empty() || !config_.pin.empty()))) {
+    // A client may check the server's certificate without presenting one of its own.
+    const bool client_checks = !config_.server && (!config_.ca_file.empty() || !config_.pin.empty());
+    if (config_.psk_key.empty() && !certs && !client_checks) {
         error = "DTLS needs a pre-shared key (--psk-key) or certificates (--cert/--key, --ca or --pin)";
         return false;
     }
@@ -312,23 +314,20 @@ std::optional<coap::TimePoint> DtlsLayer::next_timeout(coap::TimePoint now) cons
     return t;
 }
 
-void DtlsLayer::handle_timeouts(coap::TimePoint now, const Send& send) {
-    std::vector<coap::Peer> due;
+void DtlsLayer::handle_timeouts(coap::TimePoint, const Send& send) {
+    // DTLSv1_handle_timeout retransmits a flight only when its timer has expired (1),
+    // does nothing otherwise (0), and fails when the handshake gave up (-1).
+    std::vector<coap::Peer> failed;
     for (const auto& [peer, s] : sessions_) {
-        timeval tv{};
-        if (!s->established && DTLSv1_get_timeout(s->ssl, &tv) == 1 && tv.tv_sec == 0 && tv.tv_usec == 0) {
-            due.push_back(peer);
+        if (s->established) continue;
+        const int r = DTLSv1_handle_timeout(s->ssl);
+        if (r < 0) {
+            failed.push_back(peer);
+        } else if (r > 0) {
+            flush(*s, send);
         }
     }
-    for (const auto& peer : due) {
-        Session* s = session(now, peer, false);
-        if (s == nullptr) continue;
-        if (DTLSv1_handle_timeout(s->ssl) < 0) {
-            fail(peer, "handshake timed out");
-            continue;
-        }
-        flush(*s, send);
-    }
+    for (const auto& peer : failed) fail(peer, "handshake timed out");
 }
 
 bool DtlsLayer::established(const coap::Peer& peer) const {

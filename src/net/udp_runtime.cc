@@ -96,6 +96,9 @@ std::optional<coap::Peer> resolve(const std::string& host, std::uint16_t port, s
     return p;
 }
 
+UdpRuntime::UdpRuntime()
+    : raw_send_([this](const coap::Peer& p, const std::uint8_t* d, std::size_t n) { send_raw(p, d, n); }) {}
+
 UdpRuntime::~UdpRuntime() {
     if (fd_ >= 0) close(fd_);
 }
@@ -163,10 +166,9 @@ void UdpRuntime::send_raw(const coap::Peer& peer, const std::uint8_t* data, std:
 }
 
 void UdpRuntime::flush(coap::Endpoint& endpoint, const std::function<void(coap::Event&)>& on_event) {
-    const DtlsLayer::Send send = [this](const coap::Peer& p, const std::uint8_t* d, std::size_t n) { send_raw(p, d, n); };
     while (auto t = endpoint.poll_transmit()) {
         if (dtls_ != nullptr) {
-            dtls_->write(monotonic_now(), t->peer, coap::Bytes(t->bytes.data(), t->bytes.size()), send);
+            dtls_->write(monotonic_now(), t->peer, coap::Bytes(t->bytes.data(), t->bytes.size()), raw_send_);
         } else {
             send_raw(t->peer, t->bytes.data(), t->bytes.size());
         }
@@ -210,9 +212,7 @@ UdpRuntime::Stop UdpRuntime::run(coap::Endpoint& endpoint, const std::function<v
                 const coap::Peer from = from_sockaddr(ss);
                 if (dtls_ != nullptr) {
                     std::vector<std::vector<std::uint8_t>> plain;
-                    dtls_->receive(now, from, coap::Bytes(buf, static_cast<std::size_t>(got)),
-                                   [this](const coap::Peer& p, const std::uint8_t* d, std::size_t m) { send_raw(p, d, m); },
-                                   plain);
+                    dtls_->receive(now, from, coap::Bytes(buf, static_cast<std::size_t>(got)), raw_send_, plain);
                     for (const auto& p : plain) endpoint.handle_datagram(now, from, coap::Bytes(p.data(), p.size()));
                 } else {
                     endpoint.handle_datagram(now, from, coap::Bytes(buf, static_cast<std::size_t>(got)));
@@ -221,7 +221,7 @@ UdpRuntime::Stop UdpRuntime::run(coap::Endpoint& endpoint, const std::function<v
             }
         }
         if (dtls_ != nullptr) {
-            dtls_->handle_timeouts(now, [this](const coap::Peer& p, const std::uint8_t* d, std::size_t m) { send_raw(p, d, m); });
+            dtls_->handle_timeouts(now, raw_send_);
         }
         endpoint.handle_timeout(now);
         if (tick) tick(now);

@@ -31,7 +31,7 @@ std::optional<coap::Peer> resolve(const std::string& host, std::uint16_t port, s
 
 class UdpRuntime {
 public:
-    UdpRuntime() = default;
+    UdpRuntime();
     ~UdpRuntime();
     UdpRuntime(const UdpRuntime&) = delete;
     UdpRuntime& operator=(const UdpRuntime&) = delete;
@@ -58,6 +58,7 @@ private:
     void flush(coap::Endpoint& endpoint, const std::function<void(coap::Event&)>& on_event);
     void send_raw(const coap::Peer& peer, const std::uint8_t* data, std::size_t size);
     DtlsLayer* dtls_ = nullptr;
+    DtlsLayer::Send raw_send_;  ///< send_raw as the DTLS layer's way out, made once
     int fd_ = -1;
     bool v6_ = false;
     std::uint16_t port_ = 0;
