@@ -1,4 +1,5 @@
-// Fuzz target: URI parsing and decomposition (RFC 7252 §6.4); whenever decomposition
+// Fuzz target: URI parsing and decomposition (RFC 7252 §6.4), with decompose_uri's one
+// pass checked against the two-pass reference on every input; whenever decomposition
 // succeeds, composing the options (§6.5) and decomposing again gives the same options.
 #include <cstdint>
 #include <string>
@@ -12,15 +13,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     coap::UriParts parts;
     const coap::UriResult parsed = coap::parse_uri(text, parts);
+    // Differential: decompose_uri's one pass gives what the two-pass reference gives.
+    coap::UriOptions fast;
+    const coap::UriResult one_pass = coap::decompose_uri(text, fast);
     if (!parsed.ok()) {
         FUZZ_CHECK(parsed.offset <= size || parsed.error == coap::UriError::TooLong);
         FUZZ_CHECK(!coap::to_string(parsed.error).empty());
+        FUZZ_CHECK(one_pass.error == parsed.error && one_pass.offset == parsed.offset);
         return 0;
     }
     FUZZ_CHECK(coap::to_string(coap::UriError::Ok) == "ok");
     coap::UriOptions first;
     const coap::UriResult r = coap::decompose(parts, first);
+    FUZZ_CHECK(one_pass.error == r.error && one_pass.offset == r.offset);
     if (!r.ok()) return 0;
+    FUZZ_CHECK(fast.size() == first.size() && fast.host() == first.host() && fast.port() == first.port() &&
+               fast.scheme() == first.scheme() && fast.host_kind() == first.host_kind());
+    for (std::size_t i = 0; i < first.size(); ++i) {
+        FUZZ_CHECK(fast[i].number == first[i].number && fast[i].value == first[i].value);
+    }
     FUZZ_CHECK(first.size() <= coap::UriOptions::kMaxOptions);
     std::vector<coap::Option> list;
     for (std::size_t i = 0; i < first.size(); ++i) {

@@ -243,3 +243,73 @@ TEST(Uri, ComposeThenDecomposeGivesTheSameOptions) {
     }
     EXPECT_GT(decomposed, 4000);  // the generator mostly produces valid URIs
 }
+
+namespace {
+// decompose_uri's one pass against the two-pass reference (parse_uri, then decompose):
+// the same error and offset, or the same options, host, port, scheme and host kind.
+void expect_same_as_reference(const std::string& uri) {
+    UriOptions fast;
+    const coap::UriResult a = coap::decompose_uri(uri, fast);
+    coap::UriParts parts;
+    UriOptions ref;
+    coap::UriResult b = coap::parse_uri(uri, parts);
+    if (b.ok()) b = coap::decompose(parts, ref);
+    ASSERT_EQ(a.error, b.error) << uri << ": " << coap::to_string(a.error) << " vs " << coap::to_string(b.error);
+    ASSERT_EQ(a.offset, b.offset) << uri;
+    if (!a.ok()) return;
+    ASSERT_EQ(options_of(fast), options_of(ref)) << uri;
+    ASSERT_EQ(fast.host(), ref.host()) << uri;
+    ASSERT_EQ(fast.port(), ref.port()) << uri;
+    ASSERT_EQ(fast.scheme(), ref.scheme()) << uri;
+    ASSERT_EQ(fast.host_kind(), ref.host_kind()) << uri;
+}
+}  // namespace
+
+TEST(Uri, OnePassAgreesWithTheReference) {
+    for (const char* u : {"coap://example.com/sensors/temp", "coap://[2001:DB8::1]:5683/.well-known/core?rt=x",
+                          "coaps://Node-17.example.org:61616/a/b/c?x=1&y=2", "coap://192.0.2.10/s/t%20x/%7Euser",
+                          "coap://h", "coap://h/", "coap://h//", "coap://h?", "coap://h/?x=/y?z", "coap://h/a/./b",
+                          "coap://h/%2e/x", "coap://h:/", "coap://h:0/", "coap://h:65535", "coap://h:65536/",
+                          "coap://h:005683/x", "coap://h/%4", "coap://h/%", "coap://h/x#f", "coap://user@h/",
+                          "coap://h/a b", "coap://[::1]x/", "coap://[::1", "coap://1.2.3.4:1/", "coap://1.2.3.04/",
+                          "coap://Ex%41mple/", "coap://h/%41%", "coap://h/?%", "coap://h/.", "coap://h/..",
+                          "coap://h/.x/..y", "coaps://[::ffff:1.2.3.4]/"}) {
+        expect_same_as_reference(u);
+    }
+    std::string nul = "coap://h/a";
+    nul += '\0';
+    nul += "b";
+    expect_same_as_reference(nul);
+    std::string long_host = "coap://" + std::string(255, 'h') + "/";
+    expect_same_as_reference(long_host);
+    expect_same_as_reference("coap://" + std::string(256, 'h') + "/");
+    expect_same_as_reference("coap://h/" + std::string(255, 'a') + "/" + std::string(256, 'b'));
+    expect_same_as_reference("coap://h/?" + std::string(256, 'q'));
+    std::string many = "coap://h";
+    for (std::size_t i = 0; i < UriOptions::kMaxOptions; ++i) many += "/a";
+    expect_same_as_reference(many);
+    expect_same_as_reference(many.substr(0, many.size() - 2));
+    expect_same_as_reference("coap://h/" + std::string(coap::kMaxUriLength - 9, 'a'));
+    expect_same_as_reference("coap://h/" + std::string(coap::kMaxUriLength - 8, 'a'));
+    // Seeded random URIs: every delimiter, escapes good and bad, upper case, NUL, bytes
+    // above 0x7f, after prefixes that select each branch of the one pass.
+    std::mt19937 rng(7261);
+    const char* prefixes[] = {"coap://", "coaps://", "COAP://", "coap:/", "coap://[::1]", "coap://[", "coap://1.2.3.4",
+                              "coap://Host", "coap://h:", ""};
+    const std::string alphabet = std::string("aZ09-._~!$&'()*+,;=:@/?%#[] \x7f\xc3") + '\0';
+    const char* hexes = "0123456789abcdefABCDEFg";
+    for (int i = 0; i < 20000; ++i) {
+        std::string uri = prefixes[std::uniform_int_distribution<int>(0, 9)(rng)];
+        const int len = std::uniform_int_distribution<int>(0, 24)(rng);
+        for (int k = 0; k < len; ++k) {
+            const char c = alphabet[std::uniform_int_distribution<std::size_t>(0, alphabet.size() - 1)(rng)];
+            uri += c;
+            if (c == '%' && rng() % 4 != 0) {
+                uri += hexes[std::uniform_int_distribution<int>(0, 22)(rng)];
+                uri += hexes[std::uniform_int_distribution<int>(0, 22)(rng)];
+            }
+        }
+        expect_same_as_reference(uri);
+        if (HasFatalFailure()) return;
+    }
+}

@@ -1,5 +1,7 @@
 #include "coap/uri/uri.h"
 
+#include <cstring>
+
 #include "coap/options/registry.h"
 #include "coap/options/values.h"
 
@@ -347,7 +349,157 @@ UriResult decompose(const UriParts& parts, UriOptions& out) noexcept {
     return {};
 }
 
+namespace {
+
+// The characters each component of the one-pass decomposition takes as they are.
+enum : std::uint8_t {
+    kHostPlain = 1,   // reg-name: unreserved / sub-delims (RFC 3986 §3.2.2)
+    kPathPlain = 2,   // segment: pchar without pct-encoded (RFC 3986 §3.3)
+    kQueryPlain = 4,  // query: pchar / "/" / "?" (RFC 3986 §3.4) without the "&" that splits it (RFC 7252 §6.4 step 9)
+    kUpper = 8,
+};
+struct ScanTable {
+    std::uint8_t c[256] = {};
+    constexpr ScanTable() {
+        for (int i = 0; i < 256; ++i) {
+            const std::uint8_t k = kChars.c[i];
+            if ((k & (kUnreserved | kSubDelim)) != 0) c[i] |= kHostPlain;
+            if ((k & (kUnreserved | kSubDelim | kColonAt)) != 0) c[i] |= kPathPlain;
+            if ((k & (kUnreserved | kSubDelim | kColonAt | kSlash | kQuestion)) != 0 && i != '&') c[i] |= kQueryPlain;
+            if (i >= 'A' && i <= 'Z') c[i] |= kUpper;
+        }
+    }
+};
+constexpr ScanTable kScan;
+
+// Decodes the rest of a component in place, from `p` (at a "%") to the first character
+// neither `plain` nor a pct-encoded triplet; `p` is left there. Returns the end of the
+// decoded bytes, or nullptr for a malformed triplet. The zero byte after the copied URI
+// stops the loop, and p[2] is read only when p[1] is a hex digit, that is, before it.
+std::uint8_t* decode_in_place(std::uint8_t*& p, std::uint8_t plain) noexcept {
+    std::uint8_t* w = p;
+    while (true) {
+        const std::uint8_t c = *p;
+        if ((kScan.c[c] & plain) != 0) {
+            *w++ = c;
+            ++p;
+        } else if (c == '%') {
+            const char hi = static_cast<char>(p[1]);
+            if (!is_hex(hi)) return nullptr;
+            const char lo = static_cast<char>(p[2]);
+            if (!is_hex(lo)) return nullptr;
+            *w++ = static_cast<std::uint8_t>((hex_value(hi) << 4) | hex_value(lo));
+            p += 3;
+        } else {
+            return w;
+        }
+    }
+}
+
+// Scans one path segment or query argument that starts at `p`; leaves `p` on the
+// character that ended it. Returns the end of its (decoded) value, or nullptr.
+inline std::uint8_t* scan_component(std::uint8_t*& p, std::uint8_t plain) noexcept {
+    while ((kScan.c[*p] & plain) != 0) ++p;
+    return *p == '%' ? decode_in_place(p, plain) : p;
+}
+
+}  // namespace
+
+// The one-pass decomposition of decompose_uri. The URI is copied into the option storage
+// and every value is decoded in place (a decoded value is never longer than its text),
+// so the options view their own bytes of the copy. Returns false, leaving `out` to be
+// overwritten, for anything but the common shape: the reference path then gives the
+// result, so this function only has to be right when it returns true.
+bool decompose_common(std::string_view t, UriOptions& out) noexcept {
+    const std::size_t n = t.size();
+    if (n > kMaxUriLength || n < 8) return false;
+    std::uint8_t* const s = out.storage_.data();
+    std::memcpy(s, t.data(), n);
+    s[n] = 0;
+    std::uint8_t* p;
+    if (std::memcmp(s, "coap://", 7) == 0) {
+        out.scheme_ = Scheme::Coap;
+        p = s + 7;
+    } else if (std::memcmp(s, "coaps://", 8) == 0) {
+        out.scheme_ = Scheme::Coaps;
+        p = s + 8;
+    } else {
+        return false;
+    }
+    out.count_ = 0;
+    out.port_ = default_port(out.scheme_);
+    auto at = [s](const std::uint8_t* q) { return static_cast<std::size_t>(q - s); };
+
+    // RFC 7252 §6.1: host [ ":" port ].
+    std::uint8_t* host = p;
+    std::uint8_t* host_end;
+    if (*p == '[') {
+        ++host;
+        host_end = static_cast<std::uint8_t*>(std::memchr(host, ']', n - at(host)));
+        if (host_end == nullptr) return false;
+        const std::string_view literal(reinterpret_cast<const char*>(host), at(host_end) - at(host));
+        if (!is_ipv6(literal)) return false;
+        for (std::uint8_t* q = host; q < host_end; ++q) *q = static_cast<std::uint8_t>(to_lower(static_cast<char>(*q)));
+        out.host_kind_ = HostKind::IPv6;
+        p = host_end + 1;
+    } else {
+        std::uint8_t seen = 0;
+        while ((kScan.c[*p] & kHostPlain) != 0) seen |= kScan.c[*p++];
+        host_end = p;
+        const std::size_t len = at(host_end) - at(host);
+        if (len == 0 || len > 255) return false;  // RFC 7252 §5.10.1
+        const std::string_view name(reinterpret_cast<const char*>(host), len);
+        if (is_digit(name[0]) && is_ipv4(name)) {
+            out.host_kind_ = HostKind::IPv4;
+        } else {
+            // RFC 7252 §6.4 step 5: a reg-name is lower-cased into Uri-Host.
+            if ((seen & kUpper) != 0) {
+                for (std::uint8_t* q = host; q < host_end; ++q) *q = static_cast<std::uint8_t>(to_lower(static_cast<char>(*q)));
+            }
+            out.host_kind_ = HostKind::RegName;
+            (void)out.push(options::kUriHost, at(host), len);
+        }
+    }
+    out.host_offset_ = static_cast<std::uint16_t>(at(host));
+    out.host_length_ = static_cast<std::uint16_t>(at(host_end) - at(host));
+    if (*p == ':') {
+        const std::uint8_t* const digits = ++p;
+        std::uint32_t port = 0;
+        while (is_digit(static_cast<char>(*p)) && p - digits < 5) port = port * 10 + (*p++ - '0');
+        if (port > 0xffff) return false;
+        if (p != digits) out.port_ = static_cast<std::uint16_t>(port);
+    }
+
+    // RFC 7252 §6.4 step 8: one Uri-Path per segment.
+    const std::size_t first_path = out.count_;
+    if (*p == '/') {
+        do {
+            std::uint8_t* const seg = ++p;
+            const std::uint8_t* const seg_end = scan_component(p, kPathPlain);
+            if (seg_end == nullptr) return false;
+            const std::size_t raw = at(p) - at(seg);
+            if (raw <= 2 && raw > 0 && seg[0] == '.' && (raw == 1 || seg[1] == '.')) return false;  // dot-segment
+            const std::size_t len = at(seg_end) - at(seg);
+            if (len > 255 || !out.push(options::kUriPath, at(seg), len)) return false;
+        } while (*p == '/');
+        if (out.count_ == first_path + 1 && out.entries_[first_path].length == 0) out.count_ = first_path;
+    }
+    // RFC 7252 §6.4 step 9: one Uri-Query per "&"-separated argument.
+    if (*p == '?') {
+        do {
+            std::uint8_t* const arg = ++p;
+            const std::uint8_t* const arg_end = scan_component(p, kQueryPlain);
+            if (arg_end == nullptr) return false;
+            const std::size_t len = at(arg_end) - at(arg);
+            if (len > 255 || !out.push(options::kUriQuery, at(arg), len)) return false;
+        } while (*p == '&');
+    }
+    out.used_ = n;
+    return at(p) == n;
+}
+
 UriResult decompose_uri(std::string_view text, UriOptions& out) noexcept {
+    if (decompose_common(text, out)) return {};
     UriParts parts;
     if (UriResult r = parse_uri(text, parts); !r.ok()) return r;
     return decompose(parts, out);

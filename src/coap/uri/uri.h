@@ -99,6 +99,7 @@ public:
 
 private:
     friend UriResult decompose(const UriParts& parts, UriOptions& out) noexcept;
+    friend bool decompose_common(std::string_view text, UriOptions& out) noexcept;
     struct Entry {
         std::uint16_t number;
         std::uint16_t offset;
@@ -114,7 +115,9 @@ private:
     std::size_t count_ = 0;
     std::size_t used_ = 0;
     std::array<Entry, kMaxOptions> entries_{};
-    std::array<std::uint8_t, kMaxUriLength> storage_{};
+    // One byte more than the longest URI: the one-pass decomposition copies the URI in
+    // and ends it with a zero byte that stops every scanning loop.
+    std::array<std::uint8_t, kMaxUriLength + 1> storage_{};
 };
 
 /// RFC 7252 §6.4 for a request sent to the URI's own host and port: Uri-Host for a
@@ -122,7 +125,11 @@ private:
 /// (RFC 3986 §5.2.4), one Uri-Path per remaining segment and one Uri-Query per
 /// "&"-separated argument, each percent-decoded. Options come out in ascending order.
 [[nodiscard]] UriResult decompose(const UriParts& parts, UriOptions& out) noexcept;
-/// parse_uri, then decompose.
+/// parse_uri, then decompose: the same result (error, offset, options) in every case.
+/// A URI of the common shape (lower-case scheme, reg-name or IP host, plain or
+/// percent-encoded path segments and query arguments, no dot-segments) is decomposed in
+/// one pass over a copy of the text, without the two-pass reference; everything else,
+/// errors included, goes through parse_uri and decompose.
 [[nodiscard]] UriResult decompose_uri(std::string_view text, UriOptions& out) noexcept;
 
 /// RFC 7252 §6.5: composes a URI from a request's Uri-Host, Uri-Port, Uri-Path and
