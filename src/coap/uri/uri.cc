@@ -356,7 +356,7 @@ enum : std::uint8_t {
     kHostPlain = 1,   // reg-name: unreserved / sub-delims (RFC 3986 §3.2.2)
     kPathPlain = 2,   // segment: pchar without pct-encoded (RFC 3986 §3.3)
     kQueryPlain = 4,  // query: pchar / "/" / "?" (RFC 3986 §3.4) without the "&" that splits it (RFC 7252 §6.4 step 9)
-    kUpper = 8,
+    kHostCommon = 8,  // the reg-name characters most hosts are made of: a-z 0-9 - .
 };
 struct ScanTable {
     std::uint8_t c[256] = {};
@@ -366,11 +366,24 @@ struct ScanTable {
             if ((k & (kUnreserved | kSubDelim)) != 0) c[i] |= kHostPlain;
             if ((k & (kUnreserved | kSubDelim | kColonAt)) != 0) c[i] |= kPathPlain;
             if ((k & (kUnreserved | kSubDelim | kColonAt | kSlash | kQuestion)) != 0 && i != '&') c[i] |= kQueryPlain;
-            if (i >= 'A' && i <= 'Z') c[i] |= kUpper;
+            if ((i >= 'a' && i <= 'z') || (i >= '0' && i <= '9') || i == '-' || i == '.') c[i] |= kHostCommon;
         }
     }
 };
 constexpr ScanTable kScan;
+
+// The first character at or after `p` outside `plain`; the zero byte after the copied URI
+// stops it. Four characters per step (each read only once the one before it was in
+// `plain`, so never past that zero byte).
+inline std::uint8_t* skip(std::uint8_t* p, std::uint8_t plain) noexcept {
+    while (true) {
+        if ((kScan.c[p[0]] & plain) == 0) return p;
+        if ((kScan.c[p[1]] & plain) == 0) return p + 1;
+        if ((kScan.c[p[2]] & plain) == 0) return p + 2;
+        if ((kScan.c[p[3]] & plain) == 0) return p + 3;
+        p += 4;
+    }
+}
 
 // Decodes the rest of a component in place, from `p` (at a "%") to the first character
 // neither `plain` nor a pct-encoded triplet; `p` is left there. Returns the end of the
@@ -399,7 +412,7 @@ std::uint8_t* decode_in_place(std::uint8_t*& p, std::uint8_t plain) noexcept {
 // Scans one path segment or query argument that starts at `p`; leaves `p` on the
 // character that ended it. Returns the end of its (decoded) value, or nullptr.
 inline std::uint8_t* scan_component(std::uint8_t*& p, std::uint8_t plain) noexcept {
-    while ((kScan.c[*p] & plain) != 0) ++p;
+    p = skip(p, plain);
     return *p == '%' ? decode_in_place(p, plain) : p;
 }
 
@@ -443,8 +456,12 @@ bool decompose_common(std::string_view t, UriOptions& out) noexcept {
         out.host_kind_ = HostKind::IPv6;
         p = host_end + 1;
     } else {
-        std::uint8_t seen = 0;
-        while ((kScan.c[*p] & kHostPlain) != 0) seen |= kScan.c[*p++];
+        // Lower-case letters, digits, "-" and "." first; an upper-case letter or a
+        // sub-delim continues in the full reg-name set, lower-casing (RFC 7252 §6.4 step 5).
+        p = skip(p, kHostCommon);
+        if ((kScan.c[*p] & kHostPlain) != 0) {
+            for (; (kScan.c[*p] & kHostPlain) != 0; ++p) *p = static_cast<std::uint8_t>(to_lower(static_cast<char>(*p)));
+        }
         host_end = p;
         const std::size_t len = at(host_end) - at(host);
         if (len == 0 || len > 255) return false;  // RFC 7252 §5.10.1
@@ -452,10 +469,6 @@ bool decompose_common(std::string_view t, UriOptions& out) noexcept {
         if (is_digit(name[0]) && is_ipv4(name)) {
             out.host_kind_ = HostKind::IPv4;
         } else {
-            // RFC 7252 §6.4 step 5: a reg-name is lower-cased into Uri-Host.
-            if ((seen & kUpper) != 0) {
-                for (std::uint8_t* q = host; q < host_end; ++q) *q = static_cast<std::uint8_t>(to_lower(static_cast<char>(*q)));
-            }
             out.host_kind_ = HostKind::RegName;
             (void)out.push(options::kUriHost, at(host), len);
         }
