@@ -24,23 +24,28 @@ constexpr std::uint8_t nibble_for(std::uint32_t v) noexcept {
 constexpr std::size_t extended_bytes(std::uint32_t v) noexcept {
     return v < 13 ? 0 : (v < 269 ? 1 : 2);
 }
-// memcpy for the short values options usually carry: fixed-size (inlined) moves,
-// overlapping at the ends, never reading or writing outside [0, n).
+// memcpy for the short values options and payloads usually carry: fixed-size (inlined)
+// moves, overlapping at the ends (the same bytes written twice: source and destination
+// never overlap), never reading or writing outside [0, n).
 inline void copy_bytes(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) noexcept {
-    if (n >= 8 && n <= 16) {
-        std::uint64_t a, b;
-        std::memcpy(&a, src, 8);
-        std::memcpy(&b, src + n - 8, 8);
-        std::memcpy(dst, &a, 8);
-        std::memcpy(dst + n - 8, &b, 8);
-    } else if (n >= 4 && n < 8) {
-        std::uint32_t a, b;
-        std::memcpy(&a, src, 4);
-        std::memcpy(&b, src + n - 4, 4);
-        std::memcpy(dst, &a, 4);
-        std::memcpy(dst + n - 4, &b, 4);
-    } else if (n < 4) {
-        for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
+    if (n == 0) return;
+    if (n < 4) {
+        // 1-3 bytes: first, middle and last (the same byte when n is 1).
+        dst[0] = src[0];
+        dst[n / 2] = src[n / 2];
+        dst[n - 1] = src[n - 1];
+    } else if (n < 8) {
+        std::memcpy(dst, src, 4);
+        std::memcpy(dst + n - 4, src + n - 4, 4);
+    } else if (n < 16) {
+        std::memcpy(dst, src, 8);
+        std::memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n <= 32) {
+        std::memcpy(dst, src, 16);
+        std::memcpy(dst + n - 16, src + n - 16, 16);
+    } else if (n <= 64) {
+        std::memcpy(dst, src, 32);
+        std::memcpy(dst + n - 32, src + n - 32, 32);
     } else {
         std::memcpy(dst, src, n);
     }
@@ -75,33 +80,30 @@ BuildError MessageBuilder::insert(const Pending& p) noexcept {
     }
     options_[at] = p;
     ++count_;
-    value_bytes_ += p.is_inline ? p.inline_length : p.length;
+    value_bytes_ += p.length;
     return BuildError::Ok;
 }
 
 BuildError MessageBuilder::add_option(std::uint16_t number, Bytes value) noexcept {
     if (value.size() > 0xffff) return BuildError::OptionTooLong;
     Pending p;
-    p.number = number;
-    p.inline_length = 0;
-    p.is_inline = false;
     p.data = value.data();
-    p.length = value.size();
+    p.number = number;
+    p.length = static_cast<std::uint16_t>(value.size());
+    p.is_inline = false;
     return insert(p);
 }
 
 BuildError MessageBuilder::add_uint(std::uint16_t number, std::uint64_t value) noexcept {
     Pending p;
-    p.number = number;
-    p.is_inline = true;
-    p.data = nullptr;
-    p.length = 0;
     std::uint8_t n = 0;
     for (std::uint64_t v = value; v != 0; v >>= 8) ++n;
-    p.inline_length = n;
     for (std::uint8_t i = 0; i < n; ++i) {
         p.inline_value[n - 1 - i] = static_cast<std::uint8_t>(value >> (8 * i));
     }
+    p.number = number;
+    p.length = n;
+    p.is_inline = true;
     return insert(p);
 }
 
@@ -144,16 +146,20 @@ BuildResult MessageBuilder::build(MutableBytes out) const noexcept {
         const Bytes v = options_[i].bytes();
         const std::uint32_t delta = options_[i].number - prev;
         const auto length = static_cast<std::uint32_t>(v.size());
-        *p++ = static_cast<std::uint8_t>((nibble_for(delta) << 4) | nibble_for(length));
-        write_extended(p, delta);
-        write_extended(p, length);
+        if (delta < 13 && length < 13) {
+            *p++ = static_cast<std::uint8_t>((delta << 4) | length);
+        } else {
+            *p++ = static_cast<std::uint8_t>((nibble_for(delta) << 4) | nibble_for(length));
+            write_extended(p, delta);
+            write_extended(p, length);
+        }
         copy_bytes(p, v.data(), v.size());
         p += v.size();
         prev = options_[i].number;
     }
     if (!payload_.empty()) {
         *p++ = 0xFF;
-        std::memcpy(p, payload_.data(), payload_.size());
+        copy_bytes(p, payload_.data(), payload_.size());
         p += payload_.size();
     }
     return {BuildError::Ok, static_cast<std::size_t>(p - out.data())};

@@ -70,15 +70,17 @@ public:
 
 private:
     // Trivial on purpose (no member initialisers): the table is not cleared per message.
+    // 16 bytes, so that keeping the table sorted moves little.
     struct Pending {
+        union {
+            const std::uint8_t* data;                ///< external value when !is_inline
+            std::uint8_t inline_value[8];            ///< value stored here (add_uint)
+        };
         std::uint16_t number;
-        std::uint8_t inline_length;                ///< bytes used in `inline_value`
-        bool is_inline;                            ///< value stored in the builder (add_uint)
-        std::array<std::uint8_t, 8> inline_value;
-        const std::uint8_t* data;                  ///< external value when !is_inline
-        std::size_t length;
+        std::uint16_t length;
+        bool is_inline;
         [[nodiscard]] Bytes bytes() const noexcept {
-            return is_inline ? Bytes(inline_value.data(), inline_length) : Bytes(data, length);
+            return is_inline ? Bytes(inline_value, length) : Bytes(data, length);
         }
     };
     [[nodiscard]] BuildError insert(const Pending& p) noexcept;
