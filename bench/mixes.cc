@@ -1,5 +1,9 @@
 #include "mixes.h"
 
+#include <cstdlib>
+
+#include "pcap.h"
+
 #include "coap/codec/builder.h"
 #include "coap/common/random.h"
 #include "coap/endpoint/endpoint.h"
@@ -25,7 +29,7 @@ void add(Mix& mix, std::vector<std::uint8_t> bytes) {
 }
 
 Mix con_get(coap::Random& rng) {
-    Mix m{"con-get", {}, {}, 0};
+    Mix m{"con-get", {}, {}, 0, {}};
     static const char* const kPaths[][2] = {{"sensors", "temp"}, {"sensors", "hum"}, {"actuators", "led"},
                                             {".well-known", "core"}};
     for (int i = 0; i < 64; ++i) {
@@ -42,7 +46,7 @@ Mix con_get(coap::Random& rng) {
 }
 
 Mix piggybacked(coap::Random& rng) {
-    Mix m{"piggybacked-content", {}, {}, 0};
+    Mix m{"piggybacked-content", {}, {}, 0, {}};
     for (int i = 0; i < 64; ++i) {
         coap::MessageBuilder b(coap::MessageType::Ack, coap::codes::kContent, static_cast<std::uint16_t>(rng.next_u64()));
         std::uint8_t token[4];
@@ -59,7 +63,7 @@ Mix piggybacked(coap::Random& rng) {
 }
 
 Mix notification(coap::Random& rng) {
-    Mix m{"observe-notification", {}, {}, 0};
+    Mix m{"observe-notification", {}, {}, 0, {}};
     for (int i = 0; i < 64; ++i) {
         coap::MessageBuilder b(i % 8 == 0 ? coap::MessageType::Con : coap::MessageType::Non, coap::codes::kContent,
                                static_cast<std::uint16_t>(rng.next_u64()));
@@ -76,7 +80,7 @@ Mix notification(coap::Random& rng) {
 }
 
 Mix block_request(coap::Random& rng) {
-    Mix m{"block-request", {}, {}, 0};
+    Mix m{"block-request", {}, {}, 0, {}};
     std::vector<std::uint8_t> chunk(256);
     rng.fill(chunk.data(), chunk.size());
     for (int i = 0; i < 64; ++i) {
@@ -99,7 +103,7 @@ Mix block_request(coap::Random& rng) {
 }
 
 Mix empty_ack_rst(coap::Random& rng) {
-    Mix m{"empty-ack-rst", {}, {}, 0};
+    Mix m{"empty-ack-rst", {}, {}, 0, {}};
     for (int i = 0; i < 64; ++i) {
         const auto mid = static_cast<std::uint16_t>(rng.next_u64());
         add(m, {static_cast<std::uint8_t>(i % 4 == 3 ? 0x70 : 0x60), 0x00, static_cast<std::uint8_t>(mid >> 8),
@@ -111,7 +115,7 @@ Mix empty_ack_rst(coap::Random& rng) {
 // Every datagram of a seeded in-memory run: two endpoints, 10 % loss, 30 GETs, a
 // 4 KiB block-wise download and an observation with 20 notifications.
 Mix sim() {
-    Mix m{"sim", {}, {}, 0};
+    Mix m{"sim", {}, {}, 0, {}};
     coap::Xoshiro256 rng_c(11), rng_s(12), loss(13);
     coap::Endpoint client({}, rng_c), server({}, rng_s);
     const coap::Peer c = coap::Peer::ipv4(0x0a000001, 5683), s = coap::Peer::ipv4(0x0a000002, 5683);
@@ -176,13 +180,28 @@ Mix sim() {
     return m;
 }
 
+// Every CoAP datagram of the capture bench/data/bench-mix.pcap (or the file
+// $COAPBED_BENCH_PCAP names), in capture order.
+Mix sim_pcap() {
+    Mix m{"sim-pcap", {}, {}, 0, {}};
+    const char* env = std::getenv("COAPBED_BENCH_PCAP");
+    const PcapPayloads p = read_udp_payloads(env != nullptr ? env : COAPBED_BENCH_PCAP, 5683);
+    if (!p.error.empty()) {
+        m.error = p.error;
+        return m;
+    }
+    for (const auto& d : p.payloads) add(m, d);
+    if (m.datagrams.size() != p.payloads.size()) m.error = "a datagram of the capture is not a valid CoAP message";
+    return m;
+}
+
 }  // namespace
 
 const std::vector<Mix>& message_mixes() {
     static const std::vector<Mix> mixes = [] {
         coap::Xoshiro256 rng(20261128);
         return std::vector<Mix>{con_get(rng), piggybacked(rng), notification(rng), block_request(rng),
-                                empty_ack_rst(rng), sim()};
+                                empty_ack_rst(rng), sim(), sim_pcap()};
     }();
     return mixes;
 }

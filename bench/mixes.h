@@ -15,11 +15,13 @@ struct Mix {
     std::vector<std::vector<std::uint8_t>> datagrams; ///< wire form
     std::vector<coap::Message> messages;              ///< the same messages, parsed
     std::size_t bytes = 0;                            ///< sum of datagram sizes
+    std::string error;                                ///< why the mix could not be made (the suites skip it with this)
 };
 
 /// con-get, piggybacked-content, observe-notification, block-request, empty-ack-rst,
-/// and sim (every datagram of a seeded in-memory run of two endpoints: GETs, a
-/// block-wise download and an observation under 10 % loss).
+/// sim (every datagram of a seeded in-memory run of two endpoints: GETs, a block-wise
+/// download and an observation under 10 % loss) and sim-pcap (every CoAP datagram of an
+/// ns-3 run's capture, bench/data/README.md).
 const std::vector<Mix>& message_mixes();
 
 struct UriMix {

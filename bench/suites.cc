@@ -26,6 +26,7 @@ using coapbed::bench::UriMix;
 // ---- checks (run once, before timing) ----------------------------------------------
 
 std::string check_parse(const Mix& mix) {
+    if (!mix.error.empty()) return mix.error;
     for (const auto& d : mix.datagrams) {
         coap::MessageView v;
         if (!coap::parse(coap::Bytes(d.data(), d.size()), v).ok()) return "coapbed rejects a mix message";
@@ -72,6 +73,7 @@ std::size_t coapbed_build(const coap::Message& m, std::uint8_t* out, std::size_t
 }
 
 std::string check_build(const Mix& mix) {
+    if (!mix.error.empty()) return mix.error;
     std::uint8_t buf[2048];
     for (std::size_t k = 0; k < mix.messages.size(); ++k) {
         const std::size_t n = coapbed_build(mix.messages[k], buf, sizeof buf);
