@@ -86,43 +86,61 @@ ParseResult parse(Bytes d, MessageView& out) noexcept {
     out.token_length_ = tkl;
     out.option_count_ = 0;
 
+    // The option loop keeps its state in locals (the count is stored once, at the end)
+    // so that nothing loops through memory.
     std::size_t pos = 4u + tkl;
     std::uint32_t number = 0;
-    while (pos < d.size()) {
+    std::size_t count = 0;
+    MessageView::Entry* const entries = out.entries_.data();
+    const std::size_t size = d.size();
+    ParseResult result{ParseError::Ok, 0};
+    while (pos < size) {
         const std::size_t start = pos;
         const std::uint8_t b = d[pos++];
         if (b == kPayloadMarker) {
             // RFC 7252 §3: a marker followed by a zero-length payload is a format error.
-            if (pos == d.size()) return {ParseError::PayloadMarkerNoPayload, start};
-            out.payload_ = d.sub(pos, d.size() - pos);
-            return {ParseError::Ok, 0};
+            if (pos == size) {
+                result = {ParseError::PayloadMarkerNoPayload, start};
+            } else {
+                out.payload_ = d.sub(pos, size - pos);
+            }
+            break;
         }
         std::uint32_t delta = b >> 4;
         std::uint32_t length = b & 0x0f;
         // Common case first: both nibbles below 13, no extended bytes.
         if (delta >= 13 || length >= 13) {
-        switch (read_extended(d, static_cast<std::uint8_t>(b >> 4), pos, delta)) {
-            case Ext::Ok: break;
-            case Ext::Reserved: return {ParseError::OptionDeltaReserved, start};
-            case Ext::Missing: return {ParseError::OptionDeltaPastEnd, start};
+            const Ext de = read_extended(d, static_cast<std::uint8_t>(b >> 4), pos, delta);
+            if (de != Ext::Ok) {
+                result = {de == Ext::Reserved ? ParseError::OptionDeltaReserved : ParseError::OptionDeltaPastEnd, start};
+                break;
+            }
+            const Ext le = read_extended(d, static_cast<std::uint8_t>(b & 0x0f), pos, length);
+            if (le != Ext::Ok) {
+                result = {le == Ext::Reserved ? ParseError::OptionLengthReserved : ParseError::OptionLengthPastEnd, start};
+                break;
+            }
         }
-        switch (read_extended(d, static_cast<std::uint8_t>(b & 0x0f), pos, length)) {
-            case Ext::Ok: break;
-            case Ext::Reserved: return {ParseError::OptionLengthReserved, start};
-            case Ext::Missing: return {ParseError::OptionLengthPastEnd, start};
+        if (size - pos < length) {
+            result = {ParseError::OptionValuePastEnd, start};
+            break;
         }
-        }
-        if (d.size() - pos < length) return {ParseError::OptionValuePastEnd, start};
         number += delta;
-        if (number > 0xffffu) return {ParseError::OptionNumberTooLarge, start};
-        if (out.option_count_ == MessageView::kMaxOptions) return {ParseError::TooManyOptions, start};
+        if (number > 0xffffu) {
+            result = {ParseError::OptionNumberTooLarge, start};
+            break;
+        }
+        if (count == MessageView::kMaxOptions) {
+            result = {ParseError::TooManyOptions, start};
+            break;
+        }
         // pos and length both fit 16 bits: d.size() <= kMaxDatagram was checked above.
-        out.entries_[out.option_count_++] = MessageView::Entry{
-            static_cast<std::uint16_t>(number), static_cast<std::uint16_t>(pos),
-            static_cast<std::uint16_t>(length)};
+        entries[count++] = MessageView::Entry{static_cast<std::uint16_t>(number), static_cast<std::uint16_t>(pos),
+                                              static_cast<std::uint16_t>(length)};
         pos += length;
     }
-    return {ParseError::Ok, 0};
+    out.option_count_ = static_cast<std::uint8_t>(count);
+    return result;
 }
 
 std::size_t MessageView::find(std::uint16_t number) const noexcept {
