@@ -63,12 +63,6 @@ void write_extended(std::uint8_t*& p, std::uint32_t v) noexcept {
 
 }  // namespace
 
-BuildError MessageBuilder::set_token(Bytes token) noexcept {
-    if (token.size() > 8) return BuildError::TokenTooLong;  // RFC 7252 §3: TKL 0-8
-    token_ = token;
-    return BuildError::Ok;
-}
-
 BuildError MessageBuilder::insert(const Pending& p) noexcept {
     if (count_ == kMaxOptions) return BuildError::TooManyOptions;
     // Keep the table sorted; an equal number goes after the existing ones so that
@@ -84,7 +78,7 @@ BuildError MessageBuilder::insert(const Pending& p) noexcept {
     return BuildError::Ok;
 }
 
-BuildError MessageBuilder::add_option(std::uint16_t number, Bytes value) noexcept {
+BuildError MessageBuilder::add_option_sorted(std::uint16_t number, Bytes value) noexcept {
     if (value.size() > 0xffff) return BuildError::OptionTooLong;
     Pending p;
     p.data = value.data();

@@ -48,9 +48,25 @@ public:
         : type_(type), code_(code), mid_(message_id) {}
 
     /// Sets the token (0-8 bytes). Errors: TokenTooLong.
-    [[nodiscard]] BuildError set_token(Bytes token) noexcept;
+    [[nodiscard]] BuildError set_token(Bytes token) noexcept {
+        if (token.size() > 8) return BuildError::TokenTooLong;  // RFC 7252 §3: TKL 0-8
+        token_ = token;
+        return BuildError::Ok;
+    }
     /// Adds an option with an opaque/string/empty value. Errors: TooManyOptions, OptionTooLong.
-    [[nodiscard]] BuildError add_option(std::uint16_t number, Bytes value) noexcept;
+    [[nodiscard]] BuildError add_option(std::uint16_t number, Bytes value) noexcept {
+        // Inline for the usual case, an option in order after the ones added so far.
+        if (value.size() <= 0xffff && count_ != kMaxOptions && (count_ == 0 || options_[count_ - 1].number <= number)) {
+            Pending& p = options_[count_++];
+            p.data = value.data();
+            p.number = number;
+            p.length = static_cast<std::uint16_t>(value.size());
+            p.is_inline = false;
+            value_bytes_ += value.size();
+            return BuildError::Ok;
+        }
+        return add_option_sorted(number, value);
+    }
     /// Adds a string option (the characters are not copied).
     [[nodiscard]] BuildError add_option(std::uint16_t number, std::string_view value) noexcept {
         return add_option(number, Bytes(value));
@@ -84,6 +100,7 @@ private:
         }
     };
     [[nodiscard]] BuildError insert(const Pending& p) noexcept;
+    [[nodiscard]] BuildError add_option_sorted(std::uint16_t number, Bytes value) noexcept;
 
     MessageType type_;
     Code code_;
