@@ -129,17 +129,18 @@ BuildResult MessageBuilder::build(MutableBytes out) const noexcept {
     }
 
     std::uint8_t* p = out.data();
-    *p++ = static_cast<std::uint8_t>(0x40 | (static_cast<std::uint8_t>(type_) << 4) | token_.size());
-    *p++ = code_.raw;
-    *p++ = static_cast<std::uint8_t>(mid_ >> 8);
-    *p++ = static_cast<std::uint8_t>(mid_);
+    const std::uint8_t header[4] = {
+        static_cast<std::uint8_t>(0x40 | (static_cast<std::uint8_t>(type_) << 4) | token_.size()), code_.raw,
+        static_cast<std::uint8_t>(mid_ >> 8), static_cast<std::uint8_t>(mid_)};
+    std::memcpy(p, header, 4);
+    p += 4;
     copy_bytes(p, token_.data(), token_.size());
     p += token_.size();
     std::uint32_t prev = 0;
-    for (std::size_t i = 0; i < count_; ++i) {
-        const Bytes v = options_[i].bytes();
-        const std::uint32_t delta = options_[i].number - prev;
-        const auto length = static_cast<std::uint32_t>(v.size());
+    for (const Pending* o = options_.data(), *const last = o + count_; o != last; ++o) {
+        const std::uint32_t delta = o->number - prev;
+        const std::uint32_t length = o->length;
+        const std::uint8_t* const value = o->is_inline ? o->inline_value : o->data;
         if (delta < 13 && length < 13) {
             *p++ = static_cast<std::uint8_t>((delta << 4) | length);
         } else {
@@ -147,9 +148,9 @@ BuildResult MessageBuilder::build(MutableBytes out) const noexcept {
             write_extended(p, delta);
             write_extended(p, length);
         }
-        copy_bytes(p, v.data(), v.size());
-        p += v.size();
-        prev = options_[i].number;
+        copy_bytes(p, value, length);
+        p += length;
+        prev = o->number;
     }
     if (!payload_.empty()) {
         *p++ = 0xFF;
