@@ -483,28 +483,31 @@ bool decompose_common(std::string_view t, UriOptions& out) noexcept {
         if (p != digits) out.port_ = static_cast<std::uint16_t>(port);
     }
 
+    // One option per component: from the character after `p` to the first one outside
+    // `plain` (a "%" goes on decoding in place). `raw` is the component's length as written.
+    auto take = [&](std::uint8_t plain, std::uint16_t number, std::size_t& raw) {
+        std::uint8_t* const start = ++p;
+        const std::uint8_t* const end = scan_component(p, plain);
+        if (end == nullptr) return false;
+        raw = at(p) - at(start);
+        const std::size_t len = at(end) - at(start);
+        return len <= 255 && out.push(number, at(start), len);  // RFC 7252 §5.10.1
+    };
     // RFC 7252 §6.4 step 8: one Uri-Path per segment.
     const std::size_t first_path = out.count_;
-    if (*p == '/') {
-        do {
-            std::uint8_t* const seg = ++p;
-            const std::uint8_t* const seg_end = scan_component(p, kPathPlain);
-            if (seg_end == nullptr) return false;
-            const std::size_t raw = at(p) - at(seg);
-            if (raw <= 2 && raw > 0 && seg[0] == '.' && (raw == 1 || seg[1] == '.')) return false;  // dot-segment
-            const std::size_t len = at(seg_end) - at(seg);
-            if (len > 255 || !out.push(options::kUriPath, at(seg), len)) return false;
-        } while (*p == '/');
-        if (out.count_ == first_path + 1 && out.entries_[first_path].length == 0) out.count_ = first_path;
+    while (*p == '/') {
+        std::size_t raw;
+        if (!take(kPathPlain, options::kUriPath, raw)) return false;
+        // A dot-segment (as written, so it holds no "%") is left to the reference path.
+        const std::uint8_t* const seg = p - raw;
+        if (raw != 0 && raw <= 2 && seg[0] == '.' && (raw == 1 || seg[1] == '.')) return false;
     }
+    if (out.count_ == first_path + 1 && out.entries_[first_path].length == 0) out.count_ = first_path;
     // RFC 7252 §6.4 step 9: one Uri-Query per "&"-separated argument.
     if (*p == '?') {
         do {
-            std::uint8_t* const arg = ++p;
-            const std::uint8_t* const arg_end = scan_component(p, kQueryPlain);
-            if (arg_end == nullptr) return false;
-            const std::size_t len = at(arg_end) - at(arg);
-            if (len > 255 || !out.push(options::kUriQuery, at(arg), len)) return false;
+            std::size_t raw;
+            if (!take(kQueryPlain, options::kUriQuery, raw)) return false;
         } while (*p == '&');
     }
     out.used_ = n;
