@@ -24,33 +24,6 @@ constexpr std::uint8_t nibble_for(std::uint32_t v) noexcept {
 constexpr std::size_t extended_bytes(std::uint32_t v) noexcept {
     return v < 13 ? 0 : (v < 269 ? 1 : 2);
 }
-// memcpy for the short values options and payloads usually carry: fixed-size (inlined)
-// moves, overlapping at the ends (the same bytes written twice: source and destination
-// never overlap), never reading or writing outside [0, n).
-inline void copy_bytes(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) noexcept {
-    if (n == 0) return;
-    if (n < 4) {
-        // 1-3 bytes: first, middle and last (the same byte when n is 1).
-        dst[0] = src[0];
-        dst[n / 2] = src[n / 2];
-        dst[n - 1] = src[n - 1];
-    } else if (n < 8) {
-        std::memcpy(dst, src, 4);
-        std::memcpy(dst + n - 4, src + n - 4, 4);
-    } else if (n < 16) {
-        std::memcpy(dst, src, 8);
-        std::memcpy(dst + n - 8, src + n - 8, 8);
-    } else if (n <= 32) {
-        std::memcpy(dst, src, 16);
-        std::memcpy(dst + n - 16, src + n - 16, 16);
-    } else if (n <= 64) {
-        std::memcpy(dst, src, 32);
-        std::memcpy(dst + n - 32, src + n - 32, 32);
-    } else {
-        std::memcpy(dst, src, n);
-    }
-}
-
 void write_extended(std::uint8_t*& p, std::uint32_t v) noexcept {
     if (v >= 269) {
         const std::uint32_t x = v - 269;

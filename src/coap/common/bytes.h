@@ -61,4 +61,31 @@ private:
     std::size_t size_ = 0;
 };
 
+/// memcpy for the short runs of bytes messages are made of (option values, payloads,
+/// URIs): fixed-size (inlined) moves, overlapping at the ends (the same bytes written
+/// twice; `src` and `dst` must not overlap), never reading or writing outside [0, n).
+inline void copy_bytes(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) noexcept {
+    if (n == 0) return;
+    if (n < 4) {
+        // 1-3 bytes: first, middle and last (the same byte when n is 1).
+        dst[0] = src[0];
+        dst[n / 2] = src[n / 2];
+        dst[n - 1] = src[n - 1];
+    } else if (n < 8) {
+        std::memcpy(dst, src, 4);
+        std::memcpy(dst + n - 4, src + n - 4, 4);
+    } else if (n < 16) {
+        std::memcpy(dst, src, 8);
+        std::memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n <= 32) {
+        std::memcpy(dst, src, 16);
+        std::memcpy(dst + n - 16, src + n - 16, 16);
+    } else if (n <= 64) {
+        std::memcpy(dst, src, 32);
+        std::memcpy(dst + n - 32, src + n - 32, 32);
+    } else {
+        std::memcpy(dst, src, n);
+    }
+}
+
 }  // namespace coap

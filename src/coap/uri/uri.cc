@@ -427,7 +427,7 @@ bool decompose_common(std::string_view t, UriOptions& out) noexcept {
     const std::size_t n = t.size();
     if (n > kMaxUriLength || n < 8) return false;
     std::uint8_t* const s = out.storage_.data();
-    std::memcpy(s, t.data(), n);
+    copy_bytes(s, reinterpret_cast<const std::uint8_t*>(t.data()), n);
     s[n] = 0;
     std::uint8_t* p;
     if (std::memcmp(s, "coap://", 7) == 0) {
