@@ -2,7 +2,8 @@
 # bench/run (coapbed bench) with the real coapbed-bench on a tiny filter: the results
 # JSON carries the coapbed/libcoap ratio, the history gets one row per benchmark with
 # the contract columns, and a baseline comparison flags a regression (exit 1 with
-# --fail-on-regression) or a speed-up (exit 0), from a JSON file or from `previous`.
+# --fail-on-regression) or a speed-up (exit 0), from a JSON file or from `previous`,
+# absolute or (--relative) against the libcoap peers of the same runs.
 set -uo pipefail
 bench="$1"
 src="$(cd "$(dirname "$0")/.." && pwd)"
@@ -34,10 +35,12 @@ python3 - "$T" <<'PY'
 import json, sys
 t = sys.argv[1]
 d = json.load(open(t + "/a.json"))
-for name, factor in (("fast", 0.25), ("slow", 4.0)):
+# fast/slow: the whole machine was 4x faster/slower; ours-fast: only coapbed was.
+for name, factor, only in (("fast", 0.25, ""), ("slow", 4.0, ""), ("ours-fast", 0.25, "coapbed/")):
     b = {"meta": {"commit": "base-" + name}, "results": {}}
     for k, v in d["results"].items():
-        b["results"][k] = {"median_ns": v["median_ns"] * factor, "cv": 0.01}
+        f = factor if k.startswith(only) else 1.0
+        b["results"][k] = {"median_ns": v["median_ns"] * f, "cv": 0.01}
     json.dump(b, open("%s/%s.json" % (t, name), "w"))
 PY
 run --out "$T/b.json" --no-history --baseline "$T/fast.json" --fail-on-regression 5% >"$T/b.out" 2>&1; rc=$?
@@ -48,6 +51,14 @@ run --out "$T/c.json" --no-history --baseline "$T/fast.json" >"$T/c.out" 2>&1; r
   || bad "a slowdown without --fail-on-regression (rc $rc)"
 run --out "$T/d.json" --no-history --baseline "$T/slow.json" --fail-on-regression 5% >"$T/d.out" 2>&1; rc=$?
 [[ $rc -eq 0 ]] && grep -q "faster" "$T/d.out" && ok "faster than the baseline: exit 0" || bad "faster than the baseline (rc $rc)"
+
+# --relative: a machine 4x faster as a whole is no regression; coapbed alone 4x faster is.
+run --out "$T/r.json" --no-history --baseline "$T/fast.json" --relative --fail-on-regression 5% >"$T/r.out" 2>&1; rc=$?
+[[ $rc -eq 0 ]] && ! grep -q "REGRESSION" "$T/r.out" && grep -q "relative to libcoap" "$T/r.out" \
+  && ok "--relative: the whole machine slower is not a regression" || bad "--relative with machine drift (rc $rc)"
+run --out "$T/s.json" --no-history --baseline "$T/ours-fast.json" --relative --fail-on-regression 5% >"$T/s.out" 2>&1; rc=$?
+[[ $rc -eq 1 ]] && grep -q "coapbed/parse/con-get.*REGRESSION" "$T/s.out" \
+  && ok "--relative: coapbed slower against its libcoap peer is a regression" || bad "--relative regression (rc $rc)"
 
 # `previous`: the newest history record of another commit.
 python3 - "$T" <<'PY'
