@@ -478,7 +478,9 @@ bool decompose_common(std::string_view t, UriOptions& out) noexcept {
     if (*p == ':') {
         const std::uint8_t* const digits = ++p;
         std::uint32_t port = 0;
-        while (is_digit(static_cast<char>(*p)) && p - digits < 5) port = port * 10 + (*p++ - '0');
+        // At most five digits (more is left to the reference path); the zero byte after
+        // the copy is not a digit.
+        for (unsigned d; p - digits < 5 && (d = static_cast<unsigned>(*p) - '0') <= 9; ++p) port = port * 10 + d;
         if (port > 0xffff) return false;
         if (p != digits) out.port_ = static_cast<std::uint16_t>(port);
     }
