@@ -1405,7 +1405,11 @@ void Endpoint::on_request(TimePoint now, const Peer& from, const MessageView& m)
         may_observe = dit != defence_.end() && verified(dit->second, now);
         if (!may_observe) ++stats_.observe_refused;  // answered as a plain GET (RFC 7641 §4.1)
     }
-    if (registers && may_observe && def.max_observations_per_address > 0) {
+    // RFC 7641 §4.1: the same client and token again replaces its entry; it holds no new one.
+    const bool reregisters = registers && std::any_of(res.observers.begin(), res.observers.end(), [&](const Observer& o) {
+                                 return o.peer == from && o.token == token;
+                             });
+    if (registers && may_observe && !reregisters && def.max_observations_per_address > 0) {
         std::size_t held = 0;
         for (const auto& [path, r] : resources_) {
             for (const Observer& o : r->observers) {
