@@ -132,6 +132,18 @@ TEST(Dtls, AWrongKeyOrIdentityNeverEstablishes) {
         pump(w, client, server, at_client, at_server);
         EXPECT_FALSE(server.established(kClient)) << identity;
         EXPECT_TRUE(at_server.empty()) << identity;
+        if (identity == "mallory") {
+            // An unknown identity draws a fatal alert from the server: the client's
+            // handshake ends at once, refused rather than timed out.
+            EXPECT_TRUE(client.refused_by(kServer));
+            EXPECT_FALSE(client.refused_by(kClient));
+            EXPECT_NE(client.last_error(), "");
+        } else {
+            // A wrong key only shows as a Finished the server cannot decrypt, and DTLS
+            // drops bad records silently (RFC 6347 §4.1.2.7): to the client it looks
+            // like loss, so it is not refused and retries until it times out.
+            EXPECT_FALSE(client.refused_by(kServer));
+        }
     }
 }
 

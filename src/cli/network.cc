@@ -295,7 +295,10 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
         }
     };
     const auto deadline = net::monotonic_now() + coap::Duration::from_seconds(timeout);
-    const auto stop = runtime.run(endpoint, on_event, [&] { return exit_code >= 0; },
+    // A handshake the server refused (an alert, a certificate that does not verify) would
+    // be refused again on every retransmission: give up at once instead of at the timeout.
+    const auto refused = [&] { return secure && dtls.refused_by(*peer); };
+    const auto stop = runtime.run(endpoint, on_event, [&] { return exit_code >= 0 || refused(); },
                                   method == "observe" && count == 0 ? std::nullopt : std::optional(deadline));
     if (secure && dtls.established(*peer)) err << "coapbed: DTLS 1.2 " << dtls.cipher(*peer) << "\n";
     if (observing) {
@@ -306,6 +309,10 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
                     net::monotonic_now() + coap::Duration::seconds(2));
     }
     if (exit_code >= 0) return exit_code;
+    if (refused()) {
+        err << "coapbed: " << dtls.last_error() << "\n";
+        return kExitTransport;
+    }
     if (stop == net::UdpRuntime::Stop::Interrupted) return observing ? kExitOk : kExitTransport;
     if (secure && !dtls.last_error().empty()) err << "coapbed: " << dtls.last_error() << "\n";
     err << "coapbed: timeout after " << timeout << " s\n";

@@ -65,6 +65,11 @@ public:
     [[nodiscard]] bool established(const coap::Peer& peer) const;
     /// Why the last handshake failed ("" if none did).
     [[nodiscard]] const std::string& last_error() const { return last_error_; }
+    /// Whether the last handshake with `peer` ended in a fatal error (an alert from the
+    /// peer, a failed verification: a wrong key, identity or certificate) rather than
+    /// a timeout, with no session established since. A client can give up at once: a
+    /// new handshake would fail the same way.
+    [[nodiscard]] bool refused_by(const coap::Peer& peer) const { return refused_ && refused_peer_ == peer; }
     [[nodiscard]] std::size_t session_count() const { return sessions_.size(); }
     /// The negotiated cipher suite toward `peer` ("" if none).
     [[nodiscard]] std::string cipher(const coap::Peer& peer) const;
@@ -82,6 +87,8 @@ private:
     std::vector<std::uint8_t> cookie_secret_;
     std::map<coap::Peer, std::unique_ptr<Session>> sessions_;
     std::string last_error_;
+    bool refused_ = false;
+    coap::Peer refused_peer_;
 };
 
 }  // namespace coapbed::net
