@@ -53,12 +53,7 @@ BuildError MessageBuilder::insert(const Pending& p) noexcept {
 
 BuildError MessageBuilder::add_option_sorted(std::uint16_t number, Bytes value) noexcept {
     if (value.size() > 0xffff) return BuildError::OptionTooLong;
-    Pending p;
-    p.data = value.data();
-    p.number = number;
-    p.length = static_cast<std::uint16_t>(value.size());
-    p.is_inline = false;
-    return insert(p);
+    return insert(Pending::external(number, value));
 }
 
 BuildError MessageBuilder::add_uint(std::uint16_t number, std::uint64_t value) noexcept {

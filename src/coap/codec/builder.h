@@ -57,11 +57,7 @@ public:
     [[nodiscard]] BuildError add_option(std::uint16_t number, Bytes value) noexcept {
         // Inline for the usual case, an option in order after the ones added so far.
         if (value.size() <= 0xffff && count_ != kMaxOptions && (count_ == 0 || options_[count_ - 1].number <= number)) {
-            Pending& p = options_[count_++];
-            p.data = value.data();
-            p.number = number;
-            p.length = static_cast<std::uint16_t>(value.size());
-            p.is_inline = false;
+            options_[count_++] = Pending::external(number, value);
             value_bytes_ += value.size();
             return BuildError::Ok;
         }
@@ -98,8 +94,19 @@ private:
         [[nodiscard]] Bytes bytes() const noexcept {
             return is_inline ? Bytes(inline_value, length) : Bytes(data, length);
         }
+        /// An option whose value stays where the caller keeps it (`value` <= 65535 bytes).
+        [[nodiscard]] static Pending external(std::uint16_t number, Bytes value) noexcept {
+            Pending p;
+            p.data = value.data();
+            p.number = number;
+            p.length = static_cast<std::uint16_t>(value.size());
+            p.is_inline = false;
+            return p;
+        }
     };
     [[nodiscard]] BuildError insert(const Pending& p) noexcept;
+    /// add_option's out-of-line rest: the errors, and an option that sorts in before
+    /// the last one added.
     [[nodiscard]] BuildError add_option_sorted(std::uint16_t number, Bytes value) noexcept;
 
     MessageType type_;

@@ -84,7 +84,6 @@ ParseResult parse(Bytes d, MessageView& out) noexcept {
     out.code_ = code;
     out.mid_ = static_cast<std::uint16_t>((d[2] << 8) | d[3]);
     out.token_length_ = tkl;
-    out.option_count_ = 0;
 
     // The option loop keeps its state in locals (the count is stored once, at the end)
     // so that nothing loops through memory.

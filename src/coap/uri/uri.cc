@@ -459,9 +459,7 @@ bool decompose_common(std::string_view t, UriOptions& out) noexcept {
         // Lower-case letters, digits, "-" and "." first; an upper-case letter or a
         // sub-delim continues in the full reg-name set, lower-casing (RFC 7252 §6.4 step 5).
         p = skip(p, kHostCommon);
-        if ((kScan.c[*p] & kHostPlain) != 0) {
-            for (; (kScan.c[*p] & kHostPlain) != 0; ++p) *p = static_cast<std::uint8_t>(to_lower(static_cast<char>(*p)));
-        }
+        for (; (kScan.c[*p] & kHostPlain) != 0; ++p) *p = static_cast<std::uint8_t>(to_lower(static_cast<char>(*p)));
         host_end = p;
         const std::size_t len = at(host_end) - at(host);
         if (len == 0 || len > 255) return false;  // RFC 7252 §5.10.1
