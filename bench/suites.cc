@@ -13,6 +13,7 @@
 
 #include "alloc_counter.h"
 #include "coap/codec/builder.h"
+#include "coap/codec/writer.h"
 #include "coap/endpoint/endpoint.h"
 #include "coap/options/registry.h"
 #include "coap/uri/uri.h"
@@ -65,11 +66,10 @@ coap_pdu_t* libcoap_build(const coap::Message& m) {
 }
 
 std::size_t coapbed_build(const coap::Message& m, std::uint8_t* out, std::size_t cap) {
-    coap::MessageBuilder b(m.type, m.code, m.message_id);
-    (void)b.set_token(coap::Bytes(m.token.data(), m.token.size()));
-    for (const auto& o : m.options) (void)b.add_option(o.number, coap::Bytes(o.value.data(), o.value.size()));
-    b.set_payload(coap::Bytes(m.payload.data(), m.payload.size()));
-    return b.build(coap::MutableBytes(out, cap)).size;
+    coap::MessageWriter w(coap::MutableBytes(out, cap), m.type, m.code, m.message_id,
+                          coap::Bytes(m.token.data(), m.token.size()));
+    for (const auto& o : m.options) (void)w.add_option(o.number, coap::Bytes(o.value.data(), o.value.size()));
+    return w.finish(coap::Bytes(m.payload.data(), m.payload.size())).size;
 }
 
 std::string check_build(const Mix& mix) {

@@ -1,5 +1,7 @@
 #include "coap/codec/builder.h"
 
+#include "coap/codec/writer.h"
+
 namespace coap {
 
 std::string_view to_string(BuildError e) noexcept {
@@ -14,27 +16,6 @@ std::string_view to_string(BuildError e) noexcept {
     }
     return "unknown";
 }
-
-namespace {
-
-// RFC 7252 §3.1: 0-12 inline, 13-268 one extra byte, 269-65804 two extra bytes.
-constexpr std::uint8_t nibble_for(std::uint32_t v) noexcept {
-    return v < 13 ? static_cast<std::uint8_t>(v) : (v < 269 ? 13 : 14);
-}
-constexpr std::size_t extended_bytes(std::uint32_t v) noexcept {
-    return v < 13 ? 0 : (v < 269 ? 1 : 2);
-}
-void write_extended(std::uint8_t*& p, std::uint32_t v) noexcept {
-    if (v >= 269) {
-        const std::uint32_t x = v - 269;
-        *p++ = static_cast<std::uint8_t>(x >> 8);
-        *p++ = static_cast<std::uint8_t>(x);
-    } else if (v >= 13) {
-        *p++ = static_cast<std::uint8_t>(v - 13);
-    }
-}
-
-}  // namespace
 
 BuildError MessageBuilder::insert(const Pending& p) noexcept {
     if (count_ == kMaxOptions) return BuildError::TooManyOptions;
@@ -73,9 +54,7 @@ std::size_t MessageBuilder::encoded_size() const noexcept {
     std::size_t size = 4 + token_.size();
     std::uint32_t prev = 0;
     for (std::size_t i = 0; i < count_; ++i) {
-        const Bytes v = options_[i].bytes();
-        const std::uint32_t delta = options_[i].number - prev;
-        size += 1 + extended_bytes(delta) + extended_bytes(static_cast<std::uint32_t>(v.size())) + v.size();
+        size += option_header_size(options_[i].number - prev, options_[i].length) + options_[i].length;
         prev = options_[i].number;
     }
     if (!payload_.empty()) size += 1 + payload_.size();
@@ -96,36 +75,12 @@ BuildResult MessageBuilder::build(MutableBytes out) const noexcept {
         if (size > out.size()) return {BuildError::BufferTooSmall, 0};
     }
 
-    std::uint8_t* p = out.data();
-    const std::uint8_t header[4] = {
-        static_cast<std::uint8_t>(0x40 | (static_cast<std::uint8_t>(type_) << 4) | token_.size()), code_.raw,
-        static_cast<std::uint8_t>(mid_ >> 8), static_cast<std::uint8_t>(mid_)};
-    std::memcpy(p, header, 4);
-    p += 4;
-    copy_bytes(p, token_.data(), token_.size());
-    p += token_.size();
-    std::uint32_t prev = 0;
+    // The table is sorted: the writer appends every option in order.
+    MessageWriter w(out, type_, code_, mid_, token_);
     for (const Pending* o = options_.data(), *const last = o + count_; o != last; ++o) {
-        const std::uint32_t delta = o->number - prev;
-        const std::uint32_t length = o->length;
-        const std::uint8_t* const value = o->is_inline ? o->inline_value : o->data;
-        if (delta < 13 && length < 13) {
-            *p++ = static_cast<std::uint8_t>((delta << 4) | length);
-        } else {
-            *p++ = static_cast<std::uint8_t>((nibble_for(delta) << 4) | nibble_for(length));
-            write_extended(p, delta);
-            write_extended(p, length);
-        }
-        copy_bytes(p, value, length);
-        p += length;
-        prev = o->number;
+        (void)w.add_option(o->number, o->bytes());
     }
-    if (!payload_.empty()) {
-        *p++ = 0xFF;
-        copy_bytes(p, payload_.data(), payload_.size());
-        p += payload_.size();
-    }
-    return {BuildError::Ok, static_cast<std::size_t>(p - out.data())};
+    return w.finish(payload_);
 }
 
 }  // namespace coap

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "coap/codec/builder.h"
+#include "coap/codec/writer.h"
 #include "coap/observe/freshness.h"
 #include "coap/options/check.h"
 #include "coap/options/registry.h"
@@ -201,11 +201,26 @@ Response Response::with(Code code, std::string_view text) {
 
 namespace {
 
-std::vector<std::uint8_t> build_to_vector(const MessageBuilder& b) {
-    std::vector<std::uint8_t> out(b.encoded_size());
-    const BuildResult r = b.build(MutableBytes(out.data(), out.size()));
+// Room for a message: header, token (RFC 7252 §3), per option at most 5 header bytes
+// plus its value (§3.1), `uints` uint options of at most 8 bytes, marker and payload.
+std::size_t message_bound(const std::vector<OwnedOption>& options, std::size_t uints, std::size_t extra_values,
+                          std::size_t payload) {
+    std::size_t bound = 4 + 8 + uints * (5 + 8) + extra_values + 1 + payload;
+    for (const OwnedOption& o : options) bound += 5 + o.value.size();
+    return bound;
+}
+
+// What a writer into `out` wrote: `out` cut to the message, or empty on error.
+std::vector<std::uint8_t> written(std::vector<std::uint8_t> out, BuildResult r) {
     out.resize(r.ok() ? r.size : 0);
     return out;
+}
+
+// A reply of a header and a token alone (error codes).
+std::vector<std::uint8_t> header_only(MessageType type, Code code, std::uint16_t mid, Bytes token) {
+    std::vector<std::uint8_t> out(4 + 8);
+    MessageWriter w(MutableBytes(out.data(), out.size()), type, code, mid, token);
+    return written(std::move(out), w.finish());
 }
 
 std::vector<std::uint8_t> empty_message(MessageType type, std::uint16_t mid) {
@@ -726,17 +741,15 @@ void Endpoint::send_exchange_message(TimePoint now, ClientExchange& x) {
     PeerState& ps = peer_state(now, x.peer);
     const std::uint16_t mid = next_mid(ps);
     const MessageType type = x.request.confirmable ? MessageType::Con : MessageType::Non;
-    MessageBuilder b(type, x.request.method, mid);
-    (void)b.set_token(x.token.view());
-    bool too_many = false;
-    for (const OwnedOption& o : x.request.options) {
-        too_many |= b.add_option(o.number, Bytes(o.value.data(), o.value.size())) != BuildError::Ok;
-    }
-    if (!x.echo.empty()) too_many |= b.add_option(options::kEcho, Bytes(x.echo.data(), x.echo.size())) != BuildError::Ok;
+    // Request options, then Echo, Observe, Block1, Size1, Block2 (the writer sorts them in).
+    std::vector<std::uint8_t> out(message_bound(x.request.options, 4, 5 + x.echo.size(), x.request.payload.size()));
+    MessageWriter w(MutableBytes(out.data(), out.size()), type, x.request.method, mid, x.token.view());
+    for (const OwnedOption& o : x.request.options) (void)w.add_option(o.number, Bytes(o.value.data(), o.value.size()));
+    if (!x.echo.empty()) (void)w.add_option(options::kEcho, Bytes(x.echo.data(), x.echo.size()));
     if (x.deregistering) {
-        too_many |= b.add_uint(options::kObserve, 1) != BuildError::Ok;  // RFC 7641 §3.6
+        (void)w.add_uint(options::kObserve, 1);  // RFC 7641 §3.6
     } else if (x.request.observe && x.block2_num == 0) {
-        too_many |= b.add_uint(options::kObserve, 0) != BuildError::Ok;  // RFC 7641 §3.1
+        (void)w.add_uint(options::kObserve, 0);  // RFC 7641 §3.1
     }
     // RFC 7959 §2.5: a payload larger than a block goes in Block1 pieces.
     const std::size_t block1_size = std::size_t{16} << x.block1_szx;
@@ -746,21 +759,17 @@ void Endpoint::send_exchange_message(TimePoint now, ClientExchange& x) {
         const std::size_t n = std::min(block1_size, x.request.payload.size() - std::min(offset, x.request.payload.size()));
         const bool more = offset + n < x.request.payload.size();
         payload = Bytes(x.request.payload.data() + offset, n);
-        too_many |= b.add_uint(options::kBlock1, encode_block(Block{x.block1_num, more, x.block1_szx})) != BuildError::Ok;
-        if (x.block1_num == 0) {
-            too_many |= b.add_uint(options::kSize1, x.request.payload.size()) != BuildError::Ok;  // RFC 7959 §4
-        }
+        (void)w.add_uint(options::kBlock1, encode_block(Block{x.block1_num, more, x.block1_szx}));
+        if (x.block1_num == 0) (void)w.add_uint(options::kSize1, x.request.payload.size());  // RFC 7959 §4
     } else if (x.block1_done) {
         payload = Bytes();  // Block2 continuation after an upload carries no payload
     }
     if (x.block2_szx || x.block2_num > 0) {
-        too_many |= b.add_uint(options::kBlock2,
-                               encode_block(Block{x.block2_num, false, x.block2_szx.value_or(config_.block_szx)})) !=
-                    BuildError::Ok;
+        (void)w.add_uint(options::kBlock2,
+                         encode_block(Block{x.block2_num, false, x.block2_szx.value_or(config_.block_szx)}));
     }
-    b.set_payload(payload);
-    std::vector<std::uint8_t> bytes = build_to_vector(b);
-    if (too_many || bytes.empty()) {
+    std::vector<std::uint8_t> bytes = written(std::move(out), w.finish(payload));  // errors are sticky
+    if (bytes.empty()) {
         fail_exchange(now, x.id, FailReason::BlockError);
         return;
     }
@@ -1077,18 +1086,13 @@ std::size_t Endpoint::observer_count(const std::string& path) const {
 
 std::vector<std::uint8_t> Endpoint::build_response(MessageType type, std::uint16_t mid, Bytes token,
                                                    const Response& r, const ResponseShape& shape) {
-    MessageBuilder b(type, r.code, mid);
-    (void)b.set_token(token);
-    bool failed = false;
-    for (const OwnedOption& o : r.options) {
-        failed |= b.add_option(o.number, Bytes(o.value.data(), o.value.size())) != BuildError::Ok;
-    }
-    if (r.content_format) failed |= b.add_uint(options::kContentFormat, *r.content_format) != BuildError::Ok;
-    if (r.max_age) failed |= b.add_uint(options::kMaxAge, *r.max_age) != BuildError::Ok;
-    if (shape.observe_seq) failed |= b.add_uint(options::kObserve, *shape.observe_seq) != BuildError::Ok;
-    if (shape.block1_echo) {
-        failed |= b.add_uint(options::kBlock1, encode_block(*shape.block1_echo)) != BuildError::Ok;
-    }
+    std::vector<std::uint8_t> out(message_bound(r.options, 6, 0, r.payload.size()));
+    MessageWriter w(MutableBytes(out.data(), out.size()), type, r.code, mid, token);
+    for (const OwnedOption& o : r.options) (void)w.add_option(o.number, Bytes(o.value.data(), o.value.size()));
+    if (r.content_format) (void)w.add_uint(options::kContentFormat, *r.content_format);
+    if (r.max_age) (void)w.add_uint(options::kMaxAge, *r.max_age);
+    if (shape.observe_seq) (void)w.add_uint(options::kObserve, *shape.observe_seq);
+    if (shape.block1_echo) (void)w.add_uint(options::kBlock1, encode_block(*shape.block1_echo));
     Bytes payload(r.payload.data(), r.payload.size());
     // RFC 7959 §2.4: serve the block asked for, or the first block of a body larger
     // than our block size, with the smaller of the two sizes.
@@ -1101,25 +1105,18 @@ std::vector<std::uint8_t> Endpoint::build_response(MessageType type, std::uint16
     const std::size_t size = std::size_t{16} << szx;
     if (is_success(r.code) && (shape.request_block2 || r.payload.size() > size)) {
         if (offset > r.payload.size() || (offset == r.payload.size() && offset != 0)) {
-            MessageBuilder bad(type, codes::kBadOption, mid);  // RFC 7959 §2.4: no such block
-            (void)bad.set_token(token);
-            return build_to_vector(bad);
+            return header_only(type, codes::kBadOption, mid, token);  // RFC 7959 §2.4: no such block
         }
         const std::size_t n = std::min<std::size_t>(size, r.payload.size() - offset);
         const bool more = offset + n < r.payload.size();
         const auto num = static_cast<std::uint32_t>(offset / size);
-        failed |= b.add_uint(options::kBlock2, encode_block(Block{num, more, szx})) != BuildError::Ok;
-        if (num == 0) failed |= b.add_uint(options::kSize2, r.payload.size()) != BuildError::Ok;  // RFC 7959 §4
+        (void)w.add_uint(options::kBlock2, encode_block(Block{num, more, szx}));
+        if (num == 0) (void)w.add_uint(options::kSize2, r.payload.size());  // RFC 7959 §4
         payload = Bytes(r.payload.data() + offset, n);
     }
-    b.set_payload(payload);
-    std::vector<std::uint8_t> out = build_to_vector(b);
-    if (failed || out.empty()) {
-        MessageBuilder err(type, codes::kInternalServerError, mid);
-        (void)err.set_token(token);
-        return build_to_vector(err);
-    }
-    return out;
+    std::vector<std::uint8_t> bytes = written(std::move(out), w.finish(payload));  // errors are sticky
+    if (bytes.empty()) return header_only(type, codes::kInternalServerError, mid, token);
+    return bytes;
 }
 
 void Endpoint::reply_to_request(TimePoint now, const Peer& from, const MessageView& m, DedupCache::Entry& entry,
@@ -1194,10 +1191,10 @@ std::vector<std::uint8_t> Endpoint::limit_reply(TimePoint now, const Peer& peer,
     if (def.echo_enabled()) {
         // RFC 9175 §2.4: 4.01 with a fresh Echo instead of the large response.
         const auto echo = mint_echo(*def.echo_key, peer, now);
-        MessageBuilder b(type, codes::kUnauthorized, mid);
-        (void)b.set_token(token);
-        (void)b.add_option(options::kEcho, Bytes(echo.data(), echo.size()));
-        std::vector<std::uint8_t> challenge = build_to_vector(b);
+        std::vector<std::uint8_t> out(4 + 8 + 5 + echo.size());
+        MessageWriter w(MutableBytes(out.data(), out.size()), type, codes::kUnauthorized, mid, token);
+        (void)w.add_option(options::kEcho, Bytes(echo.data(), echo.size()));
+        std::vector<std::uint8_t> challenge = written(std::move(out), w.finish());
         if (!challenge.empty() && may_send(now, peer, challenge.size())) {
             ++stats_.echo_challenges;
             return challenge;
