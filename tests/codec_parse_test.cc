@@ -48,6 +48,12 @@ TEST(CodecParse, HeaderTokenOptionsPayload) {
 TEST(CodecParse, EveryTypeAndEmptyMessages) {
     std::vector<std::uint8_t> bytes;
     MessageView v;
+    // Before any parse the view reads as an empty CON (its header fields come from the datagram).
+    EXPECT_EQ(v.type(), coap::MessageType::Con);
+    EXPECT_TRUE(v.code().is_empty());
+    EXPECT_EQ(v.message_id(), 0);
+    EXPECT_TRUE(v.token().empty());
+    EXPECT_EQ(v.option_count(), 0u);
     ASSERT_TRUE(parse_hex("60 00 12 34", bytes, v).ok());  // empty ACK
     EXPECT_EQ(v.type(), coap::MessageType::Ack);
     EXPECT_TRUE(v.code().is_empty());

@@ -80,10 +80,6 @@ ParseResult parse(Bytes d, MessageView& out) noexcept {
 
     out.datagram_ = d;
     out.payload_ = Bytes();
-    out.type_ = static_cast<MessageType>((d[0] >> 4) & 0x03);
-    out.code_ = code;
-    out.mid_ = static_cast<std::uint16_t>((d[2] << 8) | d[3]);
-    out.token_length_ = tkl;
 
     // The option loop keeps its state in locals (the count is stored once, at the end)
     // so that nothing loops through memory.

@@ -36,11 +36,15 @@ public:
     /// before touching a byte; never reads outside `datagram`.
     friend ParseResult parse(Bytes datagram, MessageView& out) noexcept;
 
+    // The header fields are read from the datagram's first four bytes (RFC 7252 §3),
+    // which parse checked; nothing is copied out of them.
     [[nodiscard]] std::uint8_t version() const noexcept { return 1; }
-    [[nodiscard]] MessageType type() const noexcept { return type_; }
-    [[nodiscard]] Code code() const noexcept { return code_; }
-    [[nodiscard]] std::uint16_t message_id() const noexcept { return mid_; }
-    [[nodiscard]] Bytes token() const noexcept { return datagram_.sub(4, token_length_); }
+    [[nodiscard]] MessageType type() const noexcept { return static_cast<MessageType>((datagram_[0] >> 4) & 0x03); }
+    [[nodiscard]] Code code() const noexcept { return Code{datagram_[1]}; }
+    [[nodiscard]] std::uint16_t message_id() const noexcept {
+        return static_cast<std::uint16_t>((datagram_[2] << 8) | datagram_[3]);
+    }
+    [[nodiscard]] Bytes token() const noexcept { return datagram_.sub(4, datagram_[0] & 0x0f); }
     /// Options in wire order (ascending number; repeated options in the order sent).
     [[nodiscard]] std::size_t option_count() const noexcept { return option_count_; }
     /// The i-th option; `i < option_count()` (API misuse otherwise).
@@ -77,12 +81,10 @@ private:
         std::uint16_t offset;  ///< offset of the value in the datagram
         std::uint16_t length;  ///< value length
     };
-    Bytes datagram_;
+    /// Before any parse: an empty CON, so that a default view reads as a valid message.
+    static constexpr std::uint8_t kNoMessage[4] = {0x40, 0x00, 0x00, 0x00};
+    Bytes datagram_{kNoMessage, 4};
     Bytes payload_;
-    MessageType type_ = MessageType::Con;
-    Code code_;
-    std::uint16_t mid_ = 0;
-    std::uint8_t token_length_ = 0;
     std::uint8_t option_count_ = 0;
     // Only the first option_count_ entries are meaningful; the rest is left
     // uninitialised on purpose (no 384-byte clear per parse).
