@@ -312,4 +312,23 @@ TEST(Uri, OnePassAgreesWithTheReference) {
         expect_same_as_reference(uri);
         if (HasFatalFailure()) return;
     }
+    // IPv6 literals and ports: the one pass validates both itself.
+    for (const char* u : {"coap://[1::2:]/", "coap://[1:]/", "coap://[:1]/", "coap://[::]/", "coap://[::1]",
+                          "coap://[1:2:3:4:5:6:7:8]/", "coap://[1:2:3:4:5:6:7:8:9]/", "coap://[1::2:3:4:5:6:7:8]/",
+                          "coap://[1:2:3:4:5:6:7::]/", "coap://[1:2:3:4:5:6:7]/", "coap://[12345::]/",
+                          "coap://[fe80::1%25eth0]/", "coap://[ABCD::EF]/", "coap://[g::1]/", "coap://[1:::2]/",
+                          "coap://[]/", "coap://[::1::]/", "coap://[::1:2:3:4:5:6:7]/", "coap://[1:2:3:4:5:6::7:8]/",
+                          "coap://h:1", "coap://h:12345/", "coap://h:123456/", "coap://h:99999/", "coap://h:65535/",
+                          "coap://h:0001/", "coap://h:5a/", "coap://h::/"}) {
+        expect_same_as_reference(u);
+    }
+    const std::string ipv6_chars = "0123abcdEF:.%]";
+    for (int i = 0; i < 20000; ++i) {
+        std::string uri = "coap://[";
+        const int len = std::uniform_int_distribution<int>(0, 24)(rng);
+        for (int k = 0; k < len; ++k) uri += ipv6_chars[std::uniform_int_distribution<std::size_t>(0, ipv6_chars.size() - 1)(rng)];
+        uri += rng() % 2 ? "]/x" : "]:61616?q";
+        expect_same_as_reference(uri);
+        if (HasFatalFailure()) return;
+    }
 }

@@ -78,19 +78,17 @@ constexpr std::uint8_t hex_value(char c) noexcept {
 
 // dec-octet "." dec-octet "." dec-octet "." dec-octet (RFC 3986 §3.2.2): no leading zeros.
 bool is_ipv4(std::string_view s) noexcept {
-    std::size_t i = 0;
+    const char* p = s.data();
+    const char* const end = p + s.size();
     for (int octet = 0; octet < 4; ++octet) {
-        if (octet > 0) {
-            if (i >= s.size() || s[i] != '.') return false;
-            ++i;
-        }
-        const std::size_t start = i;
-        unsigned value = 0;
-        while (i < s.size() && is_digit(s[i]) && i - start < 3) value = value * 10 + static_cast<unsigned>(s[i++] - '0');
-        const std::size_t len = i - start;
-        if (len == 0 || value > 255 || (len > 1 && s[start] == '0')) return false;
+        if (octet > 0 && (p == end || *p++ != '.')) return false;
+        if (p == end || !is_digit(*p)) return false;
+        unsigned value = static_cast<unsigned>(*p++ - '0');
+        // A leading zero is the whole octet; else up to two more digits.
+        for (int i = 0; value != 0 && i < 2 && p != end && is_digit(*p); ++i) value = value * 10 + static_cast<unsigned>(*p++ - '0');
+        if (value > 255) return false;
     }
-    return i == s.size();
+    return p == end;
 }
 
 // IPv6address of RFC 3986 §3.2.2 (RFC 4291 §2.2 text forms), without zone identifiers.
@@ -409,11 +407,38 @@ std::uint8_t* decode_in_place(std::uint8_t*& p, std::uint8_t plain) noexcept {
     }
 }
 
-// Scans one path segment or query argument that starts at `p`; leaves `p` on the
-// character that ended it. Returns the end of its (decoded) value, or nullptr.
-inline std::uint8_t* scan_component(std::uint8_t*& p, std::uint8_t plain) noexcept {
-    p = skip(p, plain);
-    return *p == '%' ? decode_in_place(p, plain) : p;
+// An IPv6 literal's text at `p` up to its "]", in the forms most URIs use: 1-4 hex digits
+// per group, groups split by ":", at most one "::" (RFC 3986 §3.2.2: 8 groups, or at most
+// 7 with "::"). Lower-cases it in place (RFC 7252 §6.4 step 5) and returns the "]", or
+// nullptr for anything else (an embedded IPv4 address, a zone, an error), which the
+// reference path decides.
+std::uint8_t* ipv6_literal(std::uint8_t* p) noexcept {
+    int groups = 0;
+    bool elided = false;
+    if (p[0] == ':') {
+        if (p[1] != ':') return nullptr;
+        elided = true;
+        p += 2;
+    }
+    // A group must follow every single ":" and the leading "::" unless "]" does.
+    while (*p != ']') {
+        int k = 0;
+        for (; k < 4 && is_hex(static_cast<char>(p[k])); ++k) p[k] = static_cast<std::uint8_t>(to_lower(static_cast<char>(p[k])));
+        if (k == 0) return nullptr;
+        p += k;
+        ++groups;
+        if (*p == ']') break;
+        if (*p != ':') return nullptr;
+        ++p;
+        if (*p == ':') {
+            if (elided) return nullptr;
+            elided = true;
+            ++p;
+        } else if (*p == ']') {
+            return nullptr;
+        }
+    }
+    return (elided ? groups <= 7 : groups == 8) ? p : nullptr;
 }
 
 }  // namespace
@@ -448,11 +473,8 @@ bool decompose_common(std::string_view t, UriOptions& out) noexcept {
     std::uint8_t* host_end;
     if (*p == '[') {
         ++host;
-        host_end = static_cast<std::uint8_t*>(std::memchr(host, ']', n - at(host)));
+        host_end = ipv6_literal(host);
         if (host_end == nullptr) return false;
-        const std::string_view literal(reinterpret_cast<const char*>(host), at(host_end) - at(host));
-        if (!is_ipv6(literal)) return false;
-        for (std::uint8_t* q = host; q < host_end; ++q) *q = static_cast<std::uint8_t>(to_lower(static_cast<char>(*q)));
         out.host_kind_ = HostKind::IPv6;
         p = host_end + 1;
     } else {
@@ -474,20 +496,23 @@ bool decompose_common(std::string_view t, UriOptions& out) noexcept {
     out.host_offset_ = static_cast<std::uint16_t>(at(host));
     out.host_length_ = static_cast<std::uint16_t>(at(host_end) - at(host));
     if (*p == ':') {
-        const std::uint8_t* const digits = ++p;
+        // One to five digits (none: the default port; six or more are left to the
+        // reference path).
+        ++p;
         std::uint32_t port = 0;
-        // At most five digits (more is left to the reference path); the zero byte after
-        // the copy is not a digit.
-        for (unsigned d; p - digits < 5 && (d = static_cast<unsigned>(*p) - '0') <= 9; ++p) port = port * 10 + d;
-        if (port > 0xffff) return false;
-        if (p != digits) out.port_ = static_cast<std::uint16_t>(port);
+        unsigned k = 0;
+        for (unsigned d; k < 5 && (d = static_cast<unsigned>(p[k]) - '0') <= 9; ++k) port = port * 10 + d;
+        p += k;
+        if (port > 0xffff || static_cast<unsigned>(*p) - '0' <= 9) return false;
+        if (k != 0) out.port_ = static_cast<std::uint16_t>(port);
     }
 
     // One option per component: from the character after `p` to the first one outside
     // `plain` (a "%" goes on decoding in place). `raw` is the component's length as written.
     auto take = [&](std::uint8_t plain, std::uint16_t number, std::size_t& raw) {
         std::uint8_t* const start = ++p;
-        const std::uint8_t* const end = scan_component(p, plain);
+        p = skip(p, plain);
+        const std::uint8_t* const end = *p == '%' ? decode_in_place(p, plain) : p;
         if (end == nullptr) return false;
         raw = at(p) - at(start);
         const std::size_t len = at(end) - at(start);
