@@ -33,9 +33,11 @@ struct BuildResult {
     [[nodiscard]] constexpr bool ok() const noexcept { return error == BuildError::Ok; }
 };
 
-/// Collects a message's fields and writes it in wire form. Options may be added in any
-/// order: they come out sorted by number (repeated options keep the order they were
-/// added in), delta-encoded with the shortest extended form.
+/// Collects a message's fields and writes it in wire form (through a MessageWriter), as
+/// often as asked and into any buffer; to write one message straight into a buffer,
+/// use MessageWriter, which keeps no table. Options may be added in any order: they
+/// come out sorted by number (repeated options keep the order they were added in),
+/// delta-encoded with the shortest extended form.
 ///
 /// The builder does not copy option values, the token or the payload: the bytes passed
 /// in must stay alive until `build` returns. Unsigned-integer options added with
