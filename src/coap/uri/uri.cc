@@ -383,6 +383,15 @@ inline std::uint8_t* skip(std::uint8_t* p, std::uint8_t plain) noexcept {
     }
 }
 
+// The value of each hex digit (RFC 3986 §2.1: either case), 0xff for other bytes.
+struct HexValueTable {
+    std::uint8_t v[256] = {};
+    constexpr HexValueTable() {
+        for (int i = 0; i < 256; ++i) v[i] = is_hex(static_cast<char>(i)) ? hex_value(static_cast<char>(i)) : 0xff;
+    }
+};
+constexpr HexValueTable kHexValue;
+
 // Decodes the rest of a component in place, from `p` (at a "%") to the first character
 // neither `plain` nor a pct-encoded triplet; `p` is left there. Returns the end of the
 // decoded bytes, or nullptr for a malformed triplet. The zero byte after the copied URI
@@ -395,16 +404,38 @@ std::uint8_t* decode_in_place(std::uint8_t*& p, std::uint8_t plain) noexcept {
             *w++ = c;
             ++p;
         } else if (c == '%') {
-            const char hi = static_cast<char>(p[1]);
-            if (!is_hex(hi)) return nullptr;
-            const char lo = static_cast<char>(p[2]);
-            if (!is_hex(lo)) return nullptr;
-            *w++ = static_cast<std::uint8_t>((hex_value(hi) << 4) | hex_value(lo));
+            const std::uint8_t hi = kHexValue.v[p[1]];
+            if (hi > 15) return nullptr;
+            const std::uint8_t lo = kHexValue.v[p[2]];
+            if (lo > 15) return nullptr;
+            *w++ = static_cast<std::uint8_t>((hi << 4) | lo);
             p += 3;
         } else {
             return w;
         }
     }
+}
+
+// is_ipv4 for a host in the copy: *end ends the host, so it is neither a digit nor a
+// "." and no read goes past it.
+bool ipv4_literal(const std::uint8_t* p, const std::uint8_t* end) noexcept {
+    for (int octet = 0; octet < 4; ++octet) {
+        if (octet > 0 && *p++ != '.') return false;
+        unsigned value = static_cast<unsigned>(*p) - '0';
+        if (value > 9) return false;
+        ++p;
+        // A leading zero is the whole octet (RFC 3986 §3.2.2 dec-octet); else up to two more digits.
+        unsigned d;
+        if (value != 0 && (d = static_cast<unsigned>(*p) - '0') <= 9) {
+            value = value * 10 + d;
+            if ((d = static_cast<unsigned>(*++p) - '0') <= 9) {
+                value = value * 10 + d;
+                ++p;
+            }
+        }
+        if (value > 255) return false;
+    }
+    return p == end;
 }
 
 // An IPv6 literal's text at `p` up to its "]", in the forms most URIs use: 1-4 hex digits
@@ -448,7 +479,7 @@ std::uint8_t* ipv6_literal(std::uint8_t* p) noexcept {
 // so the options view their own bytes of the copy. Returns false, leaving `out` to be
 // overwritten, for anything but the common shape: the reference path then gives the
 // result, so this function only has to be right when it returns true.
-bool decompose_common(std::string_view t, UriOptions& out) noexcept {
+[[gnu::always_inline]] inline bool decompose_common(std::string_view t, UriOptions& out) noexcept {
     const std::size_t n = t.size();
     if (n > kMaxUriLength || n < 8) return false;
     std::uint8_t* const s = out.storage_.data();
@@ -485,8 +516,7 @@ bool decompose_common(std::string_view t, UriOptions& out) noexcept {
         host_end = p;
         const std::size_t len = at(host_end) - at(host);
         if (len == 0 || len > 255) return false;  // RFC 7252 §5.10.1
-        const std::string_view name(reinterpret_cast<const char*>(host), len);
-        if (is_digit(name[0]) && is_ipv4(name)) {
+        if (is_digit(static_cast<char>(*host)) && ipv4_literal(host, host_end)) {
             out.host_kind_ = HostKind::IPv4;
         } else {
             out.host_kind_ = HostKind::RegName;
