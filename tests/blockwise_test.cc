@@ -77,6 +77,8 @@ TEST(Blockwise, Block2Download64KiB) {
     const std::size_t s2 = first.find(coap::options::kSize2);
     ASSERT_LT(s2, first.option_count());
     EXPECT_EQ(coap::decode_uint(first.option(s2).value), 65536u);
+    // Every datagram's buffer is sized for its own block, not for the 64 KiB body.
+    for (const auto& c : p.net.log()) EXPECT_LE(c.capacity, 1024u + 128u);
 }
 
 TEST(Blockwise, Block2DownloadUnderLossDuplicationAndReordering) {
@@ -154,6 +156,8 @@ TEST(Blockwise, Block1UploadIsReassembled) {
     EXPECT_EQ(calls, 1);
     EXPECT_EQ(received, body);
     EXPECT_EQ(p.server.endpoint->block1_transfer_count(), 0u);
+    // Every request's buffer is sized for its own block, not for the 5000-byte body.
+    for (const auto& c : p.net.log()) EXPECT_LE(c.capacity, 1024u + 128u);
 }
 
 TEST(Blockwise, Block1UploadThenBlock2Response) {

@@ -29,6 +29,7 @@ struct Captured {
     coap::Peer to;
     std::vector<std::uint8_t> bytes;
     bool dropped = false;
+    std::size_t capacity = 0;  ///< of the buffer the endpoint handed over (what it allocated for the datagram)
 };
 
 class TestNetwork {
@@ -128,7 +129,7 @@ private:
 
     void flush(Node& n) {
         while (auto t = n.endpoint->poll_transmit()) {
-            Captured c{now_, n.address, t->peer, t->bytes, false};
+            Captured c{now_, n.address, t->peer, t->bytes, false, t->bytes.capacity()};
             if ((drop && drop(c)) || rng_.unit() < link.loss) {
                 c.dropped = true;
                 log_.push_back(std::move(c));

@@ -22,7 +22,8 @@ constexpr std::size_t option_header_size(std::uint32_t delta, std::uint32_t leng
 
 /// Encodes a message into the caller's buffer as its parts are added: the header and
 /// token at construction, each option as it is added, the payload at `finish`. Nothing
-/// is kept but a position, so the bytes passed in need not outlive the call.
+/// is kept but a position, so the bytes passed in need not outlive the call (they must
+/// not lie inside `out`).
 ///
 /// Options may come in any order. One numbered at or after the last one is appended
 /// (the usual case, a few instructions); one that sorts before it is inserted in place:

@@ -741,8 +741,22 @@ void Endpoint::send_exchange_message(TimePoint now, ClientExchange& x) {
     PeerState& ps = peer_state(now, x.peer);
     const std::uint16_t mid = next_mid(ps);
     const MessageType type = x.request.confirmable ? MessageType::Con : MessageType::Non;
-    // Request options, then Echo, Observe, Block1, Size1, Block2 (the writer sorts them in).
-    std::vector<std::uint8_t> out(message_bound(x.request.options, 4, 5 + x.echo.size(), x.request.payload.size()));
+    // RFC 7959 §2.5: a payload larger than a block goes in Block1 pieces.
+    const std::size_t block1_size = std::size_t{16} << x.block1_szx;
+    Bytes payload(x.request.payload.data(), x.request.payload.size());
+    const bool block1 = !x.block1_done && x.request.payload.size() > block1_size;
+    bool more = false;
+    if (block1) {
+        const std::size_t offset = std::size_t{x.block1_num} * block1_size;
+        const std::size_t n = std::min(block1_size, x.request.payload.size() - std::min(offset, x.request.payload.size()));
+        more = offset + n < x.request.payload.size();
+        payload = Bytes(x.request.payload.data() + offset, n);
+    } else if (x.block1_done) {
+        payload = Bytes();  // Block2 continuation after an upload carries no payload
+    }
+    // Request options, then Echo, Observe, Block1, Size1, Block2 (the writer sorts them in),
+    // into a buffer sized for this message's payload, not the whole body.
+    std::vector<std::uint8_t> out(message_bound(x.request.options, 4, 5 + x.echo.size(), payload.size()));
     MessageWriter w(MutableBytes(out.data(), out.size()), type, x.request.method, mid, x.token.view());
     for (const OwnedOption& o : x.request.options) (void)w.add_option(o.number, Bytes(o.value.data(), o.value.size()));
     if (!x.echo.empty()) (void)w.add_option(options::kEcho, Bytes(x.echo.data(), x.echo.size()));
@@ -751,18 +765,9 @@ void Endpoint::send_exchange_message(TimePoint now, ClientExchange& x) {
     } else if (x.request.observe && x.block2_num == 0) {
         (void)w.add_uint(options::kObserve, 0);  // RFC 7641 §3.1
     }
-    // RFC 7959 §2.5: a payload larger than a block goes in Block1 pieces.
-    const std::size_t block1_size = std::size_t{16} << x.block1_szx;
-    Bytes payload(x.request.payload.data(), x.request.payload.size());
-    if (!x.block1_done && x.request.payload.size() > block1_size) {
-        const std::size_t offset = std::size_t{x.block1_num} * block1_size;
-        const std::size_t n = std::min(block1_size, x.request.payload.size() - std::min(offset, x.request.payload.size()));
-        const bool more = offset + n < x.request.payload.size();
-        payload = Bytes(x.request.payload.data() + offset, n);
+    if (block1) {
         (void)w.add_uint(options::kBlock1, encode_block(Block{x.block1_num, more, x.block1_szx}));
         if (x.block1_num == 0) (void)w.add_uint(options::kSize1, x.request.payload.size());  // RFC 7959 §4
-    } else if (x.block1_done) {
-        payload = Bytes();  // Block2 continuation after an upload carries no payload
     }
     if (x.block2_szx || x.block2_num > 0) {
         (void)w.add_uint(options::kBlock2,
@@ -1086,13 +1091,6 @@ std::size_t Endpoint::observer_count(const std::string& path) const {
 
 std::vector<std::uint8_t> Endpoint::build_response(MessageType type, std::uint16_t mid, Bytes token,
                                                    const Response& r, const ResponseShape& shape) {
-    std::vector<std::uint8_t> out(message_bound(r.options, 6, 0, r.payload.size()));
-    MessageWriter w(MutableBytes(out.data(), out.size()), type, r.code, mid, token);
-    for (const OwnedOption& o : r.options) (void)w.add_option(o.number, Bytes(o.value.data(), o.value.size()));
-    if (r.content_format) (void)w.add_uint(options::kContentFormat, *r.content_format);
-    if (r.max_age) (void)w.add_uint(options::kMaxAge, *r.max_age);
-    if (shape.observe_seq) (void)w.add_uint(options::kObserve, *shape.observe_seq);
-    if (shape.block1_echo) (void)w.add_uint(options::kBlock1, encode_block(*shape.block1_echo));
     Bytes payload(r.payload.data(), r.payload.size());
     // RFC 7959 §2.4: serve the block asked for, or the first block of a body larger
     // than our block size, with the smaller of the two sizes.
@@ -1103,16 +1101,27 @@ std::vector<std::uint8_t> Endpoint::build_response(MessageType type, std::uint16
         szx = std::min(szx, shape.request_block2->szx);
     }
     const std::size_t size = std::size_t{16} << szx;
-    if (is_success(r.code) && (shape.request_block2 || r.payload.size() > size)) {
+    const bool block2 = is_success(r.code) && (shape.request_block2 || r.payload.size() > size);
+    std::uint32_t block2_value = 0;
+    if (block2) {
         if (offset > r.payload.size() || (offset == r.payload.size() && offset != 0)) {
             return header_only(type, codes::kBadOption, mid, token);  // RFC 7959 §2.4: no such block
         }
         const std::size_t n = std::min<std::size_t>(size, r.payload.size() - offset);
-        const bool more = offset + n < r.payload.size();
-        const auto num = static_cast<std::uint32_t>(offset / size);
-        (void)w.add_uint(options::kBlock2, encode_block(Block{num, more, szx}));
-        if (num == 0) (void)w.add_uint(options::kSize2, r.payload.size());  // RFC 7959 §4
+        block2_value = encode_block(Block{static_cast<std::uint32_t>(offset / size), offset + n < r.payload.size(), szx});
         payload = Bytes(r.payload.data() + offset, n);
+    }
+    // Into a buffer sized for this block, not the whole body.
+    std::vector<std::uint8_t> out(message_bound(r.options, 6, 0, payload.size()));
+    MessageWriter w(MutableBytes(out.data(), out.size()), type, r.code, mid, token);
+    for (const OwnedOption& o : r.options) (void)w.add_option(o.number, Bytes(o.value.data(), o.value.size()));
+    if (r.content_format) (void)w.add_uint(options::kContentFormat, *r.content_format);
+    if (r.max_age) (void)w.add_uint(options::kMaxAge, *r.max_age);
+    if (shape.observe_seq) (void)w.add_uint(options::kObserve, *shape.observe_seq);
+    if (shape.block1_echo) (void)w.add_uint(options::kBlock1, encode_block(*shape.block1_echo));
+    if (block2) {
+        (void)w.add_uint(options::kBlock2, block2_value);
+        if (offset == 0) (void)w.add_uint(options::kSize2, r.payload.size());  // RFC 7959 §4
     }
     std::vector<std::uint8_t> bytes = written(std::move(out), w.finish(payload));  // errors are sticky
     if (bytes.empty()) return header_only(type, codes::kInternalServerError, mid, token);
