@@ -42,66 +42,54 @@ std::uint32_t read_extended(std::uint8_t*& p, std::uint32_t nibble) noexcept {
 
 }  // namespace
 
-void MessageWriter::start_slow(MutableBytes out, MessageType type, Code code, std::uint16_t message_id,
-                               Bytes token) noexcept {
+MessageWriter::State MessageWriter::start_slow(State s, MutableBytes out, MessageType type, Code code,
+                                              std::uint16_t message_id, Bytes token) noexcept {
     if (out.size() > MessageView::kMaxDatagram) {
-        end_ = begin_ + MessageView::kMaxDatagram;
-        full_ = BuildError::MessageTooLarge;
+        s.end = s.begin + MessageView::kMaxDatagram;
+        s.full = BuildError::MessageTooLarge;
     }
-    if (token.size() > 8) {  // RFC 7252 §3: TKL 0-8
-        fail(BuildError::TokenTooLong);
-        return;
-    }
-    if (code.is_empty() && !token.empty()) {  // RFC 7252 §4.1: an Empty message is the header alone
-        fail(BuildError::EmptyWithContent);
-        return;
-    }
-    if (static_cast<std::size_t>(end_ - p_) < 4 + token.size()) {
-        fail(full_);
-        return;
-    }
-    write_start(type, code, message_id, token);
+    if (token.size() > 8) return fail(s, BuildError::TokenTooLong);  // RFC 7252 §3: TKL 0-8
+    // RFC 7252 §4.1: an Empty message is the header alone.
+    if (code.is_empty() && !token.empty()) return fail(s, BuildError::EmptyWithContent);
+    if (static_cast<std::size_t>(s.end - s.p) < 4 + token.size()) return fail(s, s.full);
+    write_start(s, type, code, message_id, token);
     if (code.is_empty()) {
         // Nothing may follow: any option or payload runs out of room with this error.
-        full_ = BuildError::EmptyWithContent;
-        end_ = p_;
+        s.full = BuildError::EmptyWithContent;
+        s.end = s.p;
     }
+    return s;
 }
 
-BuildError MessageWriter::fail(BuildError e) noexcept {
-    if (error_ == BuildError::Ok) error_ = e;
-    end_ = p_;
-    return error_;
-}
-
-BuildError MessageWriter::add_option_slow(std::uint16_t number, Bytes value) noexcept {
+MessageWriter::State MessageWriter::add_option_slow(State s, std::uint16_t number, Bytes value) noexcept {
     // In order with an extended delta or length: the room check also covers an earlier
     // error (which leaves no room).
-    if (number >= last_ && value.size() <= 0xffff && count_ != kMaxOptions) {
-        const std::uint32_t delta = number - last_;
+    if (number >= s.last && value.size() <= 0xffff && s.count != kMaxOptions) {
+        const std::uint32_t delta = number - s.last;
         const auto n = static_cast<std::uint32_t>(value.size());
-        if (option_header_size(delta, n) + n <= static_cast<std::size_t>(end_ - p_)) {
-            p_ = write_header(p_, delta, n);
-            copy_bytes(p_, value.data(), n);
-            p_ += n;
-            last_ = number;
-            ++count_;
-            return BuildError::Ok;
+        if (option_header_size(delta, n) + n <= static_cast<std::size_t>(s.end - s.p)) {
+            s.p = write_header(s.p, delta, n);
+            copy_bytes(s.p, value.data(), n);
+            s.p += n;
+            s.last = number;
+            ++s.count;
+            return s;
         }
     }
-    return add_option_rare(number, value);
+    return add_option_rare(s, number, value);
 }
 
-[[gnu::noinline]] BuildError MessageWriter::add_option_rare(std::uint16_t number, Bytes value) noexcept {
-    if (error_ != BuildError::Ok) return error_;
-    if (value.size() > 0xffff) return fail(BuildError::OptionTooLong);
-    if (count_ == kMaxOptions) return fail(BuildError::TooManyOptions);
-    if (number >= last_) return fail(full_);
+[[gnu::noinline]] MessageWriter::State MessageWriter::add_option_rare(State s, std::uint16_t number,
+                                                                    Bytes value) noexcept {
+    if (s.error != BuildError::Ok) return s;
+    if (value.size() > 0xffff) return fail(s, BuildError::OptionTooLong);
+    if (s.count == kMaxOptions) return fail(s, BuildError::TooManyOptions);
+    if (number >= s.last) return fail(s, s.full);
     const auto n = static_cast<std::uint32_t>(value.size());
-    const auto room = static_cast<std::size_t>(end_ - p_);
+    const auto room = static_cast<std::size_t>(s.end - s.p);
     // Out of order: find the first option numbered above `number` (one exists, the last),
     // walking the headers written so far. An equal number stays before the new option.
-    std::uint8_t* at = options_;
+    std::uint8_t* at = s.options;
     std::uint32_t prev = 0;
     for (;;) {
         std::uint8_t* q = at + 1;
@@ -115,24 +103,19 @@ BuildError MessageWriter::add_option_slow(std::uint16_t number, Bytes value) noe
             const std::size_t old_header = static_cast<std::size_t>(q - at);
             const std::size_t grow =
                 option_header_size(number - prev, n) + n + option_header_size(next - number, length) - old_header;
-            if (grow > room) return fail(full_);
+            if (grow > room) return fail(s, s.full);
             std::uint8_t* const tail = at + old_header;
-            std::memmove(tail + grow, tail, static_cast<std::size_t>(p_ - tail));
+            std::memmove(tail + grow, tail, static_cast<std::size_t>(s.p - tail));
             std::uint8_t* w = write_header(at, number - prev, n);
             copy_bytes(w, value.data(), n);
             write_header(w + n, next - number, length);
-            p_ += grow;
-            ++count_;
-            return BuildError::Ok;
+            s.p += grow;
+            ++s.count;
+            return s;
         }
         prev += delta;
         at = q + length;
     }
-}
-
-BuildResult MessageWriter::finish_slow() noexcept {
-    if (error_ != BuildError::Ok) return {error_, 0};
-    return {fail(full_), 0};  // a payload and no room for it and its marker
 }
 
 }  // namespace coap

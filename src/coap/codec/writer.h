@@ -45,21 +45,22 @@ public:
     /// Writes the 4-byte header and the token (0-8 bytes) into `out`.
     MessageWriter(MutableBytes out, MessageType type, Code code, std::uint16_t message_id,
                   Bytes token = Bytes()) noexcept
-        : begin_(out.data()), p_(out.data()), end_(out.data() + out.size()), options_(out.data()) {
+        : s_{out.data(), out.data(), out.data() + out.size(), out.data(), 0, 0, BuildError::Ok,
+             BuildError::BufferTooSmall} {
         // Inline for the usual case: a token that fits, a buffer of at least 12 bytes and
         // at most kMaxDatagram, no token on an Empty message.
         if (token.size() <= 8 && out.size() >= 12 && out.size() <= MessageView::kMaxDatagram &&
             (!code.is_empty() || token.empty())) {
-            write_start(type, code, message_id, token);
+            write_start(s_, type, code, message_id, token);
             if (code.is_empty()) {
                 // RFC 7252 §4.1: an Empty message is the header alone. Any option or
                 // payload runs out of room with this error.
-                full_ = BuildError::EmptyWithContent;
-                end_ = p_;
+                s_.full = BuildError::EmptyWithContent;
+                s_.end = s_.p;
             }
             return;
         }
-        start_slow(out, type, code, message_id, token);
+        s_ = start_slow(s_, out, type, code, message_id, token);
     }
 
     /// Adds an option with an opaque/string/empty value.
@@ -67,10 +68,10 @@ public:
         // Inline for the usual case: in order (a smaller number wraps `delta` around),
         // delta and length below 269 (at most one extended byte each, RFC 7252 §3.1),
         // room for the longest such header, and no error so far (an error leaves no room).
-        const std::uint32_t delta = static_cast<std::uint32_t>(number) - last_;
+        const std::uint32_t delta = static_cast<std::uint32_t>(number) - s_.last;
         const std::size_t n = value.size();
-        if (delta < 269 && n < 269 && n + 3 <= static_cast<std::size_t>(end_ - p_) && count_ != kMaxOptions) {
-            std::uint8_t* q = p_ + 1;
+        if (delta < 269 && n < 269 && n + 3 <= static_cast<std::size_t>(s_.end - s_.p) && s_.count != kMaxOptions) {
+            std::uint8_t* q = s_.p + 1;
             std::uint32_t delta_nibble = delta;
             auto length_nibble = static_cast<std::uint32_t>(n);
             if (delta >= 13) {
@@ -81,14 +82,15 @@ public:
                 *q++ = static_cast<std::uint8_t>(n - 13);
                 length_nibble = 13;
             }
-            *p_ = static_cast<std::uint8_t>((delta_nibble << 4) | length_nibble);
+            *s_.p = static_cast<std::uint8_t>((delta_nibble << 4) | length_nibble);
             copy_bytes(q, value.data(), n);
-            p_ = q + n;
-            last_ = number;
-            ++count_;
+            s_.p = q + n;
+            s_.last = number;
+            ++s_.count;
             return BuildError::Ok;
         }
-        return add_option_slow(number, value);
+        s_ = add_option_slow(s_, number, value);
+        return s_.error;
     }
     /// Adds a string option.
     [[nodiscard]] BuildError add_option(std::uint16_t number, std::string_view value) noexcept {
@@ -109,58 +111,69 @@ public:
         // Room for the marker and the payload also means no error so far (an error
         // leaves no room).
         const std::size_t n = payload.size();
-        if (n < static_cast<std::size_t>(end_ - p_)) {
+        if (n < static_cast<std::size_t>(s_.end - s_.p)) {
             if (n != 0) {
-                *p_ = 0xFF;  // RFC 7252 §3: the marker only when a payload follows
-                copy_bytes(p_ + 1, payload.data(), n);
-                p_ += 1 + n;
+                *s_.p = 0xFF;  // RFC 7252 §3: the marker only when a payload follows
+                copy_bytes(s_.p + 1, payload.data(), n);
+                s_.p += 1 + n;
             }
             return {BuildError::Ok, size()};
         }
-        if (n == 0 && error_ == BuildError::Ok) return {BuildError::Ok, size()};  // a full buffer
-        return finish_slow();
+        if (n == 0 && s_.error == BuildError::Ok) return {BuildError::Ok, size()};  // a full buffer
+        if (s_.error == BuildError::Ok) s_ = fail(s_, s_.full);  // a payload and no room for it and its marker
+        return {s_.error, 0};
     }
 
     /// Bytes written so far (header, token and options; the payload after `finish`).
-    [[nodiscard]] std::size_t size() const noexcept { return static_cast<std::size_t>(p_ - begin_); }
-    [[nodiscard]] std::size_t option_count() const noexcept { return count_; }
+    [[nodiscard]] std::size_t size() const noexcept { return static_cast<std::size_t>(s_.p - s_.begin); }
+    [[nodiscard]] std::size_t option_count() const noexcept { return s_.count; }
     /// The first error, or Ok.
-    [[nodiscard]] BuildError error() const noexcept { return error_; }
+    [[nodiscard]] BuildError error() const noexcept { return s_.error; }
 
 private:
+    // All of the writer's state, passed to and returned from the out-of-line parts by
+    // value: the writer's address never escapes, so the compiler may keep the state in
+    // registers even though every byte written through `p` could otherwise alias it.
+    struct State {
+        std::uint8_t* begin;
+        std::uint8_t* p;        ///< where the next byte goes
+        std::uint8_t* end;      ///< out's end, or kMaxDatagram past begin; p after an error
+        std::uint8_t* options;  ///< where the options start (after the token)
+        std::uint32_t last;     ///< number of the last option on the wire
+        std::uint32_t count;
+        BuildError error;
+        BuildError full;  ///< the error for running out of room
+    };
+
     /// The header as one big-endian word (RFC 7252 §3), then the token.
-    void write_start(MessageType type, Code code, std::uint16_t message_id, Bytes token) noexcept {
+    static void write_start(State& s, MessageType type, Code code, std::uint16_t message_id, Bytes token) noexcept {
         const std::uint32_t word = (std::uint32_t{0x40} | (static_cast<std::uint32_t>(type) << 4) |
                                     static_cast<std::uint32_t>(token.size())) << 24 |
                                    std::uint32_t{code.raw} << 16 | message_id;
-        p_[0] = static_cast<std::uint8_t>(word >> 24);
-        p_[1] = static_cast<std::uint8_t>(word >> 16);
-        p_[2] = static_cast<std::uint8_t>(word >> 8);
-        p_[3] = static_cast<std::uint8_t>(word);
-        copy_bytes(p_ + 4, token.data(), token.size());
-        p_ += 4 + token.size();
-        options_ = p_;
+        s.p[0] = static_cast<std::uint8_t>(word >> 24);
+        s.p[1] = static_cast<std::uint8_t>(word >> 16);
+        s.p[2] = static_cast<std::uint8_t>(word >> 8);
+        s.p[3] = static_cast<std::uint8_t>(word);
+        copy_bytes(s.p + 4, token.data(), token.size());
+        s.p += 4 + token.size();
+        s.options = s.p;
+    }
+    /// Records the first error and leaves no room, so that the inline path refuses too.
+    static State fail(State s, BuildError e) noexcept {
+        if (s.error == BuildError::Ok) s.error = e;
+        s.end = s.p;
+        return s;
     }
     /// The constructor's out-of-line rest: every error, the Empty message, a buffer
     /// shorter than 12 bytes or larger than kMaxDatagram.
-    void start_slow(MutableBytes out, MessageType type, Code code, std::uint16_t message_id, Bytes token) noexcept;
-    /// finish's out-of-line rest: an earlier error, or no room for the payload.
-    [[nodiscard]] BuildResult finish_slow() noexcept;
+    static State start_slow(State s, MutableBytes out, MessageType type, Code code, std::uint16_t message_id,
+                            Bytes token) noexcept;
     /// add_option's out-of-line rest: an option in order with extended forms.
-    [[nodiscard]] BuildError add_option_slow(std::uint16_t number, Bytes value) noexcept;
+    static State add_option_slow(State s, std::uint16_t number, Bytes value) noexcept;
     /// And the rarer rest: an option out of order (inserted), every error.
-    [[nodiscard]] BuildError add_option_rare(std::uint16_t number, Bytes value) noexcept;
-    /// Records the first error and leaves no room, so that the inline path refuses too.
-    BuildError fail(BuildError e) noexcept;
+    static State add_option_rare(State s, std::uint16_t number, Bytes value) noexcept;
 
-    std::uint8_t* begin_;
-    std::uint8_t* p_;            ///< where the next byte goes
-    std::uint8_t* end_;          ///< out's end, or kMaxDatagram past begin_; p_ after an error
-    std::uint8_t* options_;      ///< where the options start (after the token)
-    std::uint32_t last_ = 0;     ///< number of the last option on the wire
-    std::size_t count_ = 0;
-    BuildError error_ = BuildError::Ok;
-    BuildError full_ = BuildError::BufferTooSmall;  ///< the error for running out of room
+    State s_;
 };
 
 }  // namespace coap
