@@ -39,13 +39,8 @@ BuildError MessageBuilder::add_option_sorted(std::uint16_t number, Bytes value) 
 
 BuildError MessageBuilder::add_uint(std::uint16_t number, std::uint64_t value) noexcept {
     Pending p;
-    std::uint8_t n = 0;
-    for (std::uint64_t v = value; v != 0; v >>= 8) ++n;
-    for (std::uint8_t i = 0; i < n; ++i) {
-        p.inline_value[n - 1 - i] = static_cast<std::uint8_t>(value >> (8 * i));
-    }
     p.number = number;
-    p.length = n;
+    p.length = static_cast<std::uint16_t>(put_uint(value, p.inline_value));
     p.is_inline = true;
     return insert(p);
 }

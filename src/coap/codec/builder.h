@@ -33,6 +33,15 @@ struct BuildResult {
     [[nodiscard]] constexpr bool ok() const noexcept { return error == BuildError::Ok; }
 };
 
+/// Writes the shortest big-endian form of a uint option value into `out` (0 takes no
+/// bytes, RFC 7252 §3.2) and returns its length, 0-8.
+inline std::size_t put_uint(std::uint64_t value, std::uint8_t (&out)[8]) noexcept {
+    std::size_t n = 0;
+    for (std::uint64_t v = value; v != 0; v >>= 8) ++n;
+    for (std::size_t i = 0; i < n; ++i) out[n - 1 - i] = static_cast<std::uint8_t>(value >> (8 * i));
+    return n;
+}
+
 /// Collects a message's fields and writes it in wire form (through a MessageWriter), as
 /// often as asked and into any buffer; to write one message straight into a buffer,
 /// use MessageWriter, which keeps no table. Options may be added in any order: they

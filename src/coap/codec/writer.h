@@ -99,10 +99,7 @@ public:
     /// Adds a uint option in its shortest form (0 is zero bytes, RFC 7252 §3.2).
     [[nodiscard]] BuildError add_uint(std::uint16_t number, std::uint64_t value) noexcept {
         std::uint8_t bytes[8];
-        std::size_t n = 0;
-        for (std::uint64_t v = value; v != 0; v >>= 8) ++n;
-        for (std::size_t i = 0; i < n; ++i) bytes[n - 1 - i] = static_cast<std::uint8_t>(value >> (8 * i));
-        return add_option(number, Bytes(bytes, n));
+        return add_option(number, Bytes(bytes, put_uint(value, bytes)));
     }
 
     /// Ends the message with `payload` (empty: no payload marker, RFC 7252 §3) and

@@ -1,5 +1,7 @@
 #include "coap/options/values.h"
 
+#include "coap/codec/builder.h"
+
 namespace coap {
 
 std::optional<std::uint64_t> decode_uint(Bytes value) noexcept {
@@ -12,9 +14,8 @@ std::optional<std::uint64_t> decode_uint(Bytes value) noexcept {
 }
 
 std::vector<std::uint8_t> encode_uint(std::uint64_t value) {
-    std::vector<std::uint8_t> out;
-    for (std::uint64_t v = value; v != 0; v >>= 8) out.insert(out.begin(), static_cast<std::uint8_t>(v));
-    return out;
+    std::uint8_t bytes[8];
+    return std::vector<std::uint8_t>(bytes, bytes + put_uint(value, bytes));
 }
 
 bool is_valid_utf8(Bytes s) noexcept {
