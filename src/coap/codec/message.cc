@@ -41,11 +41,14 @@ BuildResult build(const Message& m, MutableBytes out) noexcept {
     return b.build(out);
 }
 
+std::size_t size_bound(const std::vector<OwnedOption>& options, std::size_t token, std::size_t payload) noexcept {
+    std::size_t bound = 4 + token + 1 + payload;
+    for (const auto& o : options) bound += 5 + o.value.size();
+    return bound;
+}
+
 std::vector<std::uint8_t> encode(const Message& m, BuildError* error) {
-    // Upper bound: header, token, per option 5 header bytes plus value, marker, payload.
-    std::size_t bound = 4 + m.token.size() + 1 + m.payload.size();
-    for (const auto& o : m.options) bound += 5 + o.value.size();
-    std::vector<std::uint8_t> out(bound);
+    std::vector<std::uint8_t> out(size_bound(m.options, m.token.size(), m.payload.size()));
     const BuildResult r = build(m, MutableBytes(out.data(), out.size()));
     if (error != nullptr) *error = r.error;
     out.resize(r.ok() ? r.size : 0);

@@ -1,6 +1,6 @@
 // An owning message value, for the parts of coapbed that keep messages around
-// (tests, the CLI, round-trip fuzzing). The hot paths use MessageView and
-// MessageBuilder instead, which do not allocate.
+// (tests, the CLI, round-trip fuzzing, the endpoint's own requests and responses). The
+// hot paths use MessageView and MessageWriter, which do not allocate.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +36,12 @@ struct Message {
 
 /// Copies a parsed view into an owning message.
 [[nodiscard]] Message to_message(const MessageView& view);
+
+/// At most how many bytes a message with `options`, a token of `token` bytes and a
+/// payload of `payload` bytes takes: the 4-byte header, the token, per option at most 5
+/// header bytes plus its value (RFC 7252 §3.1), the payload marker and the payload.
+[[nodiscard]] std::size_t size_bound(const std::vector<OwnedOption>& options, std::size_t token,
+                                     std::size_t payload) noexcept;
 
 /// Builds `m` into `out` (see MessageBuilder for errors).
 [[nodiscard]] BuildResult build(const Message& m, MutableBytes out) noexcept;

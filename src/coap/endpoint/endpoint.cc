@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "coap/codec/message.h"
 #include "coap/codec/writer.h"
 #include "coap/observe/freshness.h"
 #include "coap/options/check.h"
@@ -201,13 +202,12 @@ Response Response::with(Code code, std::string_view text) {
 
 namespace {
 
-// Room for a message: header, token (RFC 7252 §3), per option at most 5 header bytes
-// plus its value (§3.1), `uints` uint options of at most 8 bytes, marker and payload.
-std::size_t message_bound(const std::vector<OwnedOption>& options, std::size_t uints, std::size_t extra_values,
+// Room for a message with `options`, a token of up to 8 bytes and `payload` bytes of
+// payload (size_bound), plus `uints` uint options of at most 8 bytes and
+// `extra_options` bytes of other options (headers included).
+std::size_t message_bound(const std::vector<OwnedOption>& options, std::size_t uints, std::size_t extra_options,
                           std::size_t payload) {
-    std::size_t bound = 4 + 8 + uints * (5 + 8) + extra_values + 1 + payload;
-    for (const OwnedOption& o : options) bound += 5 + o.value.size();
-    return bound;
+    return size_bound(options, 8, payload) + uints * (5 + 8) + extra_options;
 }
 
 // What a writer into `out` wrote: `out` cut to the message, or empty on error.
@@ -223,9 +223,9 @@ std::vector<std::uint8_t> header_only(MessageType type, Code code, std::uint16_t
     return written(std::move(out), w.finish());
 }
 
+// An Empty message (RFC 7252 §4.1): ACK, RST or ping.
 std::vector<std::uint8_t> empty_message(MessageType type, std::uint16_t mid) {
-    return {static_cast<std::uint8_t>(0x40 | (static_cast<unsigned>(type) << 4)), 0x00,
-            static_cast<std::uint8_t>(mid >> 8), static_cast<std::uint8_t>(mid)};
+    return header_only(type, codes::kEmpty, mid, Bytes());
 }
 
 std::optional<std::uint64_t> uint_option(const MessageView& m, std::uint16_t number) {
@@ -1200,7 +1200,7 @@ std::vector<std::uint8_t> Endpoint::limit_reply(TimePoint now, const Peer& peer,
     if (def.echo_enabled()) {
         // RFC 9175 §2.4: 4.01 with a fresh Echo instead of the large response.
         const auto echo = mint_echo(*def.echo_key, peer, now);
-        std::vector<std::uint8_t> out(4 + 8 + 5 + echo.size());
+        std::vector<std::uint8_t> out(message_bound({}, 0, 5 + echo.size(), 0));
         MessageWriter w(MutableBytes(out.data(), out.size()), type, codes::kUnauthorized, mid, token);
         (void)w.add_option(options::kEcho, Bytes(echo.data(), echo.size()));
         std::vector<std::uint8_t> challenge = written(std::move(out), w.finish());
