@@ -32,7 +32,7 @@ BuildError MessageBuilder::insert(const Pending& p) noexcept {
     return BuildError::Ok;
 }
 
-BuildError MessageBuilder::add_option_sorted(std::uint16_t number, Bytes value) noexcept {
+BuildError MessageBuilder::add_option(std::uint16_t number, Bytes value) noexcept {
     if (value.size() > 0xffff) return BuildError::OptionTooLong;
     return insert(Pending::external(number, value));
 }

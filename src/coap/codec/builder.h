@@ -65,15 +65,7 @@ public:
         return BuildError::Ok;
     }
     /// Adds an option with an opaque/string/empty value. Errors: TooManyOptions, OptionTooLong.
-    [[nodiscard]] BuildError add_option(std::uint16_t number, Bytes value) noexcept {
-        // Inline for the usual case, an option in order after the ones added so far.
-        if (value.size() <= 0xffff && count_ != kMaxOptions && (count_ == 0 || options_[count_ - 1].number <= number)) {
-            options_[count_++] = Pending::external(number, value);
-            value_bytes_ += value.size();
-            return BuildError::Ok;
-        }
-        return add_option_sorted(number, value);
-    }
+    [[nodiscard]] BuildError add_option(std::uint16_t number, Bytes value) noexcept;
     /// Adds a string option (the characters are not copied).
     [[nodiscard]] BuildError add_option(std::uint16_t number, std::string_view value) noexcept {
         return add_option(number, Bytes(value));
@@ -116,9 +108,6 @@ private:
         }
     };
     [[nodiscard]] BuildError insert(const Pending& p) noexcept;
-    /// add_option's out-of-line rest: the errors, and an option that sorts in before
-    /// the last one added.
-    [[nodiscard]] BuildError add_option_sorted(std::uint16_t number, Bytes value) noexcept;
 
     MessageType type_;
     Code code_;
