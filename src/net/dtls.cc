@@ -256,14 +256,13 @@ void DtlsLayer::drive(Session& s, const Send& send, std::vector<std::vector<std:
         if (r != 1) {
             const int e = SSL_get_error(s.ssl, r);
             if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-                refused_ = true;
-                refused_peer_ = s.peer;
+                refused_ = s.peer;
                 fail(s.peer, openssl_error());
             }
             return;
         }
         s.established = true;
-        if (refused_ && refused_peer_ == s.peer) refused_ = false;
+        if (refused_ == s.peer) refused_.reset();
     }
     while (!s.pending.empty()) {
         const auto& p = s.pending.front();

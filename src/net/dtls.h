@@ -65,11 +65,12 @@ public:
     [[nodiscard]] bool established(const coap::Peer& peer) const;
     /// Why the last handshake failed ("" if none did).
     [[nodiscard]] const std::string& last_error() const { return last_error_; }
-    /// Whether the last handshake with `peer` ended in a fatal error (an alert from the
-    /// peer, a failed verification: a wrong key, identity or certificate) rather than
-    /// a timeout, with no session established since. A client can give up at once: a
-    /// new handshake would fail the same way.
-    [[nodiscard]] bool refused_by(const coap::Peer& peer) const { return refused_ && refused_peer_ == peer; }
+    /// Whether the last handshake that failed, with `peer`, ended in a fatal error (an
+    /// alert from the peer such as an unknown PSK identity, a certificate that does not
+    /// verify) rather than a timeout, with no session established since. A client can
+    /// give up at once: a new handshake would fail the same way. A wrong PSK key is not
+    /// refused: the peer drops what it cannot decrypt (RFC 6347 §4.1.2.7).
+    [[nodiscard]] bool refused_by(const coap::Peer& peer) const { return refused_ == peer; }
     [[nodiscard]] std::size_t session_count() const { return sessions_.size(); }
     /// The negotiated cipher suite toward `peer` ("" if none).
     [[nodiscard]] std::string cipher(const coap::Peer& peer) const;
@@ -87,8 +88,7 @@ private:
     std::vector<std::uint8_t> cookie_secret_;
     std::map<coap::Peer, std::unique_ptr<Session>> sessions_;
     std::string last_error_;
-    bool refused_ = false;
-    coap::Peer refused_peer_;
+    std::optional<coap::Peer> refused_;  ///< whose handshake last failed fatally
 };
 
 }  // namespace coapbed::net
