@@ -4,6 +4,7 @@
 
 #include "coap/options/registry.h"
 #include "coap/options/values.h"
+#include "coap/uri/scan.h"
 
 namespace coap {
 
@@ -354,7 +355,6 @@ enum : std::uint8_t {
     kHostPlain = 1,   // reg-name: unreserved / sub-delims (RFC 3986 §3.2.2)
     kPathPlain = 2,   // segment: pchar without pct-encoded (RFC 3986 §3.3)
     kQueryPlain = 4,  // query: pchar / "/" / "?" (RFC 3986 §3.4) without the "&" that splits it (RFC 7252 §6.4 step 9)
-    kHostCommon = 8,  // the reg-name characters most hosts are made of: a-z 0-9 - .
 };
 struct ScanTable {
     std::uint8_t c[256] = {};
@@ -364,24 +364,90 @@ struct ScanTable {
             if ((k & (kUnreserved | kSubDelim)) != 0) c[i] |= kHostPlain;
             if ((k & (kUnreserved | kSubDelim | kColonAt)) != 0) c[i] |= kPathPlain;
             if ((k & (kUnreserved | kSubDelim | kColonAt | kSlash | kQuestion)) != 0 && i != '&') c[i] |= kQueryPlain;
-            if ((i >= 'a' && i <= 'z') || (i >= '0' && i <= '9') || i == '-' || i == '.') c[i] |= kHostCommon;
         }
     }
 };
 constexpr ScanTable kScan;
 
-// The first character at or after `p` outside `plain`; the zero byte after the copied URI
-// stops it. Four characters per step (each read only once the one before it was in
-// `plain`, so never past that zero byte).
-inline std::uint8_t* skip(std::uint8_t* p, std::uint8_t plain) noexcept {
-    while (true) {
-        if ((kScan.c[p[0]] & plain) == 0) return p;
-        if ((kScan.c[p[1]] & plain) == 0) return p + 1;
-        if ((kScan.c[p[2]] & plain) == 0) return p + 2;
-        if ((kScan.c[p[3]] & plain) == 0) return p + 3;
-        p += 4;
+// The scan of a URI copied into the option storage: the bytes that are not quiet
+// (uri_scan::copy16), as a cursor going through them in order. The zero byte ending the
+// copy is not quiet, nor is anything after it, so every search stops there at the latest.
+//
+// ShortScan: a URI of at most 63 bytes, whose bits (and the zero byte's) fit one word.
+struct ShortScan {
+    static constexpr std::size_t kMaxLength = 63;
+    std::uint64_t m;  // the bits not returned yet
+
+    // Copies `n` bytes of `src` (n <= kMaxLength) to `dst` and ends the copy with a zero
+    // byte. The loads read `src`, not the copy just written (a wide load of narrower
+    // stores waits for them): blocks at 0, 16 and 32 as far as the URI goes, and the last
+    // one ending at its end (a byte read twice has the same bit).
+    // A URI shorter than 16 bytes goes through a zero-filled block.
+    void fill(const std::uint8_t* src, std::size_t n, std::uint8_t* dst) noexcept {
+        if (n < 16) {
+            std::uint8_t block[16] = {};
+            std::memcpy(block, src, n);
+            m = ~std::uint64_t{uri_scan::copy16(block, dst)};
+            return;
+        }
+        const std::size_t last = n - 16;
+        std::uint64_t quiet = std::uint64_t{uri_scan::copy16(src, dst)} | std::uint64_t{uri_scan::copy16(src + last, dst + last)} << last;
+        if (n > 32) {
+            quiet |= std::uint64_t{uri_scan::copy16(src + 16, dst + 16)} << 16;
+            if (n > 48) quiet |= std::uint64_t{uri_scan::copy16(src + 32, dst + 32)} << 32;
+        }
+        m = ~quiet;
+        dst[n] = 0;
     }
-}
+    // The next byte that is not quiet, after the one returned last.
+    [[nodiscard]] std::size_t next() noexcept {
+        const std::size_t at = static_cast<unsigned>(__builtin_ctzll(m));
+        m &= m - 1;
+        return at;
+    }
+    // Moves the cursor past `pos` (at most the URI's length): next() returns a byte after
+    // it. At the URI's end nothing is left to return.
+    void skip_past(std::size_t pos) noexcept { m &= ~std::uint64_t{1} << pos; }
+};
+
+// LongScan: any URI up to kMaxUriLength, one word per 64 bytes.
+struct LongScan {
+    static constexpr std::size_t kMaxLength = kMaxUriLength;
+    std::uint64_t word[(kMaxUriLength + 1) / 64 + 2];
+    std::size_t w;    // the word the cursor is in
+    std::uint64_t m;  // its bits not returned yet
+
+    // As ShortScan::fill, for 16 <= n <= kMaxLength: blocks of 16 bytes, the last one
+    // ending at the URI's end.
+    void fill(const std::uint8_t* src, std::size_t n, std::uint8_t* dst) noexcept {
+        std::uint64_t quiet = 0;
+        std::size_t i = 0;
+        for (; i + 16 < n; i += 16) {
+            quiet |= std::uint64_t{uri_scan::copy16(src + i, dst + i)} << (i % 64);
+            if (i % 64 == 48) {
+                word[i / 64] = ~quiet;
+                quiet = 0;
+            }
+        }
+        // The last 1-16 bytes, [i, n): i % 64 + (n - i) <= 64.
+        quiet |= std::uint64_t{uri_scan::copy16(src + n - 16, dst + n - 16) >> (16 - (n - i))} << (i % 64);
+        word[i / 64] = ~quiet;
+        word[i / 64 + 1] = ~std::uint64_t{0};  // the zero byte's bit when n % 64 == 0
+        dst[n] = 0;
+        w = 0;
+        m = word[0];
+    }
+    [[nodiscard]] std::size_t next() noexcept {
+        while (m == 0) m = word[++w];
+        const std::size_t at = w * 64 + static_cast<unsigned>(__builtin_ctzll(m));
+        m &= m - 1;
+        return at;
+    }
+    void skip_past(std::size_t pos) noexcept {
+        w = (pos + 1) / 64;
+        m = word[w] & (~std::uint64_t{0} << ((pos + 1) % 64));
+    }
+};
 
 // The value of each hex digit (RFC 3986 §2.1: either case), 0xff for other bytes.
 struct HexValueTable {
@@ -454,7 +520,8 @@ std::uint8_t* ipv6_literal(std::uint8_t* p) noexcept {
     // A group must follow every single ":" and the leading "::" unless "]" does.
     while (*p != ']') {
         int k = 0;
-        for (; k < 4 && is_hex(static_cast<char>(p[k])); ++k) p[k] = static_cast<std::uint8_t>(to_lower(static_cast<char>(p[k])));
+        // 0x20 lower-cases A-F and leaves 0-9 and a-f as they are.
+        for (; k < 4 && kHexValue.v[p[k]] <= 15; ++k) p[k] |= 0x20;
         if (k == 0) return nullptr;
         p += k;
         ++groups;
@@ -479,95 +546,126 @@ std::uint8_t* ipv6_literal(std::uint8_t* p) noexcept {
 // so the options view their own bytes of the copy. Returns false, leaving `out` to be
 // overwritten, for anything but the common shape: the reference path then gives the
 // result, so this function only has to be right when it returns true.
-[[gnu::always_inline]] inline bool decompose_common(std::string_view t, UriOptions& out) noexcept {
+struct UriOnePass {
+template <class Scan>
+[[gnu::always_inline]] static bool run(std::string_view t, UriOptions& out) noexcept {
+    // A short URI cannot hold a component over 255 bytes or more than kMaxOptions options.
+    constexpr bool kShort = Scan::kMaxLength < 64;
+    static_assert(!kShort || Scan::kMaxLength < UriOptions::kMaxOptions);
     const std::size_t n = t.size();
-    if (n > kMaxUriLength || n < 8) return false;
+    if (n > Scan::kMaxLength || n < 8) return false;
     std::uint8_t* const s = out.storage_.data();
-    copy_bytes(s, reinterpret_cast<const std::uint8_t*>(t.data()), n);
-    s[n] = 0;
-    std::uint8_t* p;
+    Scan scan;
+    scan.fill(reinterpret_cast<const std::uint8_t*>(t.data()), n, s);
+    std::size_t pos;
     if (std::memcmp(s, "coap://", 7) == 0) {
         out.scheme_ = Scheme::Coap;
-        p = s + 7;
+        pos = 7;
     } else if (std::memcmp(s, "coaps://", 8) == 0) {
         out.scheme_ = Scheme::Coaps;
-        p = s + 8;
+        pos = 8;
     } else {
         return false;
     }
-    out.count_ = 0;
     out.port_ = default_port(out.scheme_);
-    auto at = [s](const std::uint8_t* q) { return static_cast<std::size_t>(q - s); };
+    std::size_t count = 0;
+    auto push = [&out, &count](std::uint16_t number, std::size_t offset, std::size_t length) {
+        if (!kShort && count == UriOptions::kMaxOptions) return false;
+        out.entries_[count++] = UriOptions::Entry{number, static_cast<std::uint16_t>(offset), static_cast<std::uint16_t>(length)};
+        return true;
+    };
+    // The scan's cursor goes from one byte that is not quiet to the next; `c` is the byte
+    // at `pos`.
+    std::uint8_t c;
+    auto step = [&] {
+        pos = scan.next();
+        c = s[pos];
+    };
 
     // RFC 7252 §6.1: host [ ":" port ].
-    std::uint8_t* host = p;
-    std::uint8_t* host_end;
-    if (*p == '[') {
+    std::size_t host = pos;
+    if (s[pos] == '[') {
         ++host;
-        host_end = ipv6_literal(host);
-        if (host_end == nullptr) return false;
+        const std::uint8_t* const bracket = ipv6_literal(s + host);
+        if (bracket == nullptr) return false;
         out.host_kind_ = HostKind::IPv6;
-        p = host_end + 1;
+        pos = static_cast<std::size_t>(bracket - s);
+        out.host_length_ = static_cast<std::uint16_t>(pos - host);
+        // The byte after the "]" whether it is quiet or not (one that is ends nothing).
+        c = s[++pos];
+        scan.skip_past(pos);
     } else {
-        // Lower-case letters, digits, "-" and "." first; an upper-case letter or a
-        // sub-delim continues in the full reg-name set, lower-casing (RFC 7252 §6.4 step 5).
-        p = skip(p, kHostCommon);
-        for (; (kScan.c[*p] & kHostPlain) != 0; ++p) *p = static_cast<std::uint8_t>(to_lower(static_cast<char>(*p)));
-        host_end = p;
-        const std::size_t len = at(host_end) - at(host);
-        if (len == 0 || len > 255) return false;  // RFC 7252 §5.10.1
-        if (is_digit(static_cast<char>(*host)) && ipv4_literal(host, host_end)) {
+        // Up to the first byte that is neither quiet nor another reg-name character; an
+        // upper-case letter is lower-cased (RFC 7252 §6.4 step 5).
+        scan.skip_past(pos - 1);
+        for (step(); (kScan.c[c] & kHostPlain) != 0; step()) s[pos] = static_cast<std::uint8_t>(to_lower(static_cast<char>(c)));
+        const std::size_t len = pos - host;
+        if (len == 0 || (!kShort && len > 255)) return false;  // RFC 7252 §5.10.1
+        if (is_digit(static_cast<char>(s[host])) && ipv4_literal(s + host, s + pos)) {
             out.host_kind_ = HostKind::IPv4;
         } else {
             out.host_kind_ = HostKind::RegName;
-            (void)out.push(options::kUriHost, at(host), len);
+            (void)push(options::kUriHost, host, len);
         }
+        out.host_length_ = static_cast<std::uint16_t>(len);
     }
-    out.host_offset_ = static_cast<std::uint16_t>(at(host));
-    out.host_length_ = static_cast<std::uint16_t>(at(host_end) - at(host));
-    if (*p == ':') {
-        // One to five digits (none: the default port; six or more are left to the
-        // reference path).
-        ++p;
+    out.host_offset_ = static_cast<std::uint16_t>(host);
+    if (c == ':') {
+        // One to five digits (none: the default port; more are left to the reference path).
+        const std::size_t first = pos + 1;
+        step();
+        if (pos - first > 5) return false;
         std::uint32_t port = 0;
-        unsigned k = 0;
-        for (unsigned d; k < 5 && (d = static_cast<unsigned>(p[k]) - '0') <= 9; ++k) port = port * 10 + d;
-        p += k;
-        if (port > 0xffff || static_cast<unsigned>(*p) - '0' <= 9) return false;
-        if (k != 0) out.port_ = static_cast<std::uint16_t>(port);
+        for (std::size_t i = first; i < pos; ++i) {
+            const unsigned d = static_cast<unsigned>(s[i]) - '0';
+            if (d > 9) return false;
+            port = port * 10 + d;
+        }
+        if (port > 0xffff) return false;
+        if (pos != first) out.port_ = static_cast<std::uint16_t>(port);
     }
 
-    // One option per component: from the character after `p` to the first one outside
-    // `plain` (a "%" goes on decoding in place). `raw` is the component's length as written.
-    auto take = [&](std::uint8_t plain, std::uint16_t number, std::size_t& raw) {
-        std::uint8_t* const start = ++p;
-        p = skip(p, plain);
-        const std::uint8_t* const end = *p == '%' ? decode_in_place(p, plain) : p;
-        if (end == nullptr) return false;
-        raw = at(p) - at(start);
-        const std::size_t len = at(end) - at(start);
-        return len <= 255 && out.push(number, at(start), len);  // RFC 7252 §5.10.1
+    // One option per component: from `start`, the byte after `pos`, to the first one
+    // outside `plain` (a "%" goes on decoding in place).
+    std::size_t start = 0;
+    auto take = [&](std::uint8_t plain, std::uint16_t number) {
+        start = pos + 1;
+        step();
+        while ((kScan.c[c] & plain) != 0) step();
+        std::size_t len = pos - start;
+        if (c == '%') {
+            // The decoded bytes end before the next byte read, so the scan still holds
+            // from there on.
+            std::uint8_t* p = s + pos;
+            const std::uint8_t* const end = decode_in_place(p, plain);
+            if (end == nullptr) return false;
+            len = static_cast<std::size_t>(end - s) - start;
+            pos = static_cast<std::size_t>(p - s);
+            c = *p;
+            scan.skip_past(pos);
+        }
+        return (kShort || len <= 255) && push(number, start, len);  // RFC 7252 §5.10.1
     };
     // RFC 7252 §6.4 step 8: one Uri-Path per segment.
-    const std::size_t first_path = out.count_;
-    while (*p == '/') {
-        std::size_t raw;
-        if (!take(kPathPlain, options::kUriPath, raw)) return false;
-        // A dot-segment (as written, so it holds no "%") is left to the reference path.
-        const std::uint8_t* const seg = p - raw;
-        if (raw != 0 && raw <= 2 && seg[0] == '.' && (raw == 1 || seg[1] == '.')) return false;
+    const std::size_t first_path = count;
+    while (c == '/') {
+        if (!take(kPathPlain, options::kUriPath)) return false;
+        // A dot-segment (as written: one of up to two bytes holds no "%") is left to the
+        // reference path.
+        if (s[start] == '.' && pos - start <= 2 && (pos - start == 1 || s[start + 1] == '.')) return false;
     }
-    if (out.count_ == first_path + 1 && out.entries_[first_path].length == 0) out.count_ = first_path;
+    if (count == first_path + 1 && pos == start) count = first_path;  // the path is "/"
     // RFC 7252 §6.4 step 9: one Uri-Query per "&"-separated argument.
-    if (*p == '?') {
+    if (c == '?') {
         do {
-            std::size_t raw;
-            if (!take(kQueryPlain, options::kUriQuery, raw)) return false;
-        } while (*p == '&');
+            if (!take(kQueryPlain, options::kUriQuery)) return false;
+        } while (c == '&');
     }
+    out.count_ = count;
     out.used_ = n;
-    return at(p) == n;
+    return pos == n;
 }
+};
 
 namespace {
 // Out of line, so that the common case pays nothing for the reference path's frame.
@@ -576,10 +674,16 @@ namespace {
     if (UriResult r = parse_uri(text, parts); !r.ok()) return r;
     return decompose(parts, out);
 }
+
+[[gnu::always_inline]] inline bool one_pass(std::string_view text, UriOptions& out) noexcept {
+    return text.size() <= ShortScan::kMaxLength ? UriOnePass::run<ShortScan>(text, out) : UriOnePass::run<LongScan>(text, out);
+}
 }  // namespace
 
+bool decompose_one_pass(std::string_view text, UriOptions& out) noexcept { return one_pass(text, out); }
+
 UriResult decompose_uri(std::string_view text, UriOptions& out) noexcept {
-    if (decompose_common(text, out)) return {};
+    if (one_pass(text, out)) return {};
     return decompose_reference(text, out);
 }
 

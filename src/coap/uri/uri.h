@@ -99,7 +99,7 @@ public:
 
 private:
     friend UriResult decompose(const UriParts& parts, UriOptions& out) noexcept;
-    friend bool decompose_common(std::string_view text, UriOptions& out) noexcept;
+    friend struct UriOnePass;
     struct Entry {
         std::uint16_t number;
         std::uint16_t offset;
@@ -131,6 +131,10 @@ private:
 /// one pass over a copy of the text, without the two-pass reference; everything else,
 /// errors included, goes through parse_uri and decompose.
 [[nodiscard]] UriResult decompose_uri(std::string_view text, UriOptions& out) noexcept;
+/// decompose_uri's one pass alone: true when it decomposed `text` (with decompose_uri's
+/// result), false when `text` is not of the common shape, which decompose_uri hands to
+/// the reference path (`out` is then unspecified). For tests.
+[[nodiscard]] bool decompose_one_pass(std::string_view text, UriOptions& out) noexcept;
 
 /// RFC 7252 §6.5: composes a URI from a request's Uri-Host, Uri-Port, Uri-Path and
 /// Uri-Query options (others are ignored) and its destination. `dest_host` is an IP
