@@ -547,8 +547,12 @@ std::uint8_t* ipv6_literal(std::uint8_t* p) noexcept {
 // overwritten, for anything but the common shape: the reference path then gives the
 // result, so this function only has to be right when it returns true.
 struct UriOnePass {
+    template <class Scan>
+    static bool run(std::string_view t, UriOptions& out) noexcept;
+};
+
 template <class Scan>
-[[gnu::always_inline]] static bool run(std::string_view t, UriOptions& out) noexcept {
+[[gnu::always_inline]] inline bool UriOnePass::run(std::string_view t, UriOptions& out) noexcept {
     // A short URI cannot hold a component over 255 bytes or more than kMaxOptions options.
     constexpr bool kShort = Scan::kMaxLength < 64;
     static_assert(!kShort || Scan::kMaxLength < UriOptions::kMaxOptions);
@@ -665,7 +669,6 @@ template <class Scan>
     out.used_ = n;
     return pos == n;
 }
-};
 
 namespace {
 // Out of line, so that the common case pays nothing for the reference path's frame.
