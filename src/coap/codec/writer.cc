@@ -53,11 +53,6 @@ MessageWriter::State MessageWriter::start_slow(State s, MutableBytes out, Messag
     if (code.is_empty() && !token.empty()) return fail(s, BuildError::EmptyWithContent);
     if (static_cast<std::size_t>(s.end - s.p) < 4 + token.size()) return fail(s, s.full);
     write_start(s, type, code, message_id, token);
-    if (code.is_empty()) {
-        // Nothing may follow: any option or payload runs out of room with this error.
-        s.full = BuildError::EmptyWithContent;
-        s.end = s.p;
-    }
     return s;
 }
 

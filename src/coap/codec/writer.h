@@ -52,12 +52,6 @@ public:
         if (token.size() <= 8 && out.size() >= 12 && out.size() <= MessageView::kMaxDatagram &&
             (!code.is_empty() || token.empty())) {
             write_start(s_, type, code, message_id, token);
-            if (code.is_empty()) {
-                // RFC 7252 §4.1: an Empty message is the header alone. Any option or
-                // payload runs out of room with this error.
-                s_.full = BuildError::EmptyWithContent;
-                s_.end = s_.p;
-            }
             return;
         }
         s_ = start_slow(s_, out, type, code, message_id, token);
@@ -142,7 +136,8 @@ private:
         BuildError full;  ///< the error for running out of room
     };
 
-    /// The header as one big-endian word (RFC 7252 §3), then the token.
+    /// The header as one big-endian word (RFC 7252 §3), then the token; an Empty message
+    /// ends there.
     static void write_start(State& s, MessageType type, Code code, std::uint16_t message_id, Bytes token) noexcept {
         const std::uint32_t word = (std::uint32_t{0x40} | (static_cast<std::uint32_t>(type) << 4) |
                                     static_cast<std::uint32_t>(token.size())) << 24 |
@@ -154,6 +149,12 @@ private:
         copy_bytes(s.p + 4, token.data(), token.size());
         s.p += 4 + token.size();
         s.options = s.p;
+        if (code.is_empty()) {
+            // RFC 7252 §4.1: an Empty message is the header alone. Any option or payload
+            // runs out of room with this error.
+            s.full = BuildError::EmptyWithContent;
+            s.end = s.p;
+        }
     }
     /// Records the first error and leaves no room, so that the inline path refuses too.
     static State fail(State s, BuildError e) noexcept {
