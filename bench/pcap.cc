@@ -3,6 +3,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "lowpan.h"
+
 namespace coapbed::bench {
 
 namespace {
@@ -69,10 +71,14 @@ PcapPayloads read_udp_payloads(const std::string& path, std::uint16_t port) {
         return swap ? __builtin_bswap32(le) : le;
     };
     const std::uint32_t link = u32(20);
-    if (link != 1 && link != 9 && link != 101 && link != 228 && link != 229) {
+    // IEEE 802.15.4 with FCS (195, what ns-3's LrWpan writes) or without (230).
+    const bool lowpan = link == 195 || link == 230;
+    if (link != 1 && link != 9 && link != 101 && link != 228 && link != 229 && !lowpan) {
         r.error = path + ": link type " + std::to_string(link) + " is not read";
         return r;
     }
+    LowpanReader radio;
+    std::vector<std::uint8_t> datagram;
     std::size_t at = 24;
     while (at + 16 <= d.size()) {
         const std::size_t caplen = u32(at + 8);
@@ -97,6 +103,10 @@ PcapPayloads read_udp_payloads(const std::string& path, std::uint16_t port) {
             if (proto != 0x0021 && proto != 0x0057) continue;
             frame += off + 2;
             len -= off + 2;
+        } else if (lowpan) {
+            if (!radio.frame(frame, len, link == 195, datagram)) continue;
+            frame = datagram.data();
+            len = datagram.size();
         }
         std::vector<std::uint8_t> payload;
         if (udp_payload(frame, len, port, payload)) r.payloads.push_back(std::move(payload));

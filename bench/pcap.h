@@ -14,8 +14,10 @@ struct PcapPayloads {
 
 /// Every UDP payload to or from `port` in the pcap file at `path` (microsecond or
 /// nanosecond, either byte order). Links: Ethernet (1, with one 802.1Q tag at most),
-/// PPP (9), raw IP (101, 228, 229). IPv4 fragments and IPv6 extension headers are
-/// skipped; so are truncated records (a payload longer than what was captured).
+/// PPP (9), raw IP (101, 228, 229), IEEE 802.15.4 with 6LoWPAN (195 with FCS, 230
+/// without; see LowpanReader: its fragments are reassembled). IPv4 fragments and IPv6
+/// extension headers are skipped; so are truncated records (a payload longer than what
+/// was captured).
 PcapPayloads read_udp_payloads(const std::string& path, std::uint16_t port);
 
 }  // namespace coapbed::bench
