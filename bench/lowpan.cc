@@ -197,13 +197,15 @@ bool LowpanReader::frame(const std::uint8_t* f, std::size_t len, bool fcs, std::
     if (n > 0 && p[0] == 0x50 && !skip(2)) return false;  // LOWPAN_BC0
     const bool first = n >= 4 && (p[0] & 0xf8) == 0xc0, later = n >= 5 && (p[0] & 0xf8) == 0xe0;
     std::uint16_t size = 0, tag = 0;
-    std::size_t offset = 0;
     if (first || later) {  // RFC 4944 §5.3: FRAG1 and FRAGN
         size = static_cast<std::uint16_t>((p[0] & 0x07) << 8 | p[1]);
         tag = be16(p + 2);
-        offset = later ? std::size_t{p[4]} * 8 : 0;
-        skip(later ? 5 : 4);
-        if (later) return fill(partial(src, dst, size, tag), offset, p, n, datagram);
+        if (later) {
+            const std::size_t offset = std::size_t{p[4]} * 8;  // in units of 8 bytes
+            skip(5);
+            return fill(partial(src, dst, size, tag), offset, p, n, datagram);
+        }
+        skip(4);
     }
     // The IPv6 header: uncompressed (RFC 4944 §5.1, IPv6 dispatch) or IPHC (RFC 6282 §3.1).
     std::vector<std::uint8_t> header;
