@@ -1,7 +1,5 @@
 #include "lowpan.h"
 
-#include <algorithm>
-
 namespace coapbed::bench {
 
 namespace {
@@ -123,16 +121,13 @@ LowpanReader::Partial& LowpanReader::partial(const Address& src, const Address& 
     for (Partial& p : partial_) {
         if (p.src == src && p.dst == dst && p.size == size && p.tag == tag) return p;
     }
-    if (partial_.size() == kMaxReassemblies) {
-        partial_.erase(std::min_element(partial_.begin(), partial_.end(),
-                                        [](const Partial& x, const Partial& y) { return x.started < y.started; }));
-    }
+    if (partial_.size() == kMaxReassemblies) partial_.erase(partial_.begin());  // the oldest
+
     Partial p;
     p.src = src;
     p.dst = dst;
     p.size = size;
     p.tag = tag;
-    p.started = frames_;
     p.bytes.assign(size, 0);
     p.have.assign(size, false);
     partial_.push_back(std::move(p));
@@ -158,7 +153,6 @@ bool LowpanReader::fill(Partial& p, std::size_t offset, const std::uint8_t* b, s
 }
 
 bool LowpanReader::frame(const std::uint8_t* f, std::size_t len, bool fcs, std::vector<std::uint8_t>& datagram) {
-    ++frames_;
     if (fcs) {
         if (len < 2) return false;
         len -= 2;

@@ -36,7 +36,6 @@ private:
     struct Partial {
         Address src, dst;
         std::uint16_t size = 0, tag = 0;
-        std::uint64_t started = 0;          // frame count when the first fragment came
         std::vector<std::uint8_t> bytes;    // `size` bytes
         std::vector<bool> have;             // which of them arrived
         std::size_t received = 0;
@@ -49,9 +48,8 @@ private:
     Partial& partial(const Address& src, const Address& dst, std::uint16_t size, std::uint16_t tag);
     bool fill(Partial& p, std::size_t offset, const std::uint8_t* b, std::size_t n, std::vector<std::uint8_t>& datagram);
 
-    std::vector<Partial> partial_;
+    std::vector<Partial> partial_;  // in the order their first fragment came, oldest first
     std::vector<LastSeq> last_;
-    std::uint64_t frames_ = 0;
 };
 
 }  // namespace coapbed::bench
