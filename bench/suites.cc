@@ -1,7 +1,7 @@
 // coapbed-bench: parse, build and URI suites side by side with libcoap 4.3, plus
 // option lookup and the endpoint round trip. Names are a contract:
-//   coapbed/<suite>/<mix> and libcoap/<suite>/<mix> for the suites parse, build, uri;
-//   coapbed/option-lookup/<mix>, coapbed/endpoint-roundtrip for the rest.
+//   coapbed/<suite>/<mix> and libcoap/<suite>/<mix> for the suites parse, build, uri
+//   and option-lookup; coapbed/uri-compose/<mix>, coapbed/endpoint-roundtrip for the rest.
 // Every benchmark first checks its output against the other library's (SkipWithError on
 // a mismatch), then times; items are messages (or URIs, requests), bytes are datagram
 // bytes, and `allocs_per_item` counts heap allocations in the timed loop.
@@ -10,6 +10,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "alloc_counter.h"
 #include "coap/codec/builder.h"
@@ -273,25 +274,74 @@ void coapbed_compose(benchmark::State& st, const UriMix* mix) {
     finish(st, mix->uris.size(), 0, coapbed::bench::allocations() - a0);
 }
 
-void coapbed_option_lookup(benchmark::State& st, const Mix* mix) {
-    std::vector<coap::MessageView> views(mix->datagrams.size());
-    for (std::size_t i = 0; i < views.size(); ++i) {
-        if (!coap::parse(coap::Bytes(mix->datagrams[i].data(), mix->datagrams[i].size()), views[i]).ok()) {
-            return st.SkipWithError("a mix message does not parse");
-        }
+// The option numbers looked up in every message of a mix: present in some mixes, absent
+// in others (a lookup that finds nothing walks the whole list).
+constexpr std::uint16_t kLookedUp[] = {coap::options::kUriPath, coap::options::kContentFormat, coap::options::kBlock1,
+                                      coap::options::kObserve, coap::options::kRequestTag};
+
+// The mix parsed once by each library, outside the timed loop, and a check that both
+// find the same first option (or none) for every number looked up.
+struct Parsed {
+    std::vector<coap::MessageView> views;
+    std::vector<coap_pdu_t*> pdus;
+    Parsed() = default;
+    Parsed(const Parsed&) = delete;
+    Parsed& operator=(const Parsed&) = delete;
+    ~Parsed() {
+        for (coap_pdu_t* p : pdus) coap_delete_pdu(p);
     }
-    static constexpr std::uint16_t kNumbers[] = {coap::options::kUriPath, coap::options::kContentFormat,
-                                                 coap::options::kBlock1, coap::options::kObserve,
-                                                 coap::options::kRequestTag};
+    std::string load(const Mix& mix) {
+        if (auto e = check_parse(mix); !e.empty()) return e;
+        views.resize(mix.datagrams.size());
+        for (std::size_t i = 0; i < views.size(); ++i) {
+            const auto& d = mix.datagrams[i];
+            (void)coap::parse(coap::Bytes(d.data(), d.size()), views[i]);
+            pdus.push_back(coap_pdu_init(COAP_MESSAGE_CON, COAP_EMPTY_CODE, 0, d.size()));
+            (void)coap_pdu_parse(COAP_PROTO_UDP, d.data(), d.size(), pdus.back());
+            for (std::uint16_t n : kLookedUp) {
+                const std::size_t k = views[i].find(n);
+                coap_opt_iterator_t it;
+                const coap_opt_t* o = coap_check_option(pdus.back(), n, &it);
+                const bool same = (k == views[i].option_count())
+                                      ? o == nullptr
+                                      : o != nullptr && views[i].option(k).value ==
+                                                            coap::Bytes(coap_opt_value(o), coap_opt_length(o));
+                if (!same) return "coapbed and libcoap find different options";
+            }
+        }
+        return {};
+    }
+};
+
+void coapbed_option_lookup(benchmark::State& st, const Mix* mix) {
+    Parsed p;
+    if (auto e = p.load(*mix); !e.empty()) return st.SkipWithError(e.c_str());
     std::uint64_t sink = 0;
     const std::uint64_t a0 = coapbed::bench::allocations();
     for (auto _ : st) {
-        for (const auto& v : views) {
-            for (std::uint16_t n : kNumbers) sink += v.find(n);
+        for (const auto& v : p.views) {
+            for (std::uint16_t n : kLookedUp) sink += v.find(n);
         }
         benchmark::DoNotOptimize(sink);
     }
-    finish(st, views.size() * std::size(kNumbers), 0, coapbed::bench::allocations() - a0);
+    finish(st, p.views.size() * std::size(kLookedUp), 0, coapbed::bench::allocations() - a0);
+}
+
+void libcoap_option_lookup(benchmark::State& st, const Mix* mix) {
+    Parsed p;
+    if (auto e = p.load(*mix); !e.empty()) return st.SkipWithError(e.c_str());
+    std::uint64_t sink = 0;
+    const std::uint64_t a0 = coapbed::bench::allocations();
+    for (auto _ : st) {
+        for (const coap_pdu_t* pdu : p.pdus) {
+            for (std::uint16_t n : kLookedUp) {
+                coap_opt_iterator_t it;
+                sink += coap_check_option(pdu, n, &it) != nullptr;
+            }
+        }
+        benchmark::DoNotOptimize(sink);
+    }
+    finish(st, p.pdus.size() * std::size(kLookedUp), 0, coapbed::bench::allocations() - a0);
 }
 
 void coapbed_endpoint_roundtrip(benchmark::State& st) {
@@ -341,6 +391,7 @@ int main(int argc, char** argv) {
     }
     for (const Mix& m : coapbed::bench::message_mixes()) {
         benchmark::RegisterBenchmark(("coapbed/option-lookup/" + m.name).c_str(), coapbed_option_lookup, &m);
+        benchmark::RegisterBenchmark(("libcoap/option-lookup/" + m.name).c_str(), libcoap_option_lookup, &m);
     }
     benchmark::RegisterBenchmark("coapbed/endpoint-roundtrip", coapbed_endpoint_roundtrip);
     benchmark::Initialize(&argc, argv);

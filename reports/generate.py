@@ -99,14 +99,15 @@ def load_bench(path, raw):
         results, meta = data["results"], data["meta"]
     rows = []
     for name, e in sorted(results.items()):
-        m = re.fullmatch(r"coapbed/(parse|build|uri)/(.+)", name)
+        m = re.fullmatch(r"coapbed/([^/]+)/(.+)", name)
         peer = results.get("libcoap/%s/%s" % m.groups()) if m else None
         if m and peer and "median_ns" in e and "median_ns" in peer:
             rows.append({"suite": m.group(1), "mix": m.group(2), "coapbed": e["items_per_second"],
                          "libcoap": peer["items_per_second"], "speedup": peer["median_ns"] / e["median_ns"],
                          "allocs": e.get("allocs_per_item", 0.0), "libcoap_allocs": peer.get("allocs_per_item", 0.0)})
+    paired = {"coapbed/%s/%s" % (r["suite"], r["mix"]) for r in rows}
     others = [(n, e) for n, e in sorted(results.items())
-              if n.startswith("coapbed/") and not re.match(r"coapbed/(parse|build|uri)/", n) and "median_ns" in e]
+              if n.startswith("coapbed/") and n not in paired and "median_ns" in e]
     return {"path": path, "meta": meta, "rows": rows, "others": others}
 
 

@@ -12,7 +12,7 @@ trap 'rm -rf "$T"' EXIT
 fail=0
 ok() { echo "ok   $1"; }
 bad() { echo "FAIL $1"; fail=1; }
-run() { python3 "$src/bench/run" --binary "$bench" --filter '^(coapbed|libcoap)/parse/con-get$' --repetitions 3 \
+run() { python3 "$src/bench/run" --binary "$bench" --filter '^(coapbed|libcoap)/(parse|option-lookup)/con-get$' --repetitions 3 \
           --min-time 0.01 --history "$T/history.csv" "$@"; }
 
 run --out "$T/a.json" >"$T/a.out" 2>"$T/a.err" && ok "a run exits 0" || bad "a run exits 0: $(tail -3 "$T/a.err")"
@@ -20,15 +20,18 @@ python3 - "$T" <<'PY' && ok "results JSON: ratio and medians" || bad "results JS
 import json, sys
 d = json.load(open(sys.argv[1] + "/a.json"))
 r = {(x["suite"], x["mix"]): x for x in d["ratios"]}
-assert ("parse", "con-get") in r and r[("parse", "con-get")]["speedup"] > 1, d["ratios"]
-for n in ("coapbed/parse/con-get", "libcoap/parse/con-get"):
+for suite in ("parse", "option-lookup"):
+    assert (suite, "con-get") in r and r[(suite, "con-get")]["speedup"] > 1, d["ratios"]
+for n in ("coapbed/parse/con-get", "libcoap/parse/con-get", "coapbed/option-lookup/con-get",
+          "libcoap/option-lookup/con-get"):
     assert d["results"][n]["median_ns"] > 0 and "cv" in d["results"][n], d["results"][n]
 assert d["meta"]["repetitions"] == 3 and d["meta"]["commit"]
 PY
 head -1 "$T/history.csv" | tr -d "\r" | grep -qx "commit,date,machine,benchmark,median_ns,cv,items_per_second,bytes_per_second,allocs_per_item,repetitions" \
-  && [[ $(wc -l <"$T/history.csv") -eq 3 ]] && ok "history: header and one row per benchmark" \
+  && [[ $(wc -l <"$T/history.csv") -eq 5 ]] && ok "history: header and one row per benchmark" \
   || bad "history: header and one row per benchmark ($(cat "$T/history.csv"))"
-grep -q "parse  con-get" "$T/a.out" && ok "the ratio is printed" || bad "the ratio is printed"
+grep -Eq "^parse +con-get .*x$" "$T/a.out" && grep -Eq "^option-lookup +con-get .*x$" "$T/a.out" \
+  && ok "the ratios are printed" || bad "the ratios are printed"
 
 # Baselines four times faster and four times slower than this run: far beyond any noise.
 python3 - "$T" <<'PY'
@@ -74,7 +77,7 @@ PY
 run --out "$T/e.json" --baseline previous --fail-on-regression 5% >"$T/e.out" 2>&1; rc=$?
 [[ $rc -eq 1 ]] && grep -q "against 0000000older" "$T/e.out" && ok "--baseline previous finds the other commit's record" \
   || bad "--baseline previous (rc $rc): $(tail -3 "$T/e.out")"
-[[ $(wc -l <"$T/history.csv") -eq 7 ]] && ok "every run appends its rows" || bad "history rows: $(wc -l <"$T/history.csv")"
+[[ $(wc -l <"$T/history.csv") -eq 13 ]] && ok "every run appends its rows" || bad "history rows: $(wc -l <"$T/history.csv")"
 
 python3 "$src/bench/run" --binary "$bench" --fail-on-regression lots >/dev/null 2>&1; rc=$?
 [[ $rc -eq 2 ]] && ok "a bad --fail-on-regression is a usage error (2)" || bad "usage error rc $rc"

@@ -19,6 +19,11 @@ def need(cond, what):
 need("| parse | con-get | 1e+08 | 1e+07 | 10.0x |" in md, "parse ratio row")
 need("| build | con-get | 7e+07 | 1.4e+07 | 5.0x |" in md, "build ratio row")
 need("| uri | typical | 1.25e+07 | 1.6e+07 | 0.8x |" in md, "uri ratio row")
+# Any suite measured on both sides is a ratio row; the rest are listed on their own.
+need("| option-lookup | con-get | 5e+08 | 3.33e+07 | 15.0x |" in md, "option-lookup ratio row")
+others = md.split("Other coapbed benchmarks", 1)[-1].split("\n#", 1)[0]
+need("coapbed/endpoint-roundtrip" in others and "coapbed/uri-compose/typical" in others, "unpaired benchmarks listed")
+need("option-lookup" not in others, "a paired benchmark is not listed again")
 need("| default | 0.3 | 3.15 | 3.025 | 3.275 | 2 |" in md, "completion median/IQR row")
 need("| message_parse | 17 | 2000000 |" in md, "fuzz row")
 need("fixture0001" in md and "fixture, 2 cores" in md, "provenance of the numbers")
