@@ -1,7 +1,12 @@
-// DTLS 1.2 PSK through OpenSSL memory BIOs (src/net/dtls.h), client and server layers
-// wired back to back in memory: cookie exchange, handshake, records both ways, wrong
-// keys, and the bound on server sessions.
+// DTLS 1.2 through OpenSSL (src/net/dtls.h), client and server layers wired back to
+// back in memory: cookie exchange, handshake, records both ways, wrong keys, the bound
+// on server sessions, and datagrams that fit the MTU.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cstdio>
 
 #include <algorithm>
 #include <chrono>
@@ -167,6 +172,123 @@ TEST(Dtls, ServerSessionsAreBounded) {
         }
         EXPECT_LE(server.session_count(), 4u);
     }
+}
+
+// A server in certificate mode with a self-signed P-256 certificate and its key, written
+// as `<stem>-cert.pem` and `<stem>-key.pem` in the test's temporary directory, and a
+// client that pins the key by its RFC 6920 name.
+struct CertificateConfigs {
+    DtlsConfig server, client;
+};
+CertificateConfigs self_signed(const std::string& stem) {
+    CertificateConfigs c;
+    c.server.server = true;
+    c.server.cert_file = ::testing::TempDir() + "/" + stem + "-cert.pem";
+    c.server.key_file = ::testing::TempDir() + "/" + stem + "-key.pem";
+    EVP_PKEY* key = EVP_EC_gen("P-256");
+    X509* x = X509_new();
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, key);
+    X509_NAME* name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("coapbed dtls test"),
+                               -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509_sign(x, key, EVP_sha256());
+    FILE* f = std::fopen(c.server.cert_file.c_str(), "w");
+    PEM_write_X509(f, x);
+    std::fclose(f);
+    f = std::fopen(c.server.key_file.c_str(), "w");
+    PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+    std::fclose(f);
+    c.client.pin = coapbed::net::key_names(key)->ni_sha256_120;
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return c;
+}
+
+TEST(Dtls, EveryDatagramFitsTheMtuAndSmallRecordsShareOne) {
+    // RFC 6347 §4.1.1.1: DTLS should not write datagrams larger than the path MTU; §4.1.1:
+    // several records may share a datagram (OpenSSL packs a flight's records so). A
+    // certificate flight (ServerHello, Certificate, ServerKeyExchange, ServerHelloDone)
+    // is larger than a 512-byte MTU.
+    auto [sc, cc] = self_signed("dtls-test-mtu");
+    sc.mtu = 512;
+    cc.mtu = 512;
+    DtlsLayer client, server;
+    std::string error;
+    ASSERT_TRUE(client.init(cc, error)) << error;
+    ASSERT_TRUE(server.init(sc, error)) << error;
+    Wire w;
+    const coap::TimePoint now = coap::TimePoint::from_ns(1'000'000'000);
+    client.write(now, kServer, coap::Bytes(std::string_view("\x40\x01\x12\x34")), w.from(kClient));
+    std::vector<std::string> at_client, at_server;
+    pump(w, client, server, at_client, at_server);
+    ASSERT_TRUE(client.established(kServer)) << client.last_error();
+    ASSERT_EQ(at_server.size(), 1u);
+    EXPECT_EQ(client.cipher(kServer), "ECDHE-ECDSA-AES128-CCM8");  // RFC 7252 §9.1.3.3
+    std::size_t server_bytes = 0, server_datagrams = 0, client_datagrams = 0, shared = 0;
+    for (const auto& d : w.log) {
+        EXPECT_LE(d.bytes.size(), 512u);
+        // Walk the records of the datagram: 13-byte header, 2-byte length at offset 11.
+        std::size_t records = 0, at = 0;
+        while (at + 13 <= d.bytes.size()) {
+            at += 13 + (static_cast<std::size_t>(d.bytes[at + 11]) << 8 | d.bytes[at + 12]);
+            ++records;
+        }
+        EXPECT_EQ(at, d.bytes.size());  // whole records only
+        shared += records > 1;
+        if (d.from == kServer) {
+            server_bytes += d.bytes.size();
+            ++server_datagrams;
+        } else {
+            ++client_datagrams;
+        }
+    }
+    EXPECT_GT(server_bytes, 512u);  // the certificate flight needed several datagrams
+    EXPECT_GE(server_datagrams, 3u);
+    // The client's last flight (ClientKeyExchange, ChangeCipherSpec, Finished) is three
+    // small records in one datagram, after its two ClientHellos and before the request.
+    EXPECT_GE(shared, 1u);
+    EXPECT_EQ(client_datagrams, 4u);
+    // Below OpenSSL's smallest MTU the layer refuses to start rather than write larger
+    // datagrams than asked.
+    DtlsLayer small;
+    cc.mtu = DtlsLayer::kMinMtu - 1;
+    EXPECT_FALSE(small.init(cc, error));
+    EXPECT_NE(error.find("MTU"), std::string::npos);
+}
+
+TEST(Dtls, AFlightBeyondTheDatagramQueueBoundFailsTheSession) {
+    // A chain of 240 copies of a 300-byte certificate (about 72 KB) makes a flight larger
+    // than the 64 KB the layer holds between flushes: the handshake fails, and nothing of
+    // the flight goes out.
+    const auto [sc, cc] = self_signed("dtls-test-chain");
+    {
+        std::FILE* f = std::fopen(sc.cert_file.c_str(), "r");
+        std::string pem(4096, '\0');
+        pem.resize(std::fread(pem.data(), 1, pem.size(), f));
+        std::fclose(f);
+        f = std::fopen(sc.cert_file.c_str(), "a");
+        for (int i = 0; i < 239; ++i) std::fwrite(pem.data(), 1, pem.size(), f);
+        std::fclose(f);
+    }
+    DtlsLayer client, server;
+    std::string error;
+    ASSERT_TRUE(client.init(cc, error)) << error;
+    ASSERT_TRUE(server.init(sc, error)) << error;
+    Wire w;
+    client.write(coap::TimePoint::from_ns(1), kServer, coap::Bytes(std::string_view("x")), w.from(kClient));
+    std::vector<std::string> at_client, at_server;
+    pump(w, client, server, at_client, at_server);
+    EXPECT_FALSE(server.established(kClient));
+    EXPECT_EQ(server.session_count(), 0u);
+    EXPECT_NE(server.last_error(), "");
+    std::size_t sent = 0;
+    for (const auto& d : w.log) sent += d.from == kServer ? d.bytes.size() : 0;
+    EXPECT_LT(sent, 1000u);  // the HelloVerifyRequest; nothing of the failed flight
 }
 
 TEST(KeyId, NamesOfHelloWorld) {

@@ -18,11 +18,62 @@
 
 namespace coapbed::net {
 
+namespace {
+
+// The datagrams OpenSSL wrote for one peer since the last flush. OpenSSL hands each
+// datagram to its BIO with one write, as it would to a UDP socket: a record, or during
+// a handshake the records of a flight it packed up to the MTU (RFC 6347 §4.1.1, §4.1.1.1).
+// A memory BIO would run them together into one stream, sent as one datagram of any
+// size. Bounded: a flush follows every OpenSSL call, so this holds one flight at most; a
+// flight beyond the bound fails the write (and the handshake) and is dropped whole.
+struct DatagramQueue {
+    static constexpr std::size_t kMaxBytes = 64 * 1024;
+    std::deque<std::vector<std::uint8_t>> datagrams;
+    std::size_t bytes = 0;
+    bool overflowed = false;
+};
+
+int queue_write(BIO* b, const char* data, int len) {
+    auto* q = static_cast<DatagramQueue*>(BIO_get_data(b));
+    BIO_clear_retry_flags(b);
+    if (len < 0 || q->overflowed || q->bytes + static_cast<std::size_t>(len) > DatagramQueue::kMaxBytes) {
+        q->overflowed = true;
+        return -1;
+    }
+    q->datagrams.emplace_back(data, data + len);
+    q->bytes += static_cast<std::size_t>(len);
+    return len;
+}
+
+long queue_ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+
+int queue_create(BIO* b) {
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+// A write-only BIO that appends each write to the DatagramQueue set as its data.
+const BIO_METHOD* queue_bio_method() {
+    static BIO_METHOD* const method = [] {
+        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "coapbed DTLS datagrams");
+        if (m != nullptr) {
+            BIO_meth_set_write(m, queue_write);
+            BIO_meth_set_ctrl(m, queue_ctrl);
+            BIO_meth_set_create(m, queue_create);
+        }
+        return m;
+    }();
+    return method;
+}
+
+}  // namespace
+
 struct DtlsLayer::Session {
     coap::Peer peer;
     SSL* ssl = nullptr;
     BIO* rbio = nullptr;  ///< ciphertext from the network (owned by ssl)
-    BIO* wbio = nullptr;  ///< ciphertext for the network (owned by ssl)
+    BIO* wbio = nullptr;  ///< ciphertext for the network, datagram by datagram into `out` (owned by ssl)
+    DatagramQueue out;
     bool established = false;
     std::deque<std::vector<std::uint8_t>> pending;  ///< plaintext waiting for the handshake
     coap::TimePoint last_used;
@@ -127,6 +178,10 @@ DtlsLayer::~DtlsLayer() {
 
 bool DtlsLayer::init(const DtlsConfig& config, std::string& error) {
     config_ = config;
+    if (config_.mtu < kMinMtu) {
+        error = "DTLS needs an MTU of at least " + std::to_string(kMinMtu) + " bytes (OpenSSL's smallest)";
+        return false;
+    }
     const bool certs = !config_.cert_file.empty();
     // A client may check the server's certificate without presenting one of its own.
     const bool client_checks = !config_.server && (!config_.ca_file.empty() || !config_.pin.empty());
@@ -205,12 +260,17 @@ DtlsLayer::Session* DtlsLayer::session(coap::TimePoint now, const coap::Peer& pe
     s->ssl = SSL_new(static_cast<SSL_CTX*>(ctx_));
     if (s->ssl == nullptr) return nullptr;
     s->rbio = BIO_new(BIO_s_mem());
-    s->wbio = BIO_new(BIO_s_mem());
+    s->wbio = queue_bio_method() != nullptr ? BIO_new(queue_bio_method()) : nullptr;
+    if (s->rbio == nullptr || s->wbio == nullptr) {
+        BIO_free(s->rbio);
+        BIO_free(s->wbio);
+        return nullptr;
+    }
     BIO_set_mem_eof_return(s->rbio, -1);  // empty: "retry", not end of stream
-    BIO_set_mem_eof_return(s->wbio, -1);
+    BIO_set_data(s->wbio, &s->out);
     SSL_set_bio(s->ssl, s->rbio, s->wbio);
     SSL_set_app_data(s->ssl, s.get());
-    // A memory BIO cannot tell the path MTU.
+    // Neither BIO can tell the path MTU: the configured one (checked by init) is used.
     SSL_set_options(s->ssl, SSL_OP_NO_QUERY_MTU);
     DTLS_set_link_mtu(s->ssl, static_cast<long>(config_.mtu));
     if (config_.server) {
@@ -236,12 +296,12 @@ DtlsLayer::Session* DtlsLayer::session(coap::TimePoint now, const coap::Peer& pe
 }
 
 void DtlsLayer::flush(Session& s, const Send& send) {
-    std::uint8_t buf[4096];
-    while (BIO_ctrl_pending(s.wbio) > 0) {
-        const int n = BIO_read(s.wbio, buf, sizeof buf);
-        if (n <= 0) break;
-        send(s.peer, buf, static_cast<std::size_t>(n));
+    if (!s.out.overflowed) {
+        for (const auto& d : s.out.datagrams) send(s.peer, d.data(), d.size());
     }
+    s.out.datagrams.clear();
+    s.out.bytes = 0;
+    s.out.overflowed = false;
 }
 
 void DtlsLayer::fail(const coap::Peer& peer, const std::string& why) {

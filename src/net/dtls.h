@@ -36,11 +36,14 @@ struct DtlsConfig {
     std::string hostname;            ///< client: the name the server's certificate must carry
     std::string pin;                 ///< the peer's key as an RFC 6920 name: trusted even if self-signed
     std::size_t max_sessions = 64;   ///< server: peers with a session or a handshake, oldest dropped
-    std::size_t mtu = 1280;          ///< largest datagram DTLS writes
+    std::size_t mtu = 1280;          ///< largest datagram DTLS writes (UDP payload); at least kMinMtu
 };
 
 class DtlsLayer {
 public:
+    /// The smallest DtlsConfig::mtu: OpenSSL's minimum link MTU for DTLS.
+    static constexpr std::size_t kMinMtu = 256;
+
     DtlsLayer();
     ~DtlsLayer();
     DtlsLayer(const DtlsLayer&) = delete;
