@@ -163,7 +163,7 @@ TEST(Congestion, LinuxRto) {
     // Second 1 s: mdev 0.375 (not above mdev_max 0.5), rttvar stays 0.5: RTO 3.
     cc->on_ack(at(2), s(1), 0);
     EXPECT_EQ(cc->current_rto(at(2)), s(3));
-    // Third 1 s: mdev 0.28125 > mdev_max (0.2) -> mdev_max 0.28125;
+    // Third 1 s: mdev 0.28125 > mdev_max (reset to 0.05) -> mdev_max 0.28125;
     // rttvar -= (0.5 - 0.28125)/4 -> 0.4453125; RTO = 1 + 4*0.4453125 = 2.78125.
     cc->on_ack(at(3), s(1), 0);
     near(cc->current_rto(at(3)), s(2.78125));
@@ -171,6 +171,19 @@ TEST(Congestion, LinuxRto) {
     cc->on_ack(at(4), s(9), 1);
     near(cc->current_rto(at(4)), s(2.78125));
     EXPECT_EQ(cc->next_timeout(at(4), {s(3), s(3), 0}, s(3), 1), s(6));
+}
+
+TEST(Congestion, LinuxRtoFloorIsSrttPlusTcpRtoMin) {
+    // Linux (tcp_rtt_estimator, __tcp_set_rto): the first RTO is SRTT + max(2 x sample,
+    // TCP_RTO_MIN), and a steady RTT leaves SRTT + TCP_RTO_MIN (rttvar floored at it).
+    auto cc = make("linux-rto");
+    cc->on_ack(at(1), s(0.01), 0);
+    near(cc->current_rto(at(1)), s(0.21));
+    for (int i = 2; i < 60; ++i) cc->on_ack(at(i), s(0.25), 0);
+    EXPECT_NEAR(cc->current_rto(at(60)).seconds_f(), 0.45, 0.002);
+    auto fresh = make("linux-rto");
+    fresh->on_ack(at(1), s(0.25), 0);
+    near(fresh->current_rto(at(1)), s(0.75));  // 3 x RTT: 2 x sample is above TCP_RTO_MIN
 }
 
 TEST(Congestion, PeakHopperHopsAndDecays) {

@@ -25,7 +25,7 @@ public:
         if (!valid_) {
             srtt_ = m;
             mdev_ = m / 2;
-            mdev_max_ = std::max(mdev_, kRtoMin);
+            mdev_max_ = std::max(mdev_, kMdevMin);
             rttvar_ = mdev_max_;
             valid_ = true;
         } else {
@@ -46,7 +46,7 @@ public:
             }
             // Once per sample here (Linux: once per RTT): rttvar decays toward mdev_max.
             if (mdev_max_ < rttvar_) rttvar_ -= (rttvar_ - mdev_max_) / 4;
-            mdev_max_ = kRtoMin;
+            mdev_max_ = kMdevMin;
         }
         rto_ = std::clamp(srtt_ + rttvar_ * 4, kRtoMin, kMaxRto);
     }
@@ -56,6 +56,10 @@ public:
 
 private:
     static constexpr Duration kRtoMin = Duration::milliseconds(200);  // TCP_RTO_MIN
+    // Linux keeps mdev, mdev_max and rttvar four times over (RTO = SRTT + rttvar there)
+    // and floors rttvar at TCP_RTO_MIN; here they are plain deviations (RTO = SRTT +
+    // 4 rttvar), so the floor is a quarter of it: RTO >= SRTT + TCP_RTO_MIN, as in Linux.
+    static constexpr Duration kMdevMin = Duration::milliseconds(50);
     static constexpr Duration kMaxRto = Duration::seconds(60);
     TransmissionParams p_;
     bool valid_ = false;
