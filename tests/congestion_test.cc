@@ -186,6 +186,34 @@ TEST(Congestion, LinuxRtoFloorIsSrttPlusTcpRtoMin) {
     near(fresh->current_rto(at(1)), s(0.75));  // 3 x RTT: 2 x sample is above TCP_RTO_MIN
 }
 
+TEST(Congestion, PeakHopperHopsOnAnExpiredTimer) {
+    // A jitter-free path (RTT exactly 0.25 s); each exchange starts 1 s after the last
+    // one ended. Clean samples hop the RTO to 0.5 s, and it decays to about 0.35 s by the
+    // next exchange: above the RTT.
+    auto cc = make("peakhopper-rto");
+    double t = 1;  // when the next exchange starts
+    for (int i = 0; i < 40; ++i, t += 1.25) cc->on_ack(at(t + 0.25), s(0.25), 0);
+    const Duration rto = cc->current_rto(at(t));
+    EXPECT_GT(rto.seconds_f(), 0.3);
+    // Its request is lost: the timer expires, the retransmission is answered, and Karn's
+    // rule gives no sample. Without a hop, by the next exchange the RTO would have decayed
+    // to its floor, SRTT + 4 RTTVAR, the RTT itself on this path: that exchange would time
+    // out as its response arrives, be ambiguous too, and so would every one after it.
+    const double end = t + rto.seconds_f() + 0.25;
+    const Duration decayed = cc->current_rto(at(end));
+    cc->on_ack(at(end), s(end - t), 1);
+    near(cc->current_rto(at(end)), decayed * 2);  // hopped to the backed-off timer
+    t = end + 1;
+    for (int i = 0; i < 5; ++i, t += 1.25) {
+        EXPECT_GT(cc->current_rto(at(t)).seconds_f(), 0.3) << "exchange " << i;
+        cc->on_ack(at(t + 0.25), s(0.25), 0);  // the response beats the timer: a clean sample
+    }
+    // Two retransmissions: backed off twice.
+    const Duration before = cc->current_rto(at(t + 1));
+    cc->on_ack(at(t + 1), s(1), 2);
+    near(cc->current_rto(at(t + 1)), before * 4);
+}
+
 TEST(Congestion, PeakHopperHopsAndDecays) {
     auto cc = make("peakhopper-rto");
     cc->on_ack(at(1), s(1), 0);

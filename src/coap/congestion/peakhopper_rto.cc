@@ -1,7 +1,8 @@
 // A Peak-Hopper style RTO after Ekström and Ludwig, "The Peak-Hopper: A New End-to-End
 // Retransmission Timer for Reliable Unicast Transport", INFOCOM 2004: the RTO hops up at
 // once when a sample comes near it and decays slowly otherwise. The exact constants here
-// are this project's (hop to 2 x the sample, half-life 8 x SRTT), not the paper's.
+// are this project's (hop to 2 x the sample, half-life 8 x SRTT), not the paper's; so is
+// the hop to the backed-off timer after an exchange that needed retransmissions.
 #include <algorithm>
 #include <cmath>
 
@@ -24,7 +25,17 @@ public:
         return std::min(previous * 2, kMaxRto);
     }
     void on_ack(TimePoint now, Duration rtt, unsigned retransmissions) override {
-        if (retransmissions != 0) return;  // Karn's rule
+        if (retransmissions != 0) {
+            // Karn's rule: no sample from an ambiguous exchange. But its timer expired, a
+            // sign the RTO was too low (Karn and Partridge 1987; RFC 6298 §5.5 backs the
+            // timer off): the RTO hops to the backed-off timer and decays from there.
+            // Without this hop the RTO can decay to the RTT on a steady path, and every
+            // exchange then times out just as its response arrives, none of them giving a
+            // sample again.
+            rto_ = std::min(current_rto(now) * (1u << std::min(retransmissions, 8u)), kMaxRto);
+            since_ = now;
+            return;
+        }
         const Duration decayed = current_rto(now);
         estimator_.sample(rtt);
         // Hop: never below twice the newest sample.

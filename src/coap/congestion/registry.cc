@@ -11,7 +11,8 @@ constexpr CongestionStrategy kStrategies[] = {
     {"cocoa-strong", "CoCoA with the strong estimator only", make_cocoa_strong},
     {"fasor", "draft-ietf-core-fasor-02: FastRTO and SlowRTO, three states", make_fasor},
     {"linux-rto", "Linux TCP RTO (srtt, mdev, mdev_max, rttvar) with Karn's rule", make_linux_rto},
-    {"peakhopper-rto", "Peak-Hopper style RTO: hop to 2x a sample, decay with half-life 8 SRTT", make_peakhopper_rto},
+    {"peakhopper-rto", "Peak-Hopper style RTO: hop to 2x a sample or the backed-off timer, half-life 8 SRTT",
+     make_peakhopper_rto},
 };
 }  // namespace
 
