@@ -167,10 +167,30 @@ TEST(Congestion, LinuxRto) {
     // rttvar -= (0.5 - 0.28125)/4 -> 0.4453125; RTO = 1 + 4*0.4453125 = 2.78125.
     cc->on_ack(at(3), s(1), 0);
     near(cc->current_rto(at(3)), s(2.78125));
-    // Karn: a retransmitted exchange gives no sample.
+    // Karn: a retransmitted exchange gives no sample, and the backed-off RTO stays (one
+    // retransmission: doubled; two more: four times that) until a valid sample.
     cc->on_ack(at(4), s(9), 1);
-    near(cc->current_rto(at(4)), s(2.78125));
+    near(cc->current_rto(at(4)), s(5.5625));
+    cc->on_ack(at(5), s(9), 2);
+    near(cc->current_rto(at(5)), s(22.25));
     EXPECT_EQ(cc->next_timeout(at(4), {s(3), s(3), 0}, s(3), 1), s(6));
+    // A valid 1 s sample: mdev 0.2109375, mdev_max 0.2109375, rttvar 0.4453125 -
+    // (0.4453125 - 0.2109375) / 4 = 0.38671875; RTO = 1 + 4 * 0.38671875 = 2.546875.
+    cc->on_ack(at(6), s(1), 0);
+    near(cc->current_rto(at(6)), s(2.546875));
+}
+
+TEST(Congestion, LinuxRtoBacksOffBelowAQueuedRtt) {
+    // The first exchanges meet a queue: the RTT (4.5 s) is above the 2 s initial RTO, so
+    // each is retransmitted. The backed-off RTO (4 s, then 8 s) lets the next exchange's
+    // response beat its timer, and that sample sets the RTO from the estimator.
+    auto cc = make("linux-rto");
+    cc->on_ack(at(5), s(4.5), 1);
+    near(cc->current_rto(at(5)), s(4));
+    cc->on_ack(at(11), s(4.5), 1);
+    near(cc->current_rto(at(11)), s(8));
+    cc->on_ack(at(20), s(4.5), 0);
+    near(cc->current_rto(at(20)), s(13.5));  // 3 x the first sample
 }
 
 TEST(Congestion, LinuxRtoFloorIsSrttPlusTcpRtoMin) {

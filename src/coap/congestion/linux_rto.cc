@@ -21,7 +21,15 @@ public:
     }
 
     void on_ack(TimePoint, Duration m, unsigned retransmissions) override {
-        if (retransmissions != 0) return;  // Karn's rule: ambiguous samples are not used
+        if (retransmissions != 0) {
+            // Karn's rule: an ambiguous exchange gives no sample. Linux keeps the RTO its
+            // retransmission timer backed off (tcp_retransmit_timer doubles icsk_rto) until
+            // a valid sample sets it again: Karn and Partridge (1987), RFC 6298 §5.5-5.7.
+            // Without that, an RTO below the RTT (the 2 s initial one behind a queue, say)
+            // times out every exchange, and none of them gives the sample that would fix it.
+            rto_ = std::min(rto_ * (std::int64_t{1} << std::min(retransmissions, 8u)), kMaxRto);
+            return;
+        }
         if (!valid_) {
             srtt_ = m;
             mdev_ = m / 2;

@@ -10,7 +10,7 @@ constexpr CongestionStrategy kStrategies[] = {
     {"cocoa", "draft-ietf-core-cocoa-03: strong and weak RTT estimators, variable back-off, aging", make_cocoa},
     {"cocoa-strong", "CoCoA with the strong estimator only", make_cocoa_strong},
     {"fasor", "draft-ietf-core-fasor-02: FastRTO and SlowRTO, three states", make_fasor},
-    {"linux-rto", "Linux TCP RTO (srtt, mdev, mdev_max, rttvar) with Karn's rule", make_linux_rto},
+    {"linux-rto", "Linux TCP RTO (srtt, mdev, mdev_max, rttvar); Karn's rule, backed-off RTO kept", make_linux_rto},
     {"peakhopper-rto", "Peak-Hopper style RTO: hop to 2x a sample or the backed-off timer, half-life 8 SRTT",
      make_peakhopper_rto},
 };
