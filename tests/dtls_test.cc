@@ -152,6 +152,26 @@ TEST(Dtls, AWrongKeyOrIdentityNeverEstablishes) {
     }
 }
 
+TEST(Dtls, PlaintextHeldDuringTheHandshakeIsBounded) {
+    // A client holds what it is asked to send until its handshake is done: at most 32
+    // datagrams, the oldest dropped first (CoAP retransmits what matters).
+    DtlsLayer client, server;
+    std::string error;
+    ASSERT_TRUE(client.init(config(false), error));
+    ASSERT_TRUE(server.init(config(true), error));
+    Wire w;
+    for (int i = 0; i < 40; ++i) {
+        const std::string m = "m" + std::to_string(i);
+        client.write(coap::TimePoint::from_ns(1), kServer, coap::Bytes(std::string_view(m)), w.from(kClient));
+    }
+    std::vector<std::string> at_client, at_server;
+    pump(w, client, server, at_client, at_server, 200);
+    ASSERT_TRUE(client.established(kServer)) << client.last_error();
+    ASSERT_EQ(at_server.size(), 32u);
+    EXPECT_EQ(at_server.front(), "m8");
+    EXPECT_EQ(at_server.back(), "m39");
+}
+
 TEST(Dtls, ServerSessionsAreBounded) {
     DtlsLayer server;
     DtlsConfig c = config(true);
