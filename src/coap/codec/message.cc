@@ -29,6 +29,21 @@ Message to_message(const MessageView& view) {
     return m;
 }
 
+void to_message(const MessageView& view, Message& out) {
+    out.type = view.type();
+    out.code = view.code();
+    out.message_id = view.message_id();
+    out.token.assign(view.token().begin(), view.token().end());
+    out.options.resize(view.option_count());
+    std::size_t i = 0;
+    for (Option o : view) {
+        out.options[i].number = o.number;
+        out.options[i].value.assign(o.value.begin(), o.value.end());
+        ++i;
+    }
+    out.payload.assign(view.payload().begin(), view.payload().end());
+}
+
 BuildResult build(const Message& m, MutableBytes out) noexcept {
     MessageBuilder b(m.type, m.code, m.message_id);
     if (auto e = b.set_token(Bytes(m.token.data(), m.token.size())); e != BuildError::Ok) return {e, 0};

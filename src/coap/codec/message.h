@@ -36,12 +36,22 @@ struct Message {
 
 /// Copies a parsed view into an owning message.
 [[nodiscard]] Message to_message(const MessageView& view);
+/// The same into `out`, reusing the capacity of its vectors.
+void to_message(const MessageView& view, Message& out);
 
 /// At most how many bytes a message with `options`, a token of `token` bytes and a
 /// payload of `payload` bytes takes: the 4-byte header, the token, per option at most 5
 /// header bytes plus its value (RFC 7252 §3.1), the payload marker and the payload.
 [[nodiscard]] std::size_t size_bound(const std::vector<OwnedOption>& options, std::size_t token,
                                      std::size_t payload) noexcept;
+
+/// Room for a message with `options`, a token of up to 8 bytes and `payload` bytes of
+/// payload (size_bound), plus `uints` uint options of at most 8 bytes and `extra_options`
+/// bytes of other options (headers included).
+[[nodiscard]] inline std::size_t message_bound(const std::vector<OwnedOption>& options, std::size_t uints,
+                                               std::size_t extra_options, std::size_t payload) noexcept {
+    return size_bound(options, 8, payload) + uints * (5 + 8) + extra_options;
+}
 
 /// Builds `m` into `out` (see MessageBuilder for errors).
 [[nodiscard]] BuildResult build(const Message& m, MutableBytes out) noexcept;

@@ -2,53 +2,76 @@
 
 namespace coap {
 
+namespace {
+// A reply buffer larger than this is freed when its record goes, not kept for reuse.
+constexpr std::size_t kKeptReplyCapacity = 2048;
+}  // namespace
+
+void DedupCache::remove(std::uint32_t slot) {
+    Record& r = records_[slot];
+    if (!r.live) return;
+    r.live = false;
+    index_.erase(r.key);
+    if (r.entry.reply.capacity() > kKeptReplyCapacity) std::vector<std::uint8_t>().swap(r.entry.reply);
+}
+
 DedupCache::Entry* DedupCache::find(TimePoint now, const Peer& peer, std::uint16_t mid) {
-    auto it = entries_.find(Key{peer, mid});
-    if (it == entries_.end()) return nullptr;
-    if (it->second.expires <= now) {
-        entries_.erase(it);  // its order_ record is dropped when it reaches the front
+    const std::uint32_t* slot = index_.find(Key{peer, mid});
+    if (slot == nullptr) return nullptr;
+    Record& r = records_[*slot];
+    if (r.entry.expires <= now) {
+        remove(*slot);  // its order_ record is dropped when it reaches the front
         return nullptr;
     }
-    return &it->second;
+    return &r.entry;
+}
+
+void DedupCache::drop_front() {
+    const std::uint32_t slot = order_.front();
+    order_.pop_front();
+    remove(slot);
+    records_.release(slot);
 }
 
 DedupCache::Entry& DedupCache::insert(TimePoint now, const Peer& peer, std::uint16_t mid, Duration lifetime) {
     expire(now);
     const Key key{peer, mid};
-    const TimePoint expires = now + lifetime;
-    while (entries_.size() >= capacity_ && !order_.empty()) {
-        const auto [oldest, when] = order_.front();
+    while (index_.size() >= capacity_ && !order_.empty()) {
+        if (records_[order_.front()].live) ++evictions_;
+        drop_front();
+    }
+    if (const std::uint32_t* old = index_.find(key)) remove(*old);  // an expired one not yet removed
+    const std::uint32_t slot = records_.acquire();
+    Record& r = records_[slot];
+    r.key = key;
+    r.live = true;
+    r.entry.expires = now + lifetime;
+    r.entry.reply.clear();
+    index_.put(key, slot);
+    order_.push_back(slot);
+    // Dead order records are bounded too: compact when they outnumber live entries.
+    if (order_.size() > 2 * capacity_ + 16) compact();
+    return records_[slot].entry;
+}
+
+void DedupCache::compact() {
+    const std::size_t n = order_.size();
+    for (std::size_t k = 0; k < n; ++k) {
+        const std::uint32_t slot = order_.front();
         order_.pop_front();
-        auto it = entries_.find(oldest);
-        // Skip stale order records (the key was re-inserted later or already removed).
-        if (it != entries_.end() && it->second.expires == when) {
-            entries_.erase(it);
-            ++evictions_;
+        if (records_[slot].live) {
+            order_.push_back(slot);
+        } else {
+            records_.release(slot);
         }
     }
-    Entry& e = entries_[key];
-    e.expires = expires;
-    e.reply.clear();
-    order_.emplace_back(key, expires);
-    // Stale order records are bounded too: compact when they outnumber live entries.
-    if (order_.size() > 2 * capacity_ + 16) {
-        std::deque<std::pair<Key, TimePoint>> live;
-        for (const auto& rec : order_) {
-            auto it = entries_.find(rec.first);
-            if (it != entries_.end() && it->second.expires == rec.second) live.push_back(rec);
-        }
-        order_.swap(live);
-    }
-    return e;
 }
 
 void DedupCache::expire(TimePoint now) {
     while (!order_.empty()) {
-        const auto& [key, when] = order_.front();
-        if (when > now) break;
-        auto it = entries_.find(key);
-        if (it != entries_.end() && it->second.expires == when) entries_.erase(it);
-        order_.pop_front();
+        Record& r = records_[order_.front()];
+        if (r.entry.expires > now) break;
+        drop_front();
     }
 }
 

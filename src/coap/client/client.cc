@@ -1,0 +1,477 @@
+#include "coap/client/client.h"
+
+#include <algorithm>
+
+#include "coap/codec/message.h"
+#include "coap/codec/writer.h"
+#include "coap/options/check.h"
+#include "coap/options/lookup.h"
+#include "coap/options/registry.h"
+
+namespace coap {
+
+namespace {
+constexpr bool is_success(Code c) noexcept { return c.cls() == 2; }
+// A body buffer larger than this is freed with its exchange, not kept in the slot.
+constexpr std::size_t kKeptBodyCapacity = 4096;
+}  // namespace
+
+ClientLayer::ClientLayer(const EndpointConfig& config, Random& rng, EndpointStats& stats, MessageLayer& messages,
+                         EventQueue& events, std::uint64_t& next_id)
+    : config_(config), rng_(rng), stats_(stats), messages_(messages), events_(events), next_id_(next_id) {}
+
+ClientLayer::Exchange* ClientLayer::find(std::uint64_t id) {
+    const std::uint32_t* slot = by_id_.find(id);
+    return slot == nullptr ? nullptr : &exchanges_[*slot];
+}
+
+Token ClientLayer::new_token(const Peer& peer) {
+    Token t;
+    t.length = static_cast<std::uint8_t>(config_.token_length);
+    // RFC 7252 §5.3.1: random tokens; retry on the (unlikely) collision with a live one.
+    for (int attempt = 0; attempt < 16; ++attempt) {
+        rng_.fill(t.bytes.data(), t.length);
+        if (by_token_.find(TokenKey{peer, t}) == nullptr) break;
+    }
+    return t;
+}
+
+SendResult ClientLayer::send_request(TimePoint now, const Peer& to, Request request) {
+    if (by_id_.size() >= config_.max_exchanges) return {ApiError::TooManyExchanges, 0};
+    if (!messages_.can_add_peer(to)) return {ApiError::TooManyExchanges, 0};
+    if (!messages_.queue_has_room(now, to)) return {ApiError::QueueFull, 0};
+    const std::uint32_t slot = exchanges_.acquire();
+    Exchange& x = exchanges_[slot];
+    x.id = next_id_++;
+    x.peer = to;
+    x.token = new_token(to);
+    x.request = std::move(request);
+    x.state = Exchange::State::Queued;
+    x.holds_slot = false;
+    x.mid = 0;
+    x.started = now;
+    x.first_sent = TimePoint();
+    x.sent = false;
+    x.has_deadline = false;
+    x.deadline = TimePoint();
+    x.retransmissions = 0;
+    x.deregistering = false;
+    x.echo.clear();
+    x.block2_num = 0;
+    x.block2_szx = x.request.block2_szx;
+    if (x.block2_szx) x.block2_szx = std::min<std::uint8_t>(*x.block2_szx, 6);
+    x.body.clear();
+    x.have_etag = false;
+    x.etag.clear();
+    x.block1_done = false;
+    x.block1_num = 0;
+    x.block1_szx = config_.block_szx;
+    x.observing = false;
+    x.freshness = ObserveFreshness{};
+    const std::uint64_t id = x.id;
+    by_token_.put(TokenKey{to, x.token}, id);
+    by_id_.put(id, slot);
+    messages_.enqueue(to, id);
+    messages_.pump(now, to);
+    return {ApiError::Ok, id};
+}
+
+void ClientLayer::on_admitted(TimePoint now, std::uint64_t id) {
+    if (Exchange* x = find(id)) start(now, *x);
+}
+
+void ClientLayer::start(TimePoint now, Exchange& x) {
+    messages_.take_slot(now, x.peer);
+    x.holds_slot = true;
+    x.sent = true;
+    x.first_sent = now;
+    ++stats_.exchanges_started;
+    send_message(now, x);
+}
+
+void ClientLayer::send_message(TimePoint now, Exchange& x) {
+    const std::uint16_t mid = messages_.next_mid(now, x.peer);
+    const MessageType type = x.request.confirmable ? MessageType::Con : MessageType::Non;
+    // RFC 7959 §2.5: a payload larger than a block goes in Block1 pieces.
+    const std::size_t block1_size = std::size_t{16} << x.block1_szx;
+    const std::vector<std::uint8_t>& body = x.request.payload;
+    Bytes payload(body.data(), body.size());
+    const bool block1 = !x.block1_done && body.size() > block1_size;
+    bool more = false;
+    if (block1) {
+        const std::size_t offset = std::size_t{x.block1_num} * block1_size;
+        const std::size_t n = std::min(block1_size, body.size() - std::min(offset, body.size()));
+        more = offset + n < body.size();
+        payload = Bytes(body.data() + offset, n);
+    } else if (x.block1_done) {
+        payload = Bytes();  // Block2 continuation after an upload carries no payload
+    }
+    // Request options, then Echo, Observe, Block1, Size1, Block2 (the writer sorts them in),
+    // into a buffer sized for this message's payload, not the whole body.
+    std::vector<std::uint8_t> out = messages_.buffer(message_bound(x.request.options, 4, 5 + x.echo.size(), payload.size()));
+    MessageWriter w(MutableBytes(out.data(), out.size()), type, x.request.method, mid, x.token.view());
+    for (const OwnedOption& o : x.request.options) (void)w.add_option(o.number, Bytes(o.value.data(), o.value.size()));
+    if (!x.echo.empty()) (void)w.add_option(options::kEcho, Bytes(x.echo.data(), x.echo.size()));
+    if (x.deregistering) {
+        (void)w.add_uint(options::kObserve, 1);  // RFC 7641 §3.6
+    } else if (x.request.observe && x.block2_num == 0) {
+        (void)w.add_uint(options::kObserve, 0);  // RFC 7641 §3.1
+    }
+    if (block1) {
+        (void)w.add_uint(options::kBlock1, encode_block(Block{x.block1_num, more, x.block1_szx}));
+        if (x.block1_num == 0) (void)w.add_uint(options::kSize1, body.size());  // RFC 7959 §4
+    }
+    if (x.block2_szx || x.block2_num > 0) {
+        (void)w.add_uint(options::kBlock2,
+                         encode_block(Block{x.block2_num, false, x.block2_szx.value_or(config_.block_szx)}));
+    }
+    const BuildResult built = w.finish(payload);  // errors are sticky
+    out.resize(built.ok() ? built.size : 0);
+    if (out.empty()) {
+        fail(now, x.id, FailReason::BlockError);
+        return;
+    }
+    x.mid = mid;
+    messages_.pace(now, x.peer, out.size());
+    if (type == MessageType::Con) {
+        x.state = Exchange::State::AwaitingAck;
+        x.has_deadline = false;
+        messages_.send_con(now, x.peer, mid, std::move(out), Owner{OwnerKind::ClientRequest, x.id, Token{}});
+        if (!messages_.is_outstanding(x.peer, mid)) {
+            // The retransmission table was full: sent once, so bound the wait instead.
+            await_response(x, now + config_.params.max_transmit_wait());
+        }
+    } else {
+        await_response(x, now + config_.non_request_timeout);
+        messages_.transmit(x.peer, std::move(out));
+    }
+}
+
+void ClientLayer::await_response(Exchange& x, TimePoint until) {
+    x.state = Exchange::State::AwaitingResponse;
+    x.has_deadline = true;
+    x.deadline = until;
+}
+
+void ClientLayer::release_slot(TimePoint now, Exchange& x) {
+    if (!x.holds_slot) return;
+    x.holds_slot = false;
+    messages_.release_slot(now, x.peer, true);
+}
+
+void ClientLayer::fail(TimePoint now, std::uint64_t id, FailReason reason) {
+    Event& e = events_.scratch();
+    e.kind = EventKind::RequestFailed;
+    e.reason = reason;
+    finish(now, id, e);
+}
+
+void ClientLayer::finish(TimePoint now, std::uint64_t id, Event& e) {
+    const std::uint32_t* found = by_id_.find(id);
+    if (found == nullptr) return;
+    const std::uint32_t slot = *found;
+    Exchange& x = exchanges_[slot];
+    const Peer peer = x.peer;
+    const bool held = x.holds_slot;
+    by_id_.erase(id);
+    by_token_.erase(TokenKey{peer, x.token});
+    messages_.forget(peer, x.mid);
+    messages_.dequeue(peer, id);
+    e.id = id;
+    e.peer = peer;
+    e.retransmissions = x.retransmissions;
+    e.elapsed = now - x.started;
+    if (x.sent) e.in_flight = now - x.first_sent;
+    x.request = Request{};
+    if (x.body.capacity() > kKeptBodyCapacity) std::vector<std::uint8_t>().swap(x.body);
+    exchanges_.release(slot);
+    if (e.kind == EventKind::RequestFailed) {
+        ++stats_.exchanges_failed;
+    } else if (e.kind == EventKind::Response) {
+        ++stats_.exchanges_completed;
+    }
+    events_.push(e);
+    if (held) messages_.release_slot(now, peer, false);
+    messages_.pump(now, peer);
+}
+
+ApiError ClientLayer::cancel(TimePoint now, std::uint64_t id, bool deregister) {
+    Exchange* found = find(id);
+    if (found == nullptr) return ApiError::UnknownExchange;
+    Exchange& x = *found;
+    if (x.observing && deregister) {
+        // RFC 7641 §3.6: a GET with Observe: 1 and the same token ends the observation;
+        // its response completes this request.
+        x.deregistering = true;
+        x.observing = false;
+        x.block2_num = 0;
+        x.body.clear();
+        x.have_etag = false;
+        if (!x.holds_slot) {
+            messages_.take_slot(now, x.peer);
+            x.holds_slot = true;
+        }
+        send_message(now, x);
+        return ApiError::Ok;
+    }
+    Event& e = events_.scratch();
+    e.kind = x.observing ? EventKind::ObservationEnded : EventKind::RequestFailed;
+    e.reason = FailReason::Cancelled;
+    finish(now, id, e);
+    return ApiError::Ok;
+}
+
+void ClientLayer::on_acked(TimePoint now, std::uint64_t id, const MessageView& m) {
+    Exchange* found = find(id);
+    if (found == nullptr) return;
+    Exchange& x = *found;
+    if (m.code().is_empty()) {
+        // §5.2.2: an empty ACK; the response comes separately. The request no longer
+        // counts against NSTART (§4.7).
+        await_response(x, now + config_.separate_response_timeout);
+        release_slot(now, x);
+        return;
+    }
+    // §5.2.1: a piggybacked response must carry the request's token.
+    if (m.token() != x.token.view()) {
+        ++stats_.dropped_unexpected;
+        await_response(x, now + config_.separate_response_timeout);
+        return;
+    }
+    if (check_options(m).verdict != OptionVerdict::Accept) {
+        fail(now, x.id, FailReason::ResponseRejected);
+        return;
+    }
+    process_response(now, x, m);
+}
+
+void ClientLayer::on_reset(TimePoint now, std::uint64_t id) { fail(now, id, FailReason::Reset); }
+
+void ClientLayer::on_retransmitted(std::uint64_t id) {
+    if (Exchange* x = find(id)) ++x->retransmissions;
+}
+
+void ClientLayer::on_gave_up(TimePoint now, std::uint64_t id) {
+    ++stats_.timeouts;
+    fail(now, id, FailReason::Timeout);
+}
+
+void ClientLayer::reject(const Peer& from, std::uint16_t mid, DedupCache::Entry& entry) {
+    std::vector<std::uint8_t> rst = messages_.buffer(4);
+    MessageLayer::empty_message(rst, MessageType::Rst, mid);
+    entry.reply = rst;
+    messages_.transmit(from, std::move(rst));
+}
+
+void ClientLayer::on_response(TimePoint now, const Peer& from, const MessageView& m) {
+    DedupCache& dedup = messages_.dedup();
+    // §4.5: a duplicate CON gets the same reply again; a duplicate NON is ignored.
+    if (DedupCache::Entry* dup = dedup.find(now, from, m.message_id())) {
+        ++stats_.duplicates_received;
+        if (m.type() == MessageType::Con && !dup->reply.empty()) messages_.transmit_copy(from, dup->reply);
+        return;
+    }
+    const Duration lifetime = m.type() == MessageType::Con ? config_.params.exchange_lifetime()
+                                                           : config_.params.non_lifetime();
+    DedupCache::Entry& entry = dedup.insert(now, from, m.message_id(), lifetime);
+    stats_.dedup_evictions = dedup.evictions();
+
+    const std::uint64_t* id = by_token_.find(TokenKey{from, Token::from(m.token())});
+    Exchange* x = id == nullptr ? nullptr : find(*id);
+    if (x == nullptr || x->state == Exchange::State::Queued) {
+        // §5.3.2: a response matching no request is rejected (RFC 7641 §3.6 relies on
+        // this to end unwanted notifications).
+        reject(from, m.message_id(), entry);
+        return;
+    }
+    if (check_options(m).verdict != OptionVerdict::Accept) {
+        // §5.4.1: a response with an unrecognized critical option is rejected.
+        reject(from, m.message_id(), entry);
+        fail(now, x->id, FailReason::ResponseRejected);
+        return;
+    }
+    if (m.type() == MessageType::Con) messages_.send_empty_ack(from, m.message_id(), &entry);
+    // RFC 7641 §3.6: while deregistering, a notification still in flight is not the
+    // answer to the GET with Observe: 1; acknowledge it and keep waiting.
+    if (x->deregistering && m.find(options::kObserve) < m.option_count()) return;
+    // §5.2.2: a separate response may overtake the ACK; it acknowledges the request too.
+    messages_.forget(x->peer, x->mid);
+    process_response(now, *x, m);
+}
+
+ClientLayer::Step ClientLayer::retry_with_echo(TimePoint now, Exchange& x, const MessageView& m) {
+    // RFC 9175 §2.3: a 4.01 with an Echo option asks for the request again, with that
+    // Echo; once per exchange, so a server that keeps asking cannot loop us.
+    if (m.code() != codes::kUnauthorized || !x.echo.empty()) return Step::Continue;
+    const std::size_t i = m.find(options::kEcho);
+    if (i == m.option_count() || m.option(i).value.empty() || m.option(i).value.size() > 40) return Step::Continue;
+    const Bytes v = m.option(i).value;
+    x.echo.assign(v.begin(), v.end());
+    ++stats_.echo_retries;
+    send_message(now, x);
+    return Step::Done;
+}
+
+ClientLayer::Step ClientLayer::continue_upload(TimePoint now, Exchange& x, const MessageView& m,
+                                               const std::optional<Block>& block1) {
+    const std::size_t block1_size = std::size_t{16} << x.block1_szx;
+    if (x.block1_done || x.request.payload.size() <= block1_size || x.observing) return Step::Continue;
+    // RFC 7959 §2.3: 2.31 Continue asks for the next Block1 block, possibly smaller.
+    if (m.code() == codes::kContinue) {
+        const std::size_t sent = std::min(x.request.payload.size(), std::size_t{x.block1_num + 1} * block1_size);
+        if (block1 && block1->szx < x.block1_szx) x.block1_szx = block1->szx;
+        const std::size_t size = std::size_t{16} << x.block1_szx;
+        if (sent >= x.request.payload.size() || sent % size != 0) {
+            fail(now, x.id, FailReason::BlockError);
+            return Step::Done;
+        }
+        x.block1_num = static_cast<std::uint32_t>(sent / size);
+        send_message(now, x);
+        return Step::Done;
+    }
+    x.block1_done = true;  // the final response (or an error) to the upload
+    return Step::Continue;
+}
+
+ClientLayer::Step ClientLayer::take_block(TimePoint now, Exchange& x, const MessageView& m, const Block& block2,
+                                          const std::optional<std::uint64_t>& observe) {
+    // RFC 7959 §2.4: Block2 pieces of the response body.
+    if (block2.num != x.block2_num && !(x.block2_num == 0 && block2.num == 0)) {
+        // A stale block (e.g. a late duplicate): ignore it. If it also acknowledged our
+        // request, keep waiting for the right block as a separate response.
+        if (!messages_.is_outstanding(x.peer, x.mid) && !x.has_deadline) {
+            await_response(x, now + config_.separate_response_timeout);
+        }
+        return Step::Done;
+    }
+    const std::size_t etag_i = m.find(options::kETag);
+    const Bytes etag = etag_i < m.option_count() ? m.option(etag_i).value : Bytes();
+    if (!x.have_etag) {
+        x.have_etag = true;
+        x.etag.assign(etag.begin(), etag.end());
+    } else if (etag != Bytes(x.etag.data(), x.etag.size())) {
+        fail(now, x.id, FailReason::RepresentationChanged);
+        return Step::Done;
+    }
+    if (block2.offset() != x.body.size()) {
+        fail(now, x.id, FailReason::BlockError);
+        return Step::Done;
+    }
+    if (x.body.size() + m.payload().size() > config_.max_body) {
+        fail(now, x.id, FailReason::BodyTooLarge);
+        return Step::Done;
+    }
+    x.body.insert(x.body.end(), m.payload().begin(), m.payload().end());
+    if (!block2.more) return Step::Continue;
+    if (m.payload().size() != block2.size()) {  // §2.2: all but the last block are full
+        fail(now, x.id, FailReason::BlockError);
+        return Step::Done;
+    }
+    x.block2_num = block2.num + 1;
+    x.block2_szx = block2.szx;
+    if (x.request.observe && observe && !x.observing) {
+        // Registration answered with a block: keep the observation once the body is
+        // complete (RFC 7959 §3.4); later blocks are plain GETs.
+        x.observing = false;
+    }
+    send_message(now, x);
+    return Step::Done;
+}
+
+void ClientLayer::process_response(TimePoint now, Exchange& x, const MessageView& m) {
+    bool invalid = false;
+    const std::optional<Block> block1 = block_option(m, options::kBlock1, invalid);
+    const std::optional<Block> block2 = block_option(m, options::kBlock2, invalid);
+    const std::optional<std::uint64_t> observe = uint_option(m, options::kObserve);
+    if (invalid) {
+        fail(now, x.id, FailReason::BlockError);
+        return;
+    }
+    if (retry_with_echo(now, x, m) == Step::Done) return;
+    if (continue_upload(now, x, m, block1) == Step::Done) return;
+    if (block2 && is_success(m.code()) && !(x.observing && observe)) {
+        if (take_block(now, x, m, *block2, observe) == Step::Done) return;
+    } else {
+        x.body.assign(m.payload().begin(), m.payload().end());
+    }
+    deliver(now, x, m, observe);
+}
+
+void ClientLayer::deliver(TimePoint now, Exchange& x, const MessageView& m, const std::optional<std::uint64_t>& observe) {
+    Event& e = events_.scratch();
+    to_message(m, e.message);
+    e.message.payload.swap(x.body);
+    x.body.clear();
+    x.block2_num = 0;
+    x.have_etag = false;
+
+    // RFC 7641: a success response with Observe establishes (or continues) the observation.
+    if (x.request.observe && !x.deregistering) {
+        const bool registered = observe.has_value() && is_success(m.code());
+        if (registered) {
+            const auto seq = static_cast<std::uint32_t>(*observe & 0xffffff);
+            if (!x.observing) {
+                x.observing = true;
+                x.freshness.accept(seq, now);
+                x.state = Exchange::State::Observing;
+                x.has_deadline = false;
+                ++stats_.exchanges_completed;
+                e.kind = EventKind::Response;
+                e.id = x.id;
+                e.peer = x.peer;
+                e.retransmissions = x.retransmissions;
+                e.elapsed = now - x.started;
+                e.in_flight = now - x.first_sent;
+                events_.push(e);
+                release_slot(now, x);
+                return;
+            }
+            ++stats_.notifications_received;
+            // RFC 7641 §3.4: only a fresher notification replaces what we have.
+            if (!x.freshness.is_fresh(seq, now)) {
+                ++stats_.stale_notifications;
+                return;
+            }
+            x.freshness.accept(seq, now);
+            e.kind = EventKind::Notification;
+            e.id = x.id;
+            e.peer = x.peer;
+            e.elapsed = now - x.started;
+            events_.push(e);
+            return;
+        }
+        if (x.observing) {
+            // RFC 7641 §3.2: a notification without Observe, or an error, ends it.
+            e.kind = EventKind::ObservationEnded;
+            finish(now, x.id, e);
+            return;
+        }
+    }
+    e.kind = EventKind::Response;
+    finish(now, x.id, e);
+}
+
+void ClientLayer::handle_timeout(TimePoint now) {
+    // Response deadlines: NON requests and separate responses that never came.
+    std::vector<std::uint64_t> late;
+    by_id_.for_each([&](const std::uint64_t& id, const std::uint32_t& slot) {
+        const Exchange& x = exchanges_[slot];
+        if (x.has_deadline && x.deadline <= now) late.push_back(id);
+    });
+    std::sort(late.begin(), late.end());
+    for (std::uint64_t id : late) {
+        ++stats_.timeouts;
+        fail(now, id, FailReason::Timeout);
+    }
+}
+
+std::optional<TimePoint> ClientLayer::next_deadline() const {
+    std::optional<TimePoint> t;
+    by_id_.for_each([&](const std::uint64_t&, const std::uint32_t& slot) {
+        const Exchange& x = exchanges_[slot];
+        if (x.has_deadline && (!t || x.deadline < *t)) t = x.deadline;
+    });
+    return t;
+}
+
+}  // namespace coap

@@ -1,0 +1,58 @@
+// The server's defences against reflection and amplification, applied where requests
+// enter and responses leave (RFC 7252 §4.7, §11.3; RFC 9175 §2.4): per-address byte
+// accounting, the amplification allowance of unverified addresses, Echo challenges and
+// verification, and the per-address request rate limit. Configured by ServerDefences
+// (types.h); when none is on, nothing is kept.
+//
+// Bound: at most max_peers addresses (address and port) are remembered; a new one evicts
+// the one seen least recently, which then starts unverified again.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "coap/codec/message_view.h"
+#include "coap/common/tables.h"
+#include "coap/endpoint/types.h"
+
+namespace coap {
+
+class DefenceGuard {
+public:
+    DefenceGuard(const EndpointConfig& config, EndpointStats& stats) : config_(config), stats_(stats) {}
+
+    /// Whether any defence is configured (otherwise every call below is a no-op).
+    [[nodiscard]] bool active() const noexcept { return config_.defences.any(); }
+    /// A request from `from` enters: its bytes are counted, the rate limit applied
+    /// (false: drop it, counted in rate_limited) and its Echo option verified.
+    [[nodiscard]] bool admit(TimePoint now, const Peer& from, const MessageView& m);
+    /// Whether `size` more bytes may go to `peer` now; accounts them if so.
+    [[nodiscard]] bool may_send(TimePoint now, const Peer& peer, std::size_t size);
+    /// Whether `peer` proved its address with an Echo within verified_for.
+    [[nodiscard]] bool verified(TimePoint now, const Peer& peer) const;
+    /// A reply to an unverified address, limited by its allowance: true with `bytes`
+    /// unchanged, true with `bytes` rewritten as a 4.01 carrying a fresh Echo (RFC 9175
+    /// §2.4), or false (nothing may be sent; counted in amplification_dropped).
+    [[nodiscard]] bool limit_reply(TimePoint now, const Peer& peer, std::vector<std::uint8_t>& bytes,
+                                   MessageType type, std::uint16_t mid, Bytes token);
+    [[nodiscard]] std::size_t entries() const noexcept { return table_.size(); }
+
+private:
+    struct State {
+        Peer peer;
+        std::uint64_t received = 0;  ///< bytes received from the address
+        std::uint64_t sent = 0;      ///< bytes sent to it while unverified
+        TimePoint verified_until;    ///< verified before this (never: the clock's origin)
+        double tokens = 0;           ///< rate-limit bucket
+        TimePoint refilled;
+        TimePoint last_seen;
+    };
+    State& state(TimePoint now, const Peer& peer);
+
+    const EndpointConfig& config_;
+    EndpointStats& stats_;
+    FlatMap<Peer, State, PeerHashOf> table_;
+};
+
+}  // namespace coap

@@ -1,0 +1,156 @@
+// The observe server (RFC 7641): registrations, notifications and their sequence numbers,
+// the CON rule, and the end of observations. Part of ServerLayer (server.h).
+#include <algorithm>
+
+#include "coap/server/server.h"
+
+namespace coap {
+
+namespace {
+constexpr bool is_success(Code c) noexcept { return c.cls() == 2; }
+}  // namespace
+
+std::size_t ServerLayer::observer_count(const std::string& path) const {
+    auto it = resources_.find(path);
+    return it == resources_.end() ? 0 : it->second.observers.size();
+}
+
+bool ServerLayer::may_register(TimePoint now, const Peer& from, const Token& token, const Resource& res) {
+    const ServerDefences& def = config_.defences;
+    bool may = true;
+    if (def.observe_verified_only) {
+        may = guard_.verified(now, from);
+        if (!may) ++stats_.observe_refused;  // answered as a plain GET (RFC 7641 §4.1)
+    }
+    // RFC 7641 §4.1: the same client and token again replaces its entry; it holds no new one.
+    const bool reregisters = std::any_of(res.observers.begin(), res.observers.end(),
+                                         [&](const Observer& o) { return o.peer == from && o.token == token; });
+    if (may && !reregisters && def.max_observations_per_address > 0) {
+        std::size_t held = 0;
+        for (const auto& [path, r] : resources_) {
+            for (const Observer& o : r.observers) {
+                held += (o.peer.family == from.family && o.peer.address == from.address) ? 1 : 0;
+            }
+        }
+        may = held < def.max_observations_per_address;
+        if (!may) ++stats_.observe_refused;
+    }
+    return may;
+}
+
+void ServerLayer::register_observer(Dispatch& d, Resource& res, const Token& token) {
+    auto oit = std::find_if(res.observers.begin(), res.observers.end(),
+                            [&](const Observer& o) { return o.peer == d.from && o.token == token; });
+    if (oit == res.observers.end() && res.observers.size() < config_.max_observers_per_resource) {
+        res.observers.push_back(Observer{});
+        oit = std::prev(res.observers.end());
+    }
+    if (oit == res.observers.end()) return;  // full: answered as a plain GET (RFC 7641 §4.1)
+    oit->peer = d.from;
+    oit->token = token;
+    oit->query = request_.query;
+    oit->accept = request_.accept;
+    oit->last_con = d.now;
+    d.shape.observe_seq = res.seq;
+}
+
+std::size_t ServerLayer::notify(TimePoint now, const std::string& path) {
+    auto it = resources_.find(path);
+    if (it == resources_.end()) return 0;
+    Resource& res = it->second;
+    res.seq = (res.seq + 1) & 0xffffff;  // RFC 7641 §4.4: 24-bit sequence numbers
+    // send_notification may remove observers: walk a snapshot of who observes now.
+    std::vector<std::pair<Peer, Token>> snapshot;
+    snapshot.reserve(res.observers.size());
+    for (const Observer& o : res.observers) snapshot.emplace_back(o.peer, o.token);
+    for (const auto& [peer, token] : snapshot) {
+        auto live = std::find_if(res.observers.begin(), res.observers.end(),
+                                 [&](const Observer& x) { return x.peer == peer && x.token == token; });
+        if (live != res.observers.end()) send_notification(now, res, *live);
+    }
+    return snapshot.size();
+}
+
+void ServerLayer::send_notification(TimePoint now, Resource& res, Observer& obs) {
+    IncomingRequest req;
+    req.peer = obs.peer;
+    req.method = codes::kGet;
+    req.path = res.path;
+    req.query = obs.query;
+    req.accept = obs.accept;
+    req.is_notification = true;
+    req.now = now;
+    HandlerResult result = res.config.handler(req);
+    if (result.deferred) return;  // a notification cannot be deferred
+    ResponseShape shape;
+    const bool ends = !is_success(result.response.code);
+    if (!ends) shape.observe_seq = res.seq;
+    // RFC 7641 §4.5: CON when configured, and at least once every 24 hours.
+    const bool con = config_.confirmable_notifications || now - obs.last_con >= config_.con_notification_interval;
+    const Peer peer = obs.peer;
+    const Token token = obs.token;
+    const std::uint16_t mid = messages_.mid_for(now, peer);
+    std::vector<std::uint8_t> bytes = messages_.buffer(0);
+    build_response(bytes, config_.block_szx, con ? MessageType::Con : MessageType::Non, mid, token.view(),
+                   result.response, shape);
+    if (guard_.active() && !guard_.may_send(now, peer, bytes.size())) {
+        // An unverified observer past its allowance: stop reflecting toward it.
+        ++stats_.amplification_dropped;
+        remove_observer(peer, token);
+        return;
+    }
+    ++stats_.notifications_sent;
+    send_notification_datagram(now, obs, con, mid, std::move(bytes));
+    if (ends) remove_observer(peer, token);  // RFC 7641 §4.2: an error ends the observation
+}
+
+void ServerLayer::send_notification_datagram(TimePoint now, Observer& obs, bool con, std::uint16_t mid,
+                                             std::vector<std::uint8_t> bytes) {
+    const Peer peer = obs.peer;
+    if (!con) {
+        messages_.transmit(peer, std::move(bytes));
+        recent_non_.put(PeerMid{peer, mid}, obs.token);
+        recent_non_order_.push_back(PeerMid{peer, mid});
+        while (recent_non_order_.size() > 4 * config_.max_observers_per_resource + 64) {
+            recent_non_.erase(recent_non_order_.front());
+            recent_non_order_.pop_front();
+        }
+        return;
+    }
+    obs.last_con = now;
+    // RFC 7641 §4.5.2: the newer notification replaces the one still in flight, keeping
+    // its retransmission counter and timeout.
+    if (!obs.con_outstanding || !messages_.replace(peer, obs.con_mid, mid, bytes)) {
+        messages_.send_con(now, peer, mid, std::move(bytes), Owner{OwnerKind::Notification, 0, obs.token});
+    }
+    obs.con_outstanding = true;
+    obs.con_mid = mid;
+}
+
+void ServerLayer::on_notification_acked(const Peer& peer, const Token& token) {
+    for (auto& [path, res] : resources_) {
+        for (Observer& obs : res.observers) {
+            if (obs.peer == peer && obs.token == token) obs.con_outstanding = false;
+        }
+    }
+}
+
+bool ServerLayer::on_stray_reset(const Peer& peer, std::uint16_t mid) {
+    // RFC 7641 §3.6: an RST to a NON notification ends that observation.
+    const Token* token = recent_non_.find(PeerMid{peer, mid});
+    if (token == nullptr) return false;
+    const Token t = *token;
+    recent_non_.erase(PeerMid{peer, mid});
+    remove_observer(peer, t);
+    return true;
+}
+
+void ServerLayer::remove_observer(const Peer& peer, const Token& token) {
+    for (auto& [path, res] : resources_) {
+        auto& v = res.observers;
+        v.erase(std::remove_if(v.begin(), v.end(), [&](const Observer& o) { return o.peer == peer && o.token == token; }),
+                v.end());
+    }
+}
+
+}  // namespace coap

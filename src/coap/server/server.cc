@@ -1,0 +1,319 @@
+#include "coap/server/server.h"
+
+#include <algorithm>
+
+#include "coap/options/check.h"
+#include "coap/options/lookup.h"
+#include "coap/options/registry.h"
+
+namespace coap {
+
+namespace {
+constexpr bool is_success(Code c) noexcept { return c.cls() == 2; }
+}  // namespace
+
+ServerLayer::ServerLayer(const EndpointConfig& config, Random& rng, EndpointStats& stats, MessageLayer& messages,
+                         EventQueue& events, std::uint64_t& next_id)
+    : config_(config),
+      rng_(rng),
+      stats_(stats),
+      messages_(messages),
+      events_(events),
+      next_id_(next_id),
+      guard_(config, stats),
+      blockwise_(config) {}
+
+ApiError ServerLayer::add_resource(std::string path, ResourceConfig resource) {
+    while (!path.empty() && path.front() == '/') path.erase(path.begin());
+    if (!resource.handler || resources_.count(path) != 0) return ApiError::BadResource;
+    Resource r;
+    r.path = path;
+    r.config = std::move(resource);
+    resources_.emplace(path, std::move(r));
+    return ApiError::Ok;
+}
+
+// ---------------------------------------------------------------------------------
+// Dispatch
+
+void ServerLayer::on_request(TimePoint now, const Peer& from, const MessageView& m, bool multicast) {
+    if (guard_.active() && !guard_.admit(now, from, m)) return;
+    if (multicast) {
+        ++stats_.multicast_requests;
+        if (m.type() == MessageType::Con) {  // §8.1: multicast requests are NON
+            ++stats_.multicast_ignored;
+            return;
+        }
+    }
+    DedupCache& dedup = messages_.dedup();
+    // §4.5: a duplicate CON gets the same reply again (within the defences' allowance).
+    if (DedupCache::Entry* dup = dedup.find(now, from, m.message_id())) {
+        ++stats_.duplicates_received;
+        if (m.type() == MessageType::Con && !dup->reply.empty() && guard_.may_send(now, from, dup->reply.size())) {
+            messages_.transmit_copy(from, dup->reply);
+        }
+        return;
+    }
+    const Duration lifetime = m.type() == MessageType::Con ? config_.params.exchange_lifetime()
+                                                           : config_.params.non_lifetime();
+    DedupCache::Entry& entry = dedup.insert(now, from, m.message_id(), lifetime);
+    stats_.dedup_evictions = dedup.evictions();
+    ++stats_.requests_received;
+
+    Dispatch d{now, from, m, multicast, entry, {}, {}};
+    const OptionCheck check = check_options(m);
+    if (check.verdict == OptionVerdict::RespondBadOption) {
+        ++stats_.bad_option_responses;
+        reply_error(d, codes::kBadOption);  // §5.4.1
+        return;
+    }
+    if (check.verdict == OptionVerdict::Reject) return;  // a NON request: silently rejected
+    if (!read_request(d, check.ignored_mask)) return;
+    bool invalid_block = false;
+    const std::optional<Block> block1 = block_option(m, options::kBlock1, invalid_block);
+    d.shape.request_block2 = block_option(m, options::kBlock2, invalid_block);
+    if (invalid_block) {
+        d.shape = ResponseShape{};
+        reply_error(d, codes::kBadRequest);  // RFC 7959 §2.2
+        return;
+    }
+    auto rit = resources_.find(request_.path);
+    if (rit == resources_.end()) {
+        reply_error(d, codes::kNotFound);  // §5.9.2.5
+        return;
+    }
+    serve(d, rit->second, block1);
+}
+
+bool ServerLayer::read_request(Dispatch& d, std::uint64_t ignored_mask) {
+    IncomingRequest& req = request_;
+    req.peer = d.from;
+    req.method = d.m.code();
+    req.path.clear();
+    req.query.clear();
+    req.payload.clear();
+    req.content_format.reset();
+    req.accept.reset();
+    req.is_notification = false;
+    req.exchange_id = 0;
+    req.now = d.now;
+    bool first_segment = true;
+    for (std::size_t i = 0; i < d.m.option_count(); ++i) {
+        if ((ignored_mask >> i) & 1u) continue;  // §5.4.1: unrecognized elective
+        const Option o = d.m.option(i);
+        if (o.number == options::kUriPath) {
+            if (!first_segment) req.path.push_back('/');
+            req.path.append(o.value.as_chars());
+            first_segment = false;
+        } else if (o.number == options::kUriQuery) {
+            req.query.emplace_back(o.value.as_chars());
+        } else if (o.number == options::kContentFormat) {
+            req.content_format = static_cast<std::uint16_t>(decode_uint(o.value).value_or(0));
+        } else if (o.number == options::kAccept) {
+            req.accept = static_cast<std::uint16_t>(decode_uint(o.value).value_or(0));
+        } else if (o.number == options::kRequestTag) {
+            d.tag.assign(o.value.as_chars());
+        }
+    }
+    return true;
+}
+
+void ServerLayer::serve(Dispatch& d, Resource& res, std::optional<Block> block1) {
+    if (d.multicast && !res.config.multicast) {
+        ++stats_.multicast_ignored;  // only resources configured for it answer a group
+        return;
+    }
+    const Code method = request_.method;
+    if (method.cls() != 0 || method.detail() > 5 || ((res.config.methods >> method.detail()) & 1u) == 0) {
+        reply_error(d, codes::kMethodNotAllowed);  // §5.9.2.6
+        return;
+    }
+    if (!res.config.accepted_formats.empty() && !d.m.payload().empty()) {
+        const auto& ok = res.config.accepted_formats;
+        const auto& cf = request_.content_format;
+        if (!cf || std::find(ok.begin(), ok.end(), *cf) == ok.end()) {
+            reply_error(d, codes::kUnsupportedContentFormat);  // §5.9.2.9
+            return;
+        }
+    }
+    if (block1) {
+        if (!reassemble(d, *block1)) return;
+    } else {
+        request_.payload.assign(d.m.payload().begin(), d.m.payload().end());
+    }
+    run_handler(d, res);
+}
+
+bool ServerLayer::reassemble(Dispatch& d, const Block& block1) {
+    // RFC 7959 §2.5: reassemble a Block1 upload; only the last block reaches the handler.
+    const std::string key = request_.path + "|" + d.tag;
+    switch (blockwise_.add_block(d.now, d.from, key, block1, d.m.payload(), request_.payload)) {
+        case BlockwiseServer::Upload::Incomplete:
+            reply_error(d, codes::kRequestEntityIncomplete);  // RFC 7959 §2.9.2
+            return false;
+        case BlockwiseServer::Upload::TooLarge: {
+            Response too_large = Response::with(codes::kRequestEntityTooLarge);  // RFC 7959 §2.9.3
+            too_large.options.push_back(OwnedOption{options::kSize1, encode_uint(config_.max_body)});
+            reply(d, too_large);
+            return false;
+        }
+        case BlockwiseServer::Upload::More:
+            d.shape.block1_echo = Block{block1.num, true, std::min(block1.szx, config_.block_szx)};
+            reply_error(d, codes::kContinue);  // RFC 7959 §2.3
+            return false;
+        case BlockwiseServer::Upload::Complete:
+            d.shape.block1_echo = Block{block1.num, false, std::min(block1.szx, config_.block_szx)};
+            return true;
+    }
+    return false;
+}
+
+void ServerLayer::run_handler(Dispatch& d, Resource& res) {
+    IncomingRequest& req = request_;
+    // RFC 7641 §2: Observe 0 registers, 1 deregisters (GET and FETCH only).
+    const std::optional<std::uint64_t> observe = uint_option(d.m, options::kObserve);
+    const bool can_observe = req.method == codes::kGet || req.method == codes::kFetch;
+    const bool safe = can_observe;  // GET and FETCH may simply run again for each block
+    const bool continuation = d.shape.request_block2 && d.shape.request_block2->num > 0;
+    std::string cache_key;
+    if (!safe) cache_key = req.path + "|" + d.tag;
+    if (!safe && continuation) {
+        // RFC 7959 §3.3: Block2 continuation of a POST/PUT response: serve it from the
+        // kept body instead of running the handler again.
+        if (const Response* kept = blockwise_.cached(d.now, d.from, cache_key)) {
+            reply(d, *kept);
+            return;
+        }
+    }
+    const Token token = Token::from(d.m.token());
+    if (observe && *observe == 1 && can_observe) remove_observer(d.from, token);
+
+    req.exchange_id = next_id_++;
+    HandlerResult result = res.config.handler(req);
+    if (result.deferred) {
+        if (deferred_index_.size() >= config_.max_server_exchanges) {
+            reply_error(d, codes::kServiceUnavailable);
+            return;
+        }
+        const std::uint32_t slot = deferred_.acquire();
+        deferred_[slot] = Deferred{d.from, token, d.m.type() == MessageType::Con,
+                                   d.now + config_.params.exchange_lifetime()};
+        deferred_index_.put(req.exchange_id, slot);
+        // §5.2.2: acknowledge now, answer later.
+        if (d.m.type() == MessageType::Con) messages_.send_empty_ack(d.from, d.m.message_id(), &d.entry);
+        return;
+    }
+    const bool registers = observe && *observe == 0;  // RFC 7641 §2
+    const bool allowed = registers && may_register(d.now, d.from, token, res);
+    if (allowed && can_observe && res.config.observable && is_success(result.response.code) &&
+        !d.shape.request_block2.has_value()) {
+        register_observer(d, res, token);
+    }
+    if (!safe && is_success(result.response.code) &&
+        result.response.payload.size() > (std::size_t{16} << config_.block_szx)) {
+        blockwise_.keep(d.now, d.from, cache_key, result.response);
+    }
+    reply(d, result.response);
+}
+
+void ServerLayer::reply_error(Dispatch& d, Code code) {
+    Response r;
+    r.code = code;
+    reply(d, r);
+}
+
+void ServerLayer::reply(Dispatch& d, const Response& r) {
+    // §5.2.1 piggybacked in the ACK for a CON; §5.2.3 a NON for a NON.
+    const bool con = d.m.type() == MessageType::Con;
+    const MessageType type = con ? MessageType::Ack : MessageType::Non;
+    const std::uint16_t mid = con ? d.m.message_id() : messages_.mid_for(d.now, d.from);
+    if (d.multicast && !is_success(r.code)) {
+        ++stats_.multicast_suppressed;  // RFC 7390 §2.7: no error responses to a group request
+        return;
+    }
+    std::vector<std::uint8_t> bytes = messages_.buffer(0);
+    build_response(bytes, config_.block_szx, type, mid, d.m.token(), r, d.shape);
+    if (guard_.active() && !guard_.limit_reply(d.now, d.from, bytes, type, mid, d.m.token())) return;
+    ++stats_.responses_sent;
+    if (d.multicast) {
+        // RFC 7252 §8.2: answer at a random point within the leisure period. Bounded.
+        if (delayed_.size() >= config_.max_server_exchanges) {
+            ++stats_.transmits_dropped;
+            return;
+        }
+        const TimePoint at = d.now + rng_.uniform(Duration::zero(), config_.params.default_leisure);
+        delayed_.emplace(at, Transmit{d.from, std::move(bytes)});
+        return;
+    }
+    d.entry.reply = bytes;
+    messages_.transmit(d.from, std::move(bytes));
+}
+
+// ---------------------------------------------------------------------------------
+// Separate responses (§5.2.2)
+
+ApiError ServerLayer::respond(TimePoint now, std::uint64_t exchange_id, Response response) {
+    const std::uint32_t* found = deferred_index_.find(exchange_id);
+    if (found == nullptr) return ApiError::UnknownExchange;
+    const Deferred s = deferred_[*found];
+    deferred_.release(*found);
+    deferred_index_.erase(exchange_id);
+    const std::uint16_t mid = messages_.mid_for(now, s.peer);
+    ++stats_.responses_sent;
+    std::vector<std::uint8_t> bytes = messages_.buffer(0);
+    if (s.confirmable) {
+        // §5.2.2: the separate response to a CON request is itself a CON.
+        build_response(bytes, config_.block_szx, MessageType::Con, mid, s.token.view(), response, {});
+        messages_.send_con(now, s.peer, mid, std::move(bytes), Owner{OwnerKind::SeparateResponse, exchange_id, Token{}});
+    } else {
+        build_response(bytes, config_.block_szx, MessageType::Non, mid, s.token.view(), response, {});
+        messages_.transmit(s.peer, std::move(bytes));
+    }
+    return ApiError::Ok;
+}
+
+void ServerLayer::on_separate_failed(const Peer& peer, std::uint64_t id, FailReason reason) {
+    Event& e = events_.scratch();
+    e.kind = EventKind::SeparateResponseFailed;
+    e.id = id;
+    e.peer = peer;
+    e.reason = reason;
+    events_.push(e);
+}
+
+// ---------------------------------------------------------------------------------
+// Timers
+
+void ServerLayer::send_delayed(TimePoint now) {
+    while (!delayed_.empty() && delayed_.begin()->first <= now) {
+        Transmit t = std::move(delayed_.begin()->second);
+        delayed_.erase(delayed_.begin());
+        messages_.transmit(t.peer, std::move(t.bytes));
+    }
+}
+
+void ServerLayer::handle_timeout(TimePoint now) {
+    // Deferred requests the application never answered.
+    if (!deferred_index_.empty()) {
+        std::vector<std::uint64_t> gone;
+        deferred_index_.for_each([&](const std::uint64_t& id, const std::uint32_t& slot) {
+            if (deferred_[slot].expires <= now) gone.push_back(id);
+        });
+        for (std::uint64_t id : gone) {
+            deferred_.release(*deferred_index_.find(id));
+            deferred_index_.erase(id);
+        }
+    }
+    blockwise_.expire(now);
+}
+
+std::optional<TimePoint> ServerLayer::next_deadline() const {
+    std::optional<TimePoint> t;
+    deferred_index_.for_each([&](const std::uint64_t&, const std::uint32_t& slot) {
+        if (!t || deferred_[slot].expires < *t) t = deferred_[slot].expires;
+    });
+    if (!delayed_.empty() && (!t || delayed_.begin()->first < *t)) t = delayed_.begin()->first;
+    return t;
+}
+
+}  // namespace coap
