@@ -1,7 +1,8 @@
 // coapbed-bench: parse, build and URI suites side by side with libcoap 4.3, plus
 // option lookup and the endpoint round trip. Names are a contract:
 //   coapbed/<suite>/<mix> and libcoap/<suite>/<mix> for the suites parse, build, uri
-//   and option-lookup; coapbed/uri-compose/<mix>, coapbed/endpoint-roundtrip for the rest.
+//   and option-lookup; coapbed/uri-compose/<mix>, coapbed/endpoint-roundtrip,
+//   coapbed/endpoint-roundtrip-recycled and coapbed/server-peers/<n> for the rest.
 // Every benchmark first checks its output against the other library's (SkipWithError on
 // a mismatch), then times; items are messages (or URIs, requests), bytes are datagram
 // bytes, and `allocs_per_item` counts heap allocations in the timed loop.
@@ -344,31 +345,136 @@ void libcoap_option_lookup(benchmark::State& st, const Mix* mix) {
     finish(st, p.pdus.size() * std::size(kLookedUp), 0, coapbed::bench::allocations() - a0);
 }
 
-void coapbed_endpoint_roundtrip(benchmark::State& st) {
-    coap::Xoshiro256 rc(1), rs(2);
-    coap::EndpointConfig config;
-    config.params.nstart = 1;
-    coap::Endpoint client(config, rc), server(config, rs);
-    const coap::Peer c = coap::Peer::ipv4(0x0a000001, 5683), s = coap::Peer::ipv4(0x0a000002, 5683);
-    coap::ResourceConfig temp;
-    temp.handler = [](const coap::IncomingRequest&) { return coap::Response::with(coap::codes::kContent, "22.5"); };
-    (void)server.add_resource("sensors/temp", temp);
+// A client and a server endpoint exchanging one CON GET and its piggybacked response,
+// with the application's part of the work (building the request, the handler's response)
+// counted apart: `engine_allocs_per_item` is what the endpoints allocate themselves.
+struct RoundTrip {
+    coap::Xoshiro256 rc{1}, rs{2};
+    coap::EndpointConfig config = [] {
+        coap::EndpointConfig cfg;
+        cfg.params.nstart = 1;
+        return cfg;
+    }();
+    coap::Endpoint client{config, rc}, server{config, rs};
+    coap::Peer c = coap::Peer::ipv4(0x0a000001, 5683), s = coap::Peer::ipv4(0x0a000002, 5683);
     coap::TimePoint now;
-    std::size_t completed = 0;
-    auto one = [&]() -> bool {
-        if (!client.send_request(now, s, coap::Request().path("sensors/temp")).ok()) return false;
+    std::uint64_t app_allocs = 0;  ///< made by the application's code (request, handler)
+
+    RoundTrip() {
+        coap::ResourceConfig temp;
+        temp.handler = [this](const coap::IncomingRequest&) {
+            const std::uint64_t a = coapbed::bench::allocations();
+            coap::Response r = coap::Response::with(coap::codes::kContent, "22.5");
+            app_allocs += coapbed::bench::allocations() - a;
+            return r;
+        };
+        (void)server.add_resource("sensors/temp", temp);
+    }
+    coap::Request request() {
+        const std::uint64_t a = coapbed::bench::allocations();
+        coap::Request r = coap::Request().path("sensors/temp");
+        app_allocs += coapbed::bench::allocations() - a;
+        return r;
+    }
+    // The driver as the simulator and the runtime write it: poll_transmit/poll_event by value.
+    bool one() {
+        if (!client.send_request(now, s, request()).ok()) return false;
         while (auto t = client.poll_transmit()) server.handle_datagram(now, c, coap::Bytes(t->bytes.data(), t->bytes.size()));
         while (auto t = server.poll_transmit()) client.handle_datagram(now, s, coap::Bytes(t->bytes.data(), t->bytes.size()));
         bool ok = false;
         while (auto e = client.poll_event()) ok = e->kind == coap::EventKind::Response;
         now += coap::Duration::microseconds(100);
         return ok;
-    };
-    if (!one()) return st.SkipWithError("a request did not complete");
+    }
+    // A driver that keeps its Transmit and Event and polls into them (buffers go back).
+    coap::Transmit kept_transmit;
+    coap::Event kept_event;
+    bool one_recycled() {
+        coap::Transmit& t = kept_transmit;
+        if (!client.send_request(now, s, request()).ok()) return false;
+        while (client.poll_transmit(t)) server.handle_datagram(now, c, coap::Bytes(t.bytes.data(), t.bytes.size()));
+        while (server.poll_transmit(t)) client.handle_datagram(now, s, coap::Bytes(t.bytes.data(), t.bytes.size()));
+        bool ok = false;
+        while (client.poll_event(kept_event)) ok = kept_event.kind == coap::EventKind::Response;
+        now += coap::Duration::microseconds(100);
+        return ok;
+    }
+};
+
+void endpoint_roundtrip(benchmark::State& st, bool recycled) {
+    RoundTrip rt;
+    auto one = [&] { return recycled ? rt.one_recycled() : rt.one(); };
+    // Warm up past the de-duplication table's capacity, so the timed loop is steady state.
+    for (std::size_t i = 0; i <= rt.config.dedup_capacity; ++i) {
+        if (!one()) return st.SkipWithError("a request did not complete");
+    }
+    std::size_t completed = 0;
+    rt.app_allocs = 0;
     const std::uint64_t a0 = coapbed::bench::allocations();
     for (auto _ : st) completed += one() ? 1 : 0;
+    const std::uint64_t allocs = coapbed::bench::allocations() - a0;
     if (completed != static_cast<std::size_t>(st.iterations())) return st.SkipWithError("a request did not complete");
+    finish(st, 1, 0, allocs);
+    st.counters["engine_allocs_per_item"] = benchmark::Counter(static_cast<double>(allocs - rt.app_allocs) /
+                                                               static_cast<double>(st.iterations()));
+}
+
+void coapbed_endpoint_roundtrip(benchmark::State& st) { endpoint_roundtrip(st, false); }
+void coapbed_endpoint_roundtrip_recycled(benchmark::State& st) { endpoint_roundtrip(st, true); }
+
+// One server endpoint answering CON GETs from `peers` distinct clients in turn (each
+// request from the next address): the per-peer tables (de-duplication, defences) are
+// looked up with that many peers known. Requests are pre-built datagrams; the server's
+// responses are polled into one Transmit. Items are requests.
+void coapbed_server_peers(benchmark::State& st, std::uint32_t peers) {
+    coap::Xoshiro256 rng(3);
+    coap::EndpointConfig config;
+    config.max_peers = peers;
+    config.dedup_capacity = peers;
+    config.defences.amplification_limit = 3;  // per-address byte accounting on every request
+    config.defences.initial_allowance = 136;
+    coap::Endpoint server(config, rng);
+    coap::ResourceConfig temp;
+    temp.handler = [](const coap::IncomingRequest&) {
+        coap::Response r;
+        r.code = coap::codes::kContent;
+        return coap::HandlerResult(std::move(r));
+    };
+    (void)server.add_resource("sensors/temp", temp);
+    // 256 request datagrams with distinct Message IDs, reused across peers.
+    std::vector<std::vector<std::uint8_t>> requests;
+    for (std::uint16_t mid = 0; mid < 256; ++mid) {
+        coap::Message m;
+        m.type = coap::MessageType::Con;
+        m.code = coap::codes::kGet;
+        m.message_id = mid;
+        m.token = {1, 2, 3, 4};
+        m.options = {{coap::options::kUriPath, {'s', 'e', 'n', 's', 'o', 'r', 's'}}, {coap::options::kUriPath, {'t', 'e', 'm', 'p'}}};
+        requests.push_back(coap::encode(m));
+    }
+    coap::TimePoint now;
+    coap::Transmit t;
+    std::uint64_t n = 0;
+    auto one = [&]() -> bool {
+        // Peer k sends its (n / peers)-th request: a new Message ID each round, so none is a duplicate.
+        const auto k = static_cast<std::uint32_t>(n % peers);
+        const auto& d = requests[(n / peers) % requests.size()];
+        ++n;
+        server.handle_datagram(now, coap::Peer::ipv4(0x0a000000 + k, 5683), coap::Bytes(d.data(), d.size()));
+        bool answered = false;
+        while (server.poll_transmit(t)) answered = t.bytes.size() > 4;
+        now += coap::Duration::microseconds(1);
+        return answered;
+    };
+    for (std::uint32_t i = 0; i < peers; ++i) {
+        if (!one()) return st.SkipWithError("a request was not answered");
+    }
+    std::uint64_t answered = 0;
+    const std::uint64_t a0 = coapbed::bench::allocations();
+    for (auto _ : st) answered += one() ? 1 : 0;
+    if (answered != static_cast<std::uint64_t>(st.iterations())) return st.SkipWithError("a request was not answered");
     finish(st, 1, 0, coapbed::bench::allocations() - a0);
+    st.counters["peers"] = static_cast<double>(peers);
 }
 
 }  // namespace
@@ -394,6 +500,11 @@ int main(int argc, char** argv) {
         benchmark::RegisterBenchmark(("libcoap/option-lookup/" + m.name).c_str(), libcoap_option_lookup, &m);
     }
     benchmark::RegisterBenchmark("coapbed/endpoint-roundtrip", coapbed_endpoint_roundtrip);
+    benchmark::RegisterBenchmark("coapbed/endpoint-roundtrip-recycled", coapbed_endpoint_roundtrip_recycled);
+    for (const std::uint32_t peers : {10u, 1000u, 100000u}) {
+        benchmark::RegisterBenchmark(("coapbed/server-peers/" + std::to_string(peers)).c_str(), coapbed_server_peers,
+                                     peers);
+    }
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::RunSpecifiedBenchmarks();

@@ -461,6 +461,8 @@ std::optional<Transmit> MessageLayer::poll_transmit() {
 bool MessageLayer::poll_transmit(Transmit& into) {
     if (transmits_.empty()) return false;
     std::swap(into, transmits_.front());
+    recycle(std::move(transmits_.front().bytes));  // the driver's previous buffer, for the next datagram
+    transmits_.front().bytes = {};
     transmits_.pop_front();
     return true;
 }
