@@ -301,7 +301,6 @@ TEST(MessageLayer, TablesStayWithinTheirBounds) {
 
 TEST(MessageLayer, RecyclingPollHandsBuffersBack) {
     Layer l;
-    TimePoint t;
     coap::Transmit kept;
     l.ml->send_rst(peer(2), 1);
     ASSERT_TRUE(l.ml->poll_transmit(kept));

@@ -41,7 +41,7 @@
 
 namespace coap {
 
-class Endpoint : private MessageLayer::Upper {
+class Endpoint final : private MessageLayer::Upper {
 public:
     /// `rng` must outlive the endpoint. An unknown congestion name falls back to
     /// "default" (check with `congestion_name()`); invalid params are replaced by the

@@ -63,9 +63,9 @@ std::size_t ServerLayer::notify(TimePoint now, const std::string& path) {
     std::vector<std::pair<Peer, Token>> snapshot;
     snapshot.reserve(res.observers.size());
     for (const Observer& o : res.observers) snapshot.emplace_back(o.peer, o.token);
-    for (const auto& [peer, token] : snapshot) {
+    for (const auto& who : snapshot) {
         auto live = std::find_if(res.observers.begin(), res.observers.end(),
-                                 [&](const Observer& x) { return x.peer == peer && x.token == token; });
+                                 [&](const Observer& x) { return x.peer == who.first && x.token == who.second; });
         if (live != res.observers.end()) send_notification(now, res, *live);
     }
     return snapshot.size();
