@@ -21,19 +21,11 @@ MessageLayer::~MessageLayer() = default;
 // ---------------------------------------------------------------------------------
 // Peers (§4.4, §4.7)
 
-MessageLayer::PeerState* MessageLayer::find_peer(const Peer& peer) {
-    // One message touches its peer's state several times: try the last one found first.
-    if (last_peer_ != kNoSlot && peers_[last_peer_].peer == peer) return &peers_[last_peer_];
+MessageLayer::PeerState* MessageLayer::find_peer_indexed(const Peer& peer) {
     const std::uint32_t* slot = peer_index_.find(peer);
     if (slot == nullptr) return nullptr;
-    last_peer_ = *slot;
-    return &peers_[*slot];
-}
-
-const MessageLayer::PeerState* MessageLayer::find_peer(const Peer& peer) const {
-    if (last_peer_ != kNoSlot && peers_[last_peer_].peer == peer) return &peers_[last_peer_];
-    const std::uint32_t* slot = peer_index_.find(peer);
-    return slot == nullptr ? nullptr : &peers_[*slot];
+    last_peer_ = &peers_[*slot];
+    return last_peer_;
 }
 
 void MessageLayer::evict_idle_peer() {
@@ -53,9 +45,11 @@ void MessageLayer::evict_idle_peer() {
     });
     if (victim == nullptr) return;
     const std::uint32_t slot = *victim;
-    peer_index_.erase(peers_[slot].peer);
+    PeerState& gone = peers_[slot];
+    if (gone.outstanding != 0) orphan_outstanding_.put(gone.peer, gone.outstanding);
+    peer_index_.erase(gone.peer);
     peers_.release(slot);
-    if (last_peer_ == slot) last_peer_ = kNoSlot;
+    if (last_peer_ == &gone) last_peer_ = nullptr;
 }
 
 MessageLayer::PeerState& MessageLayer::peer_state(TimePoint now, const Peer& peer) {
@@ -75,8 +69,15 @@ MessageLayer::PeerState& MessageLayer::peer_state(TimePoint now, const Peer& pee
     ps.last_used = now;
     ps.unresponsive = false;
     ps.next_probe_allowed = TimePoint();
+    ps.outstanding = 0;
+    if (!orphan_outstanding_.empty()) {
+        if (const std::size_t* n = orphan_outstanding_.find(peer)) {
+            ps.outstanding = *n;
+            orphan_outstanding_.erase(peer);
+        }
+    }
     peer_index_.put(peer, slot);
-    last_peer_ = slot;
+    last_peer_ = &ps;
     return ps;
 }
 
@@ -233,21 +234,17 @@ void MessageLayer::send_empty_ack(const Peer& peer, std::uint16_t mid, DedupCach
     transmit(peer, std::move(b));
 }
 
-std::size_t MessageLayer::outstanding_to(const Peer& peer) const {
-    const std::size_t* n = outstanding_per_peer_.find(peer);
-    return n == nullptr ? 0 : *n;
-}
-
 void MessageLayer::count_outstanding(const Peer& peer, int delta) {
-    std::size_t* n = outstanding_per_peer_.find(peer);
+    PeerState* ps = find_peer(peer);
+    if (ps != nullptr) {
+        ps->outstanding = delta > 0 ? ps->outstanding + 1 : ps->outstanding - (ps->outstanding > 0 ? 1 : 0);
+        return;
+    }
+    std::size_t* n = orphan_outstanding_.find(peer);  // its state was evicted meanwhile
     if (delta > 0) {
-        if (n == nullptr) {
-            outstanding_per_peer_.put(peer, 1);
-        } else {
-            ++*n;
-        }
+        orphan_outstanding_.put(peer, n == nullptr ? 1 : *n + 1);
     } else if (n != nullptr && --*n == 0) {
-        outstanding_per_peer_.erase(peer);
+        orphan_outstanding_.erase(peer);
     }
 }
 
@@ -266,7 +263,7 @@ void MessageLayer::send_con(TimePoint now, const Peer& peer, std::uint16_t mid, 
     o.peer = peer;
     o.mid = mid;
     o.first_sent = now;
-    o.first = ps.cc->initial_timeout(now, rng_, outstanding_to(peer));
+    o.first = ps.cc->initial_timeout(now, rng_, ps.outstanding);
     o.timeout = o.first.timeout;
     o.deadline = now + o.timeout;
     o.retransmissions = 0;

@@ -165,6 +165,7 @@ private:
         TimePoint last_used;
         bool unresponsive = false;           ///< a CON to it timed out and nothing was heard since (§4.7)
         TimePoint next_probe_allowed;        ///< PROBING_RATE pacing while unresponsive
+        std::size_t outstanding = 0;         ///< its Confirmable messages awaiting an ACK
     };
     struct Outstanding {
         Peer peer;
@@ -178,15 +179,23 @@ private:
         Owner owner;
     };
 
-    PeerState* find_peer(const Peer& peer);
-    const PeerState* find_peer(const Peer& peer) const;
+    /// One message touches its peer's state several times: the last one found is tried first.
+    PeerState* find_peer(const Peer& peer) {
+        if (last_peer_ != nullptr && last_peer_->peer == peer) return last_peer_;
+        return find_peer_indexed(peer);
+    }
+    const PeerState* find_peer(const Peer& peer) const {
+        if (last_peer_ != nullptr && last_peer_->peer == peer) return last_peer_;
+        const std::uint32_t* slot = peer_index_.find(peer);
+        return slot == nullptr ? nullptr : &peers_[*slot];
+    }
+    PeerState* find_peer_indexed(const Peer& peer);
     PeerState& peer_state(TimePoint now, const Peer& peer);
     void evict_idle_peer();
     void on_ack_or_rst(TimePoint now, const Peer& from, const MessageView& m);
     void retransmit_or_give_up(TimePoint now, std::uint32_t slot);
     void remove_outstanding(std::uint32_t slot);
     void recycle(std::vector<std::uint8_t>&& buffer);
-    std::size_t outstanding_to(const Peer& peer) const;
     void count_outstanding(const Peer& peer, int delta);
 
     const EndpointConfig& config_;
@@ -195,18 +204,17 @@ private:
     Upper& upper_;
     DedupCache dedup_;
 
-    static constexpr std::uint32_t kNoSlot = 0xffffffffu;
     SlotPool<PeerState> peers_;
     FlatMap<Peer, std::uint32_t, PeerHashOf> peer_index_;
-    std::uint32_t last_peer_ = kNoSlot;  ///< the slot find_peer found last (a live peer)
+    PeerState* last_peer_ = nullptr;  ///< the state find_peer found last (a live peer; slots do not move)
     std::size_t peers_queueing_ = 0;  ///< peers with a non-empty queue
     std::uint16_t fallback_mid_ = 0;
 
     SlotPool<Outstanding> outstanding_;
     FlatMap<PeerMid, std::uint32_t, PeerMidHash> outstanding_index_;
-    /// Outstanding messages per peer (NSTART's "outstanding" for the strategies); kept
-    /// apart from PeerState, which may be evicted while its separate responses are in flight.
-    FlatMap<Peer, std::size_t, PeerHashOf> outstanding_per_peer_;
+    /// Outstanding messages of peers whose state was evicted while some were in flight
+    /// (separate responses, notifications): restored if the peer's state is made again.
+    FlatMap<Peer, std::size_t, PeerHashOf> orphan_outstanding_;
     std::vector<std::uint32_t> due_;  ///< scratch for handle_timeout
 
     RingQueue<Transmit> transmits_;
