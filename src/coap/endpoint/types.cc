@@ -1,6 +1,8 @@
 // The values that cross the endpoint's API (types.h): names and builders.
 #include "coap/endpoint/types.h"
 
+#include <algorithm>
+
 #include "coap/options/registry.h"
 #include "coap/options/values.h"
 
@@ -44,9 +46,10 @@ std::string_view to_string(ApiError e) noexcept {
     return "unknown";
 }
 
-Request& Request::path(std::string_view p) {
+Request& Request::path(std::string_view p) & {
     while (!p.empty() && p.front() == '/') p.remove_prefix(1);
     if (p.empty()) return *this;
+    options.reserve(options.size() + 1 + static_cast<std::size_t>(std::count(p.begin(), p.end(), '/')));
     std::size_t pos = 0;
     while (true) {
         const std::size_t end = p.find('/', pos);
@@ -58,19 +61,19 @@ Request& Request::path(std::string_view p) {
     return *this;
 }
 
-Request& Request::query(std::string_view q) { return option(options::kUriQuery, q); }
+Request& Request::query(std::string_view q) & { return option(options::kUriQuery, q); }
 
-Request& Request::option(std::uint16_t number, std::string_view value) {
+Request& Request::option(std::uint16_t number, std::string_view value) & {
     options.push_back(OwnedOption{number, {value.begin(), value.end()}});
     return *this;
 }
 
-Request& Request::option_uint(std::uint16_t number, std::uint64_t value) {
+Request& Request::option_uint(std::uint16_t number, std::uint64_t value) & {
     options.push_back(OwnedOption{number, encode_uint(value)});
     return *this;
 }
 
-Request& Request::body(std::string_view text) {
+Request& Request::body(std::string_view text) & {
     payload.assign(text.begin(), text.end());
     return *this;
 }

@@ -93,13 +93,20 @@ struct Request {
     std::optional<std::uint8_t> block2_szx; ///< ask for this block size up front (RFC 7959 §2.4)
 
     /// Adds one Uri-Path option per "/"-separated segment of `path` (no decoding).
-    Request& path(std::string_view path);
+    Request& path(std::string_view path) &;
     /// Adds a Uri-Query option.
-    Request& query(std::string_view q);
+    Request& query(std::string_view q) &;
     /// Adds an option with a uint value in its shortest form.
-    Request& option_uint(std::uint16_t number, std::uint64_t value);
-    Request& option(std::uint16_t number, std::string_view value);
-    Request& body(std::string_view text);
+    Request& option_uint(std::uint16_t number, std::uint64_t value) &;
+    Request& option(std::uint16_t number, std::string_view value) &;
+    Request& body(std::string_view text) &;
+    // The same on a temporary, which they return as one, so that
+    // `send_request(now, to, Request().path("a/b"))` moves the request instead of copying it.
+    Request&& path(std::string_view p) && { return std::move(path(p)); }
+    Request&& query(std::string_view q) && { return std::move(query(q)); }
+    Request&& option_uint(std::uint16_t number, std::uint64_t value) && { return std::move(option_uint(number, value)); }
+    Request&& option(std::uint16_t number, std::string_view value) && { return std::move(option(number, value)); }
+    Request&& body(std::string_view text) && { return std::move(body(text)); }
 };
 
 /// A response a server handler produces.
