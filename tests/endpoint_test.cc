@@ -209,6 +209,42 @@ TEST(Endpoint, UnknownResponseIsAnsweredWithRst) {
     EXPECT_EQ(coapbed::test::view_of(p.net.log()[1]).type(), MessageType::Rst);
 }
 
+TEST(Endpoint, AResponseWithACriticalOptionTheClientDoesNotImplementIsRejected) {
+    // RFC 7252 §5.4.1: OSCORE (RFC 8613) is registered, but this client has no security
+    // context to read it, so a response carrying it must not be taken as the answer.
+    Pair p;
+    coap::ResourceConfig rc;
+    rc.handler = [](const coap::IncomingRequest&) {
+        coap::Response r = coap::Response::with(coap::codes::kContent, "protected bytes");
+        r.options.push_back(coap::OwnedOption{coap::options::kOscore, {0x09, 0x01}});
+        return r;
+    };
+    ASSERT_EQ(p.server.endpoint->add_resource("o", std::move(rc)), coap::ApiError::Ok);
+    p.get("o");
+    p.net.drive();
+    ASSERT_EQ(p.client.events.size(), 1u);
+    EXPECT_EQ(p.client.events[0].kind, EventKind::RequestFailed);
+    EXPECT_EQ(p.client.events[0].reason, coap::FailReason::ResponseRejected);
+    // A separate CON response carrying it is answered with RST (§4.2).
+    p.net.inject(p.server.address, p.client, {0x44, 0x45, 0x22, 0x22, 1, 2, 3, 4, 0x92, 0x09, 0x01, 0xff, 'x'});
+    EXPECT_EQ(coapbed::test::view_of(p.net.log().back()).type(), MessageType::Rst);
+    // EDHOC and Q-Block2 likewise; an elective option the client does not know is ignored.
+    for (const std::uint16_t n : {coap::options::kEdhoc, coap::options::kQBlock2}) {
+        Pair q;
+        coap::ResourceConfig r2;
+        r2.handler = [n](const coap::IncomingRequest&) {
+            coap::Response r = coap::Response::with(coap::codes::kContent, "x");
+            r.options.push_back(coap::OwnedOption{n, {}});
+            return r;
+        };
+        ASSERT_EQ(q.server.endpoint->add_resource("o", std::move(r2)), coap::ApiError::Ok);
+        q.get("o");
+        q.net.drive();
+        ASSERT_EQ(q.client.events.size(), 1u) << n;
+        EXPECT_EQ(q.client.events[0].reason, coap::FailReason::ResponseRejected) << n;
+    }
+}
+
 TEST(Endpoint, FormatErrorsRstForConSilenceOtherwise) {
     Pair p;
     // CON GET with a reserved option-delta nibble.

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -227,8 +228,8 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
     }
     dtls_config.hostname = std::string(parts.host());
     std::string error;
-    const auto peer = net::resolve(std::string(parts.host()), parts.port(), error);
-    if (!peer) {
+    const std::vector<coap::Peer> addresses = net::resolve_all(std::string(parts.host()), parts.port(), error);
+    if (addresses.empty()) {
         err << "error: " << error << "\n";
         return kExitTransport;
     }
@@ -254,16 +255,63 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
     }
     net::OpenSslRandom rng;
     coap::Endpoint endpoint(config, rng);
-    const coap::SendResult sent = endpoint.send_request(net::monotonic_now(), *peer, std::move(req));
-    if (!sent.ok()) {
-        err << "error: " << coap::to_string(sent.error) << "\n";
-        return kExitTransport;
-    }
+
+    // Every address of the host, in getaddrinfo's order (RFC 8305's idea for UDP): the
+    // next one is tried when the current one is unreachable (ICMP) or has not answered
+    // within kAttemptDelay; the earlier attempts stay open, and the first answer wins.
+    const coap::Duration kAttemptDelay = coap::Duration::milliseconds(250);
+    struct Attempt {
+        coap::Peer peer;
+        std::uint64_t id = 0;
+        bool failed = false;
+    };
+    std::vector<Attempt> attempts;
+    std::optional<std::size_t> winner;
+    coap::TimePoint next_attempt;
+    auto start_attempt = [&](coap::TimePoint now) -> bool {
+        if (attempts.size() >= addresses.size()) return false;
+        const coap::SendResult r = endpoint.send_request(now, addresses[attempts.size()], req);
+        if (!r.ok()) {
+            err << "error: " << coap::to_string(r.error) << "\n";
+            return false;
+        }
+        attempts.push_back(Attempt{addresses[attempts.size()], r.id, false});
+        next_attempt = now + kAttemptDelay;
+        return true;
+    };
+    if (!start_attempt(net::monotonic_now())) return kExitTransport;
+    auto more_to_try = [&] { return !winner && attempts.size() < addresses.size(); };
+    runtime.on_unreachable([&](const coap::Peer& p) {
+        if (more_to_try() && attempts.back().peer == p) start_attempt(net::monotonic_now());
+    });
+
     int exit_code = -1;
     std::uint64_t notifications = 0;
     bool observing = false;
     auto on_event = [&](coap::Event& e) {
-        if (e.id != sent.id) return;
+        if (exit_code >= 0) return;  // done: nothing more is printed (observe --count N)
+        std::size_t k = 0;
+        while (k < attempts.size() && attempts[k].id != e.id) ++k;
+        if (k == attempts.size() || (winner && *winner != k)) return;
+        if (!winner && e.kind == coap::EventKind::RequestFailed) {
+            // One address failed: another may still answer.
+            attempts[k].failed = true;
+            const bool others = more_to_try() || std::any_of(attempts.begin(), attempts.end(),
+                                                             [](const Attempt& a) { return !a.failed; });
+            if (others) {
+                if (more_to_try() && k + 1 == attempts.size()) start_attempt(net::monotonic_now());
+                return;
+            }
+        }
+        if (!winner) {
+            winner = k;
+            for (const Attempt& a : attempts) {
+                if (a.id != e.id) (void)endpoint.cancel(net::monotonic_now(), a.id, false);
+            }
+            if (addresses.size() > 1 && e.kind != coap::EventKind::RequestFailed) {
+                err << "coapbed: answered by " << attempts[k].peer.host_string() << "\n";
+            }
+        }
         switch (e.kind) {
             case coap::EventKind::Response:
             case coap::EventKind::Notification: {
@@ -284,12 +332,29 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
                 break;
             }
             case coap::EventKind::RequestFailed:
-                err << "coapbed: request failed: " << coap::to_string(e.reason) << "\n";
+                err << "coapbed: request failed: " << coap::to_string(e.reason);
+                if (e.reason == coap::FailReason::ResponseRejected) {
+                    err << " (the response carried a critical option this client does not implement, "
+                           "RFC 7252 §5.4.1)";
+                }
+                err << "\n";
                 exit_code = kExitTransport;
                 break;
-            case coap::EventKind::ObservationEnded:
-                exit_code = e.message.code.cls() == 2 || e.message.code.raw == 0 ? kExitOk : kExitPeerError;
+            case coap::EventKind::ObservationEnded: {
+                // RFC 7641 §3.2: the server ended it (an error, or a response without
+                // Observe); there is nothing left to deregister.
+                observing = false;
+                const bool success = e.message.code.cls() == 2 || e.message.code.raw == 0;
+                if (e.reason != coap::FailReason::Cancelled) {
+                    char code[4];
+                    coap::format_code(e.message.code, code);
+                    err << "coapbed: the server ended the observation: " << std::string(code, 4) << " "
+                        << coap::code_name(e.message.code).value_or("")
+                        << (success ? " without Observe" : "") << "\n";
+                }
+                exit_code = success ? kExitOk : kExitPeerError;
                 break;
+            }
             default:
                 break;
         }
@@ -297,15 +362,29 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
     const auto deadline = net::monotonic_now() + coap::Duration::from_seconds(timeout);
     // A handshake the server refused (an alert, a certificate that does not verify) would
     // be refused again on every retransmission: give up at once instead of at the timeout.
-    const auto refused = [&] { return secure && dtls.refused_by(*peer); };
+    const auto refused = [&] {
+        if (!secure) return false;
+        return std::all_of(attempts.begin(), attempts.end(), [&](const Attempt& a) { return dtls.refused_by(a.peer); }) &&
+               !more_to_try();
+    };
+    auto tick = [&](coap::TimePoint now) {
+        if (more_to_try() && now >= next_attempt) start_attempt(now);
+    };
+    auto next_tick = [&]() -> std::optional<coap::TimePoint> {
+        if (more_to_try()) return next_attempt;
+        return std::nullopt;
+    };
     const auto stop = runtime.run(endpoint, on_event, [&] { return exit_code >= 0 || refused(); },
-                                  method == "observe" && count == 0 ? std::nullopt : std::optional(deadline));
-    if (secure && dtls.established(*peer)) err << "coapbed: DTLS 1.2 " << dtls.cipher(*peer) << "\n";
+                                  method == "observe" && count == 0 ? std::nullopt : std::optional(deadline), tick,
+                                  next_tick);
+    const coap::Peer peer = attempts[winner.value_or(attempts.size() - 1)].peer;
+    if (secure && dtls.established(peer)) err << "coapbed: DTLS 1.2 " << dtls.cipher(peer) << "\n";
     if (observing) {
         // RFC 7641 §3.6: leave politely, with a GET carrying Observe: 1.
-        (void)endpoint.cancel(net::monotonic_now(), sent.id, true);
+        const std::uint64_t id = attempts[winner.value_or(0)].id;
+        (void)endpoint.cancel(net::monotonic_now(), id, true);
         bool left = false;
-        runtime.run(endpoint, [&](coap::Event& e) { left = left || e.id == sent.id; }, [&] { return left; },
+        runtime.run(endpoint, [&](coap::Event& e) { left = left || e.id == id; }, [&] { return left; },
                     net::monotonic_now() + coap::Duration::seconds(2));
     }
     if (exit_code >= 0) return exit_code;

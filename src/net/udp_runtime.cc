@@ -2,12 +2,14 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -78,22 +80,34 @@ coap::TimePoint monotonic_now() {
     return coap::TimePoint::from_ns(static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec);
 }
 
-std::optional<coap::Peer> resolve(const std::string& host, std::uint16_t port, std::string& error) {
+std::vector<coap::Peer> resolve_all(const std::string& host, std::uint16_t port, std::string& error) {
     addrinfo hints{};
     hints.ai_socktype = SOCK_DGRAM;
     hints.ai_family = AF_UNSPEC;
     addrinfo* res = nullptr;
     const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+    std::vector<coap::Peer> peers;
     if (rc != 0 || res == nullptr) {
         error = "cannot resolve '" + host + "': " + gai_strerror(rc);
-        return std::nullopt;
+        return peers;
     }
-    sockaddr_storage ss{};
-    std::memcpy(&ss, res->ai_addr, res->ai_addrlen);
+    for (const addrinfo* a = res; a != nullptr; a = a->ai_next) {
+        if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
+        sockaddr_storage ss{};
+        std::memcpy(&ss, a->ai_addr, a->ai_addrlen);
+        coap::Peer p = from_sockaddr(ss);
+        p.port = port;
+        if (std::find(peers.begin(), peers.end(), p) == peers.end()) peers.push_back(p);
+    }
     freeaddrinfo(res);
-    coap::Peer p = from_sockaddr(ss);
-    p.port = port;
-    return p;
+    if (peers.empty()) error = "no IPv4 or IPv6 address for '" + host + "'";
+    return peers;
+}
+
+std::optional<coap::Peer> resolve(const std::string& host, std::uint16_t port, std::string& error) {
+    const std::vector<coap::Peer> all = resolve_all(host, port, error);
+    if (all.empty()) return std::nullopt;
+    return all.front();
 }
 
 UdpRuntime::UdpRuntime()
@@ -143,11 +157,45 @@ bool UdpRuntime::open(const std::string& host, std::uint16_t port, std::string& 
             return false;
         }
     }
+    // ICMP errors for what we send (port unreachable above all) come back on the error
+    // queue: a client moves on to the next address, a server drops a dead observer.
+    const int on = 1;
+    if (v6_) (void)setsockopt(fd_, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
+    (void)setsockopt(fd_, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len);
     port_ = from_sockaddr(ss).port;
     return true;
+}
+
+void UdpRuntime::read_errors() {
+    for (int k = 0; k < 64; ++k) {  // bounded per wake-up, like the datagrams
+        sockaddr_storage dest{};
+        char control[512];
+        std::uint8_t payload[64];
+        iovec iov{payload, sizeof payload};
+        msghdr msg{};
+        msg.msg_name = &dest;
+        msg.msg_namelen = sizeof dest;
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        if (recvmsg(fd_, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return;
+        int err = 0;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+            if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+                (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
+                sock_extended_err ee{};
+                std::memcpy(&ee, CMSG_DATA(c), sizeof ee);
+                err = static_cast<int>(ee.ee_errno);
+            }
+        }
+        // msg_name is the destination of the datagram that failed.
+        const bool unreachable = err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH;
+        if (unreachable && msg.msg_namelen > 0 && on_unreachable_) on_unreachable_(from_sockaddr(dest));
+    }
 }
 
 void UdpRuntime::stop_on_signals() {
@@ -203,8 +251,11 @@ UdpRuntime::Stop UdpRuntime::run(coap::Endpoint& endpoint, const std::function<v
         const int n = poll(&pfd, 1, timeout_ms);
         if (n < 0 && errno != EINTR) return Stop::Error;
         now = monotonic_now();
+        if (n > 0 && (pfd.revents & POLLERR)) read_errors();
         if (n > 0 && (pfd.revents & POLLIN)) {
-            for (int k = 0; k < 64; ++k) {  // drain what is queued, bounded per wake-up
+            // Drain what is queued, bounded per wake-up, and not past the caller's end
+            // (`observe --count N` stops at N even under a burst of notifications).
+            for (int k = 0; k < 64 && !done(); ++k) {
                 sockaddr_storage ss{};
                 socklen_t len = sizeof ss;
                 const ssize_t got = recvfrom(fd_, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), &len);

@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "coap/common/peer.h"
 #include "coap/common/random.h"
@@ -28,6 +29,9 @@ coap::TimePoint monotonic_now();
 
 /// Resolves a host (IP literal or name) and port to a peer; empty with `error` set on failure.
 std::optional<coap::Peer> resolve(const std::string& host, std::uint16_t port, std::string& error);
+/// Every address getaddrinfo gives for `host`, in its order, without repeats (a stock
+/// Debian 12 gives ::1 then 127.0.0.1 for localhost); empty with `error` set on failure.
+std::vector<coap::Peer> resolve_all(const std::string& host, std::uint16_t port, std::string& error);
 
 class UdpRuntime {
 public:
@@ -53,10 +57,15 @@ public:
     static void stop_on_signals();
     /// Every datagram goes through DTLS (coaps://); `dtls` must outlive the runtime.
     void use_dtls(DtlsLayer* dtls) { dtls_ = dtls; }
+    /// Called with the destination of a datagram that came back as ICMP unreachable
+    /// (port, host or network; IP_RECVERR / IPV6_RECVERR).
+    void on_unreachable(std::function<void(const coap::Peer&)> f) { on_unreachable_ = std::move(f); }
 
 private:
     void flush(coap::Endpoint& endpoint, const std::function<void(coap::Event&)>& on_event);
     void send_raw(const coap::Peer& peer, const std::uint8_t* data, std::size_t size);
+    void read_errors();
+    std::function<void(const coap::Peer&)> on_unreachable_;
     DtlsLayer* dtls_ = nullptr;
     DtlsLayer::Send raw_send_;  ///< send_raw as the DTLS layer's way out, made once
     int fd_ = -1;

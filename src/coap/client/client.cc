@@ -18,7 +18,16 @@ constexpr std::size_t kKeptBodyCapacity = 4096;
 
 ClientLayer::ClientLayer(const EndpointConfig& config, Random& rng, EndpointStats& stats, MessageLayer& messages,
                          EventQueue& events, std::uint64_t& next_id)
-    : config_(config), rng_(rng), stats_(stats), messages_(messages), events_(events), next_id_(next_id) {}
+    : config_(config),
+      rng_(rng),
+      stats_(stats),
+      messages_(messages),
+      events_(events),
+      next_id_(next_id),
+      // OSCORE (RFC 8613) and EDHOC (RFC 9668) protect or carry what this client cannot
+      // read; Q-Block (RFC 9177) is a transfer mode it does not speak.
+      recognized_(RecognizedOptions::registered_except(
+          {options::kOscore, options::kEdhoc, options::kQBlock1, options::kQBlock2})) {}
 
 ClientLayer::Exchange* ClientLayer::find(std::uint64_t id) {
     const std::uint32_t* slot = by_id_.find(id);
@@ -238,7 +247,7 @@ void ClientLayer::on_acked(TimePoint now, std::uint64_t id, const MessageView& m
         await_response(x, now + config_.separate_response_timeout);
         return;
     }
-    if (check_options(m).verdict != OptionVerdict::Accept) {
+    if (check_options(m, recognized_).verdict != OptionVerdict::Accept) {
         fail(now, x.id, FailReason::ResponseRejected);
         return;
     }
@@ -284,7 +293,7 @@ void ClientLayer::on_response(TimePoint now, const Peer& from, const MessageView
         reject(from, m.message_id(), entry);
         return;
     }
-    if (check_options(m).verdict != OptionVerdict::Accept) {
+    if (check_options(m, recognized_).verdict != OptionVerdict::Accept) {
         // §5.4.1: a response with an unrecognized critical option is rejected.
         reject(from, m.message_id(), entry);
         fail(now, x->id, FailReason::ResponseRejected);
@@ -344,14 +353,18 @@ ClientLayer::Step ClientLayer::take_block(TimePoint now, Exchange& x, const Mess
         }
         return Step::Done;
     }
+    // RFC 7959 §2.4: the ETags that are present must be equal; a block without one says
+    // nothing (libcoap 4.3.1 sometimes sends the last block without it).
     const std::size_t etag_i = m.find(options::kETag);
-    const Bytes etag = etag_i < m.option_count() ? m.option(etag_i).value : Bytes();
-    if (!x.have_etag) {
-        x.have_etag = true;
-        x.etag.assign(etag.begin(), etag.end());
-    } else if (etag != Bytes(x.etag.data(), x.etag.size())) {
-        fail(now, x.id, FailReason::RepresentationChanged);
-        return Step::Done;
+    if (etag_i < m.option_count()) {
+        const Bytes etag = m.option(etag_i).value;
+        if (!x.have_etag) {
+            x.have_etag = true;
+            x.etag.assign(etag.begin(), etag.end());
+        } else if (etag != Bytes(x.etag.data(), x.etag.size())) {
+            fail(now, x.id, FailReason::RepresentationChanged);
+            return Step::Done;
+        }
     }
     if (block2.offset() != x.body.size()) {
         fail(now, x.id, FailReason::BlockError);

@@ -22,6 +22,7 @@
 #include "coap/endpoint/types.h"
 #include "coap/messaging/message_layer.h"
 #include "coap/observe/freshness.h"
+#include "coap/options/check.h"
 #include "coap/options/values.h"
 
 namespace coap {
@@ -122,6 +123,9 @@ private:
     MessageLayer& messages_;
     EventQueue& events_;
     std::uint64_t& next_id_;
+    /// The options this client implements in a response: every registered one but those
+    /// whose meaning it cannot honour (RFC 7252 §5.4.1 makes a critical one reject it).
+    RecognizedOptions recognized_;
 
     SlotPool<Exchange> exchanges_;
     FlatMap<std::uint64_t, std::uint32_t, IdHash> by_id_;

@@ -21,8 +21,21 @@ bool RecognizedOptions::add(std::uint16_t number) noexcept {
     return true;
 }
 
+RecognizedOptions RecognizedOptions::registered_except(std::initializer_list<std::uint16_t> numbers) noexcept {
+    RecognizedOptions r(true);
+    for (std::uint16_t n : numbers) {
+        if (r.excluded_count_ < r.excluded_.size()) r.excluded_[r.excluded_count_++] = n;
+    }
+    return r;
+}
+
 bool RecognizedOptions::contains(std::uint16_t number) const noexcept {
-    if (all_registered_ && find_option(number) != nullptr) return true;
+    if (all_registered_ && find_option(number) != nullptr) {
+        for (std::size_t i = 0; i < excluded_count_; ++i) {
+            if (excluded_[i] == number) return false;
+        }
+        return true;
+    }
     for (std::size_t i = 0; i < count_; ++i) {
         if (numbers_[i] == number) return true;
     }

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string_view>
 
 #include "coap/codec/message_view.h"
@@ -18,6 +19,10 @@ public:
     static constexpr std::size_t kCapacity = 64;
     /// Every option in the registry.
     [[nodiscard]] static RecognizedOptions registered() noexcept { return RecognizedOptions(true); }
+    /// Every option in the registry but `numbers`: registered options the receiver does
+    /// not implement (OSCORE without a security context, Q-Block without RFC 9177, ...).
+    /// At most 8 numbers (API misuse beyond: the rest stay recognized).
+    [[nodiscard]] static RecognizedOptions registered_except(std::initializer_list<std::uint16_t> numbers) noexcept;
     /// Exactly the numbers added with `add`.
     [[nodiscard]] static RecognizedOptions none() noexcept { return RecognizedOptions(false); }
     /// Adds a number; false when kCapacity numbers are already held (API misuse).
@@ -27,6 +32,8 @@ public:
 private:
     explicit RecognizedOptions(bool all) noexcept : all_registered_(all) {}
     bool all_registered_;
+    std::size_t excluded_count_ = 0;
+    std::array<std::uint16_t, 8> excluded_{};
     std::size_t count_ = 0;
     std::array<std::uint16_t, kCapacity> numbers_{};
 };
