@@ -290,12 +290,17 @@ def section_runs(plotter, paths):
         rows = load_csv(p)
         if not rows:
             continue
-        cols = rows[0].keys()
+        cols = list(rows[0].keys())
         out.append(("h2", "Scenario results: %s" % os.path.relpath(p, ROOT)))
-        params = [c for c in cols if c not in ("seed",) and not re.match(
-            r"(exchanges_|completion_|retransmissions|coap_bytes|link_bytes|goodput|jain|sim_seconds|wall_seconds|events"
-            r"|timeouts|bottleneck_bytes|queue_drops|rx_drops|ip_packets|ip_bytes|rtt_mean_s|run_id|commit"
-            r"|attacker_|victim_|amplification)", c)]
+        # runs.csv lists the swept keys, then seed, then the results (sim/runner.cc): only
+        # the swept keys are parameters, whatever result columns a scenario adds.
+        if "seed" in cols:
+            params = cols[:cols.index("seed")]
+        else:
+            params = [c for c in cols if not re.match(
+                r"(exchanges_|completion_|retransmissions|coap_bytes|link_bytes|goodput|jain|sim_seconds|wall_seconds"
+                r"|events|timeouts|bottleneck_bytes|queue_drops|rx_drops|ip_packets|ip_bytes|rtt_mean_s|run_id|commit"
+                r"|attacker_|victim_|amplification)", c)]
         out.append(("p", "%d runs; parameters: %s; commit(s): %s." % (
             len(rows), ", ".join(params), ", ".join(sorted({r.get("commit", "?") for r in rows})))))
         if "congestion" in cols and "completion_p50_s" in cols:

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -37,7 +38,7 @@ constexpr const char* kRunUsage =
     "\n"
     "  --out DIR   results directory (default results/NAME): runs.csv, summary.md,\n"
     "              runs/<id>.json, logs/<id>.log, pcap/\n"
-    "  -j N        runs in parallel (default 1)\n"
+    "  -j N        runs in parallel (default: the number of cores)\n"
     "  --pcap      also write pcap files (DIR/pcap/<id>-*.pcap)\n"
     "  --list      print one command line per run (for Slurm arrays, GNU parallel)\n"
     "  --only ID   run just that run, in this process; merge with `coapbed collect`\n"
@@ -242,7 +243,8 @@ std::string summary_markdown(const std::string& title, const std::vector<ordered
 
 int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
     std::string file, out_dir, only;
-    int jobs = 1;
+    // As ninja does: use the machine unless told otherwise.
+    int jobs = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     bool pcap = false, list = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];

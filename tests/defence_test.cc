@@ -256,6 +256,27 @@ TEST(Defences, ObservationsPerAddressAreBounded) {
     EXPECT_EQ(r.server.endpoint->observer_count("big"), 3u);
 }
 
+TEST(Defences, AtTheLimitAnObserverRefreshesItsOwnRegistration) {
+    // RFC 7641 §3.3.1: the same client and token registering again refreshes its entry;
+    // at max_observations_per_address = 1 that entry is the one it holds, not one more.
+    coap::ServerDefences d;
+    d.max_observations_per_address = 1;
+    Reflector r(d, 20);
+    const coap::Peer client = coap::Peer::ipv4(0xc0000201, 1000);
+    for (std::uint16_t mid : {0, 256, 512}) {  // the same token (0x12 0x00), new Message IDs
+        r.spoof(client, mid, true);
+        coap::MessageView m;
+        const auto& reply = r.net.log().back().bytes;
+        ASSERT_TRUE(coap::parse(coap::Bytes(reply.data(), reply.size()), m).ok());
+        EXPECT_LT(m.find(coap::options::kObserve), m.option_count()) << "registration " << mid << " answered as a plain GET";
+    }
+    EXPECT_EQ(r.server.endpoint->observer_count("big"), 1u);
+    EXPECT_EQ(r.server.endpoint->stats().observe_refused, 0u);
+    // Another port of the same address is a second observation: refused at the limit.
+    r.spoof(coap::Peer::ipv4(0xc0000201, 1001), 3, true);
+    EXPECT_EQ(r.server.endpoint->stats().observe_refused, 1u);
+}
+
 // ---- multicast (RFC 7252 §8) ---------------------------------------------------------
 
 struct Group : Reflector {

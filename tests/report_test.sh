@@ -27,6 +27,8 @@ need("option-lookup" not in others, "a paired benchmark is not listed again")
 need("| default | 0.3 | 3.15 | 3.025 | 3.275 | 2 |" in md, "completion median/IQR row")
 need("| message_parse | 17 | 2000000 |" in md, "fuzz row")
 need("fixture0001" in md and "fixture, 2 cores" in md, "provenance of the numbers")
+# Only swept keys are parameters, not result columns such as forged_accepted.
+need(re.search(r"runs; parameters: congestion, loss; commit", md) is not None, "parameters are the swept keys only")
 svgs = re.findall(r"!\[[^\]]*\]\(([^)]+\.svg)\)", md)
 need(len(svgs) >= 6, "at least six plots, found %d" % len(svgs))
 for s in svgs:

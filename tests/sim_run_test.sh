@@ -36,6 +36,10 @@ if diff <(strip_wall "$T/a/runs.csv") <(strip_wall "$T/b/runs.csv") >/dev/null; 
 else
   bad "runs differ: $(diff <(strip_wall "$T/a/runs.csv") <(strip_wall "$T/b/runs.csv") | head -5)"
 fi
+# Without -j, as many runs at once as the machine has cores (like ninja).
+"$COAPBED" run "$SMOKE" --out "$T/c" >"$T/c.out" 2>&1 || bad "smoke run without -j failed"
+grep -q "with $(nproc) in parallel" "$T/c.out" && ok "-j defaults to the number of cores ($(nproc))" \
+  || bad "-j default: $(grep 'in parallel' "$T/c.out")"
 [[ -f $T/a/summary.md && -f $T/a/runs/loss-0.2_seed-1.json ]] && ok "summary.md and runs/<id>.json written" || bad "outputs missing"
 python3 - "$T/a/runs/loss-0.2_seed-1.json" <<'EOF' && ok "run JSON has params, per-client figures and the commit" || bad "run JSON content"
 import json, sys
