@@ -316,6 +316,45 @@ TEST(Endpoint, ServerErrorResponses) {
     EXPECT_EQ(p.server.endpoint->stats().bad_option_responses, 1u);
 }
 
+TEST(Endpoint, AUriPathSegmentIsOpaque) {
+    // RFC 7252 §6.4/§6.5: "sub/inner.txt" in one segment is not the two segments
+    // "sub", "inner.txt"; it names no resource here.
+    Pair p;
+    ASSERT_EQ(p.server.endpoint->add_resource("sub/inner.txt", text_resource("inner")), coap::ApiError::Ok);
+    coap::Request one;
+    one.option(coap::options::kUriPath, "sub/inner.txt");
+    ASSERT_TRUE(p.client.endpoint->send_request(p.net.now(), p.server.address, std::move(one)).ok());
+    p.net.drive();
+    p.get("sub/inner.txt");  // two segments
+    p.net.drive();
+    ASSERT_EQ(p.client.events.size(), 2u);
+    EXPECT_EQ(p.client.events[0].message.code, coap::codes::kNotFound);
+    EXPECT_EQ(p.client.events[1].message.code, coap::codes::kContent);
+    EXPECT_EQ(payload_of(p.client.events[1]), "inner");
+}
+
+TEST(Endpoint, AFullDeferredTableAnswers503WithMaxAge) {
+    // RFC 7252 §5.9.3.4: a 5.03 says with Max-Age after how many seconds to try again.
+    coap::EndpointConfig sc;
+    sc.max_server_exchanges = 1;
+    Pair p(1, {}, sc);
+    coap::ResourceConfig slow;
+    slow.handler = [](const coap::IncomingRequest&) { return coap::HandlerResult::defer(); };
+    ASSERT_EQ(p.server.endpoint->add_resource("slow", std::move(slow)), coap::ApiError::Ok);
+    coap::EndpointConfig second_client;
+    TestNetwork::Node& other = p.net.add(second_client, 0x0a000003);
+    p.get("slow");  // holds the one slot
+    ASSERT_TRUE(other.endpoint->send_request(p.net.now(), p.server.address, coap::Request().path("slow")).ok());
+    p.net.flush_all();
+    p.net.drive(p.net.now() + Duration::seconds(5));
+    ASSERT_EQ(other.events.size(), 1u);
+    const coap::Message& busy = other.events[0].message;
+    EXPECT_EQ(busy.code, coap::codes::kServiceUnavailable);
+    bool max_age = false;
+    for (const auto& o : busy.options) max_age = max_age || o.number == coap::options::kMaxAge;
+    EXPECT_TRUE(max_age);
+}
+
 TEST(Endpoint, TokensAreRandomAndAtLeastFourBytesUnsecured) {
     coap::EndpointConfig short_tokens;
     short_tokens.token_length = 2;

@@ -10,6 +10,9 @@ namespace coap {
 
 namespace {
 constexpr bool is_success(Code c) noexcept { return c.cls() == 2; }
+// Max-Age of a 5.03 for a full deferred-request table: about the time a deferred
+// request takes here (the CLI's /slow answers after 1 s).
+constexpr std::uint32_t kRetryAfterSeconds = 2;
 }  // namespace
 
 ServerLayer::ServerLayer(const EndpointConfig& config, Random& rng, EndpointStats& stats, MessageLayer& messages,
@@ -77,7 +80,7 @@ void ServerLayer::on_request(TimePoint now, const Peer& from, const MessageView&
         reply_error(d, codes::kBadRequest);  // RFC 7959 §2.2
         return;
     }
-    auto rit = resources_.find(request_.path);
+    auto rit = d.slash_in_segment ? resources_.end() : resources_.find(request_.path);
     if (rit == resources_.end()) {
         reply_error(d, codes::kNotFound);  // §5.9.2.5
         return;
@@ -105,6 +108,8 @@ bool ServerLayer::read_request(Dispatch& d, std::uint64_t ignored_mask) {
             if (!first_segment) req.path.push_back('/');
             req.path.append(o.value.as_chars());
             first_segment = false;
+            // RFC 7252 §6.4/§6.5: a segment is opaque; "a/b" in one segment is not "a", "b".
+            if (o.value.as_chars().find('/') != std::string_view::npos) d.slash_in_segment = true;
         } else if (o.number == options::kUriQuery) {
             req.query.emplace_back(o.value.as_chars());
         } else if (o.number == options::kContentFormat) {
@@ -192,7 +197,11 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
     HandlerResult result = res.config.handler(req);
     if (result.deferred) {
         if (deferred_index_.size() >= config_.max_server_exchanges) {
-            reply_error(d, codes::kServiceUnavailable);
+            // RFC 7252 §5.9.3.4: 5.03 with Max-Age, the seconds after which to try again.
+            Response busy;
+            busy.code = codes::kServiceUnavailable;
+            busy.max_age = kRetryAfterSeconds;
+            reply(d, busy);
             return;
         }
         const std::uint32_t slot = deferred_.acquire();

@@ -101,6 +101,7 @@ private:
         DedupCache::Entry& entry;
         ResponseShape shape;
         std::string tag;  ///< Request-Tag (RFC 9175 §3)
+        bool slash_in_segment = false;  ///< a Uri-Path segment holds a "/": it names no resource here
     };
 
     // server.cc: dispatch
