@@ -3,6 +3,8 @@
 // addresses only, and the bound on the per-address table.
 #include <gtest/gtest.h>
 
+#include "coap/defence/guard.h"
+
 #include <memory>
 
 #include "coap/codec/builder.h"
@@ -202,6 +204,33 @@ TEST(Defences, RateLimitIsPerAddress) {
     r.spoof(kVictim, 51);
     r.spoof(kVictim, 52);
     EXPECT_EQ(r.server.endpoint->stats().rate_limited, 9u);  // 2 tokens back after a second
+}
+
+TEST(Defences, RateLimitCountsTheAddressWhateverThePort) {
+    // Rotating the source port must not lift the limit (it is the IP address's).
+    coap::ServerDefences d;
+    d.rate_limit = 1;
+    d.rate_burst = 10;
+    Reflector r(d, 10);
+    for (std::uint16_t i = 0; i < 100; ++i) r.spoof(coap::Peer::ipv4(0xc0000201, static_cast<std::uint16_t>(2000 + i % 10)), i);
+    EXPECT_EQ(r.server.endpoint->stats().responses_sent, 10u);
+    EXPECT_EQ(r.server.endpoint->stats().rate_limited, 90u);
+}
+
+TEST(Defences, RateBucketsAreBounded) {
+    coap::EndpointConfig c;
+    c.max_peers = 8;
+    c.defences.rate_limit = 5;
+    coap::EndpointStats stats;
+    coap::DefenceGuard g(c, stats);
+    const std::vector<std::uint8_t> get{0x40, 0x01, 0x00, 0x01};
+    coap::MessageView v;
+    ASSERT_TRUE(coap::parse(coap::Bytes(get.data(), get.size()), v).ok());
+    for (std::uint32_t i = 0; i < 100; ++i) {
+        ASSERT_TRUE(g.admit(TimePoint() + Duration::milliseconds(i), coap::Peer::ipv4(0x0b000000 + i, 5683), v));
+        EXPECT_LE(g.rate_buckets(), 8u);
+        EXPECT_LE(g.entries(), 8u);
+    }
 }
 
 TEST(Defences, OnlyVerifiedAddressesMayObserve) {

@@ -75,7 +75,7 @@ constexpr std::string_view kServeUsage =
     "  --echo                   4.01 + Echo instead of responses larger than an\n"
     "                           unverified address's allowance (3x what it sent)\n"
     "  --amplification-limit R  that allowance as R x the bytes received (drop if over)\n"
-    "  --rate-limit N           at most N requests per second per address\n"
+    "  --rate-limit N           at most N requests per second per IP address (any port)\n"
     "  --observe-verified-only  observe registrations only from verified addresses\n"
     "  --max-observations N     observations per IP address\n";
 

@@ -25,12 +25,35 @@ DefenceGuard::State& DefenceGuard::state(TimePoint now, const Peer& peer) {
         }
         State fresh;
         fresh.peer = peer;
-        fresh.tokens = config_.defences.rate_burst;
-        fresh.refilled = now;
         s = &table_.put(peer, fresh);
     }
     s->last_seen = now;
     return *s;
+}
+
+DefenceGuard::Bucket& DefenceGuard::bucket(TimePoint now, const Peer& peer) {
+    Peer address = peer;
+    address.port = 0;
+    Bucket* b = buckets_.find(address);
+    if (b == nullptr) {
+        if (buckets_.size() >= config_.max_peers) {
+            const Bucket* oldest = nullptr;
+            buckets_.for_each([&](const Peer&, const Bucket& x) {
+                if (oldest == nullptr || x.last_seen < oldest->last_seen ||
+                    (x.last_seen == oldest->last_seen && x.address < oldest->address)) {
+                    oldest = &x;
+                }
+            });
+            if (oldest != nullptr) buckets_.erase(Peer(oldest->address));
+        }
+        Bucket fresh;
+        fresh.address = address;
+        fresh.tokens = config_.defences.rate_burst;
+        fresh.refilled = now;
+        b = &buckets_.put(address, fresh);
+    }
+    b->last_seen = now;
+    return *b;
 }
 
 bool DefenceGuard::admit(TimePoint now, const Peer& from, const MessageView& m) {
@@ -39,14 +62,16 @@ bool DefenceGuard::admit(TimePoint now, const Peer& from, const MessageView& m) 
     State& d = state(now, from);
     d.received += m.datagram().size();
     if (def.rate_limit > 0) {
-        // RFC 7252 §4.7: a server should limit the rate at which it responds.
-        d.tokens = std::min(def.rate_burst, d.tokens + (now - d.refilled).seconds_f() * def.rate_limit);
-        d.refilled = now;
-        if (d.tokens < 1.0) {
+        // RFC 7252 §4.7: a server should limit the rate at which it responds, per IP
+        // address: rotating the source port must not buy more.
+        Bucket& b = bucket(now, from);
+        b.tokens = std::min(def.rate_burst, b.tokens + (now - b.refilled).seconds_f() * def.rate_limit);
+        b.refilled = now;
+        if (b.tokens < 1.0) {
             ++stats_.rate_limited;
             return false;
         }
-        d.tokens -= 1.0;
+        b.tokens -= 1.0;
     }
     const std::size_t ei = m.find(options::kEcho);
     if (def.echo_enabled() && ei < m.option_count()) {

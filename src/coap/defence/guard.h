@@ -4,8 +4,9 @@
 // verification, and the per-address request rate limit. Configured by ServerDefences
 // (types.h); when none is on, nothing is kept.
 //
-// Bound: at most max_peers addresses (address and port) are remembered; a new one evicts
-// the one seen least recently, which then starts unverified again.
+// Bound: at most max_peers transport addresses (address and port) are remembered for the
+// accounting, and max_peers IP addresses for the rate limit; a new one evicts the one
+// seen least recently, which then starts unverified (or with a full bucket) again.
 #pragma once
 
 #include <cstddef>
@@ -37,6 +38,7 @@ public:
     [[nodiscard]] bool limit_reply(TimePoint now, const Peer& peer, std::vector<std::uint8_t>& bytes,
                                    MessageType type, std::uint16_t mid, Bytes token);
     [[nodiscard]] std::size_t entries() const noexcept { return table_.size(); }
+    [[nodiscard]] std::size_t rate_buckets() const noexcept { return buckets_.size(); }
 
 private:
     struct State {
@@ -44,15 +46,23 @@ private:
         std::uint64_t received = 0;  ///< bytes received from the address
         std::uint64_t sent = 0;      ///< bytes sent to it while unverified
         TimePoint verified_until;    ///< verified before this (never: the clock's origin)
-        double tokens = 0;           ///< rate-limit bucket
+        TimePoint last_seen;
+    };
+    /// The rate-limit bucket of one IP address, whatever the port (RFC 7252 §4.7 limits
+    /// what an address gets; a port is free to change).
+    struct Bucket {
+        Peer address;                ///< port 0
+        double tokens = 0;
         TimePoint refilled;
         TimePoint last_seen;
     };
     State& state(TimePoint now, const Peer& peer);
+    Bucket& bucket(TimePoint now, const Peer& peer);
 
     const EndpointConfig& config_;
     EndpointStats& stats_;
     FlatMap<Peer, State, PeerHashOf> table_;
+    FlatMap<Peer, Bucket, PeerHashOf> buckets_;  ///< by address; bounded by max_peers too
 };
 
 }  // namespace coap
