@@ -107,6 +107,45 @@ TEST(Defences, AmplificationLimitBoundsWhatAnUnverifiedAddressGets) {
     EXPECT_GE(r.server.endpoint->stats().amplification_dropped, 45u);
 }
 
+TEST(Defences, SeparateResponsesAndTheirRetransmissionsStayWithinTheAllowance) {
+    // A resource that answers later (§5.2.2): its separate CON responses, and every
+    // retransmission of them (the victim never acknowledges), go through the defences.
+    for (const bool echo : {false, true}) {
+        coap::ServerDefences d;
+        d.amplification_limit = 3;
+        d.echo = echo;
+        if (echo) d.echo_key = key();
+        Reflector r(d, 1000);
+        std::vector<std::uint64_t> deferred;
+        coap::ResourceConfig slow;
+        slow.handler = [&](const coap::IncomingRequest& in) {
+            deferred.push_back(in.exchange_id);
+            return coap::HandlerResult::defer();
+        };
+        ASSERT_EQ(r.server.endpoint->add_resource("slow", std::move(slow)), coap::ApiError::Ok);
+        for (std::uint16_t i = 0; i < 30; ++i) {
+            coap::MessageBuilder b(coap::MessageType::Con, coap::codes::kGet, i);
+            const std::uint8_t tok[2] = {0x34, static_cast<std::uint8_t>(i)};
+            (void)b.set_token(coap::Bytes(tok, 2));
+            (void)b.add_option(coap::options::kUriPath, coap::Bytes(std::string_view("slow")));
+            std::vector<std::uint8_t> bytes(b.encoded_size());
+            (void)b.build(coap::MutableBytes(bytes.data(), bytes.size()));
+            r.received += bytes.size();
+            r.net.inject(kVictim, r.server, std::move(bytes));
+        }
+        ASSERT_EQ(deferred.size(), 30u);
+        for (std::uint64_t id : deferred) {
+            coap::Response big = coap::Response::with(coap::codes::kContent);
+            big.payload.assign(600, 'y');
+            ASSERT_EQ(r.server.endpoint->respond(r.net.now(), id, std::move(big)), coap::ApiError::Ok);
+        }
+        r.net.flush_all();
+        r.net.drive(r.net.now() + Duration::seconds(300));  // every retransmission, to the give-up
+        EXPECT_LE(r.bytes_to(kVictim), 3 * r.received) << (echo ? "with Echo" : "without Echo");
+        EXPECT_GT(r.server.endpoint->stats().amplification_dropped, 0u);
+    }
+}
+
 TEST(Defences, EchoChallengesSpoofedRequestsWithinTheLimit) {
     coap::ServerDefences d;
     d.echo = true;

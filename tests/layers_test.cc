@@ -167,7 +167,9 @@ struct Recorder : coap::MessageLayer::Upper {
         log.push_back("stray " + std::to_string(mid));
         return false;
     }
+    bool may_retransmit(TimePoint, const Peer&, const coap::Owner&, std::size_t) override { return allow_retransmit; }
     void on_retransmitted(const coap::Owner& o) override { log.push_back("retransmitted " + std::to_string(o.id)); }
+    bool allow_retransmit = true;
     void on_gave_up(TimePoint, const Peer&, const coap::Owner& o, unsigned n, TimePoint) override {
         log.push_back("gave up " + std::to_string(o.id) + " after " + std::to_string(n));
     }
@@ -227,6 +229,21 @@ TEST(MessageLayer, RetransmitsOnTheDoublingScheduleThenGivesUp) {
     EXPECT_EQ(l.stats.retransmissions, 4u);
     EXPECT_EQ(l.ml->outstanding_count(), 0u);
     EXPECT_FALSE(l.ml->next_deadline().has_value());
+}
+
+TEST(MessageLayer, ARetransmissionTheUpperLayerHoldsBackIsSkippedAndTheScheduleGoesOn) {
+    Layer l;
+    l.up.allow_retransmit = false;  // e.g. over an unverified address's allowance
+    TimePoint t;
+    l.ml->send_con(t, peer(2), 7, l.con(7), coap::Owner{coap::OwnerKind::SeparateResponse, 9, {}});
+    EXPECT_EQ(l.drain().size(), 1u);
+    for (int i = 0; i < 5; ++i) {
+        t = *l.ml->next_deadline();
+        l.ml->handle_timeout(t);
+        EXPECT_TRUE(l.drain().empty());
+    }
+    EXPECT_EQ(l.stats.retransmissions, 0u);
+    EXPECT_EQ(l.up.log.back(), "gave up 9 after 4");  // still ends after MAX_RETRANSMIT
 }
 
 TEST(MessageLayer, AckAndRstMatchByPeerAndMessageId) {

@@ -88,6 +88,11 @@ bool DefenceGuard::admit(TimePoint now, const Peer& from, const MessageView& m) 
     return true;
 }
 
+void DefenceGuard::account(TimePoint now, const Peer& peer, std::size_t size) {
+    State* d = table_.find(peer);
+    if (d != nullptr && now >= d->verified_until) d->sent += size;
+}
+
 bool DefenceGuard::verified(TimePoint now, const Peer& peer) const {
     const State* d = table_.find(peer);
     return d != nullptr && now < d->verified_until;

@@ -30,6 +30,9 @@ public:
     [[nodiscard]] bool admit(TimePoint now, const Peer& from, const MessageView& m);
     /// Whether `size` more bytes may go to `peer` now; accounts them if so.
     [[nodiscard]] bool may_send(TimePoint now, const Peer& peer, std::size_t size);
+    /// Counts `size` bytes sent to `peer` that had to go regardless (an Empty ACK, §5.2.2),
+    /// so that they come out of what may follow.
+    void account(TimePoint now, const Peer& peer, std::size_t size);
     /// Whether `peer` proved its address with an Echo within verified_for.
     [[nodiscard]] bool verified(TimePoint now, const Peer& peer) const;
     /// A reply to an unverified address, limited by its allowance: true with `bytes`

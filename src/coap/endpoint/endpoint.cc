@@ -135,6 +135,13 @@ void Endpoint::on_reset(TimePoint now, const Peer& from, const Owner& owner, Tim
 
 bool Endpoint::on_stray_reset(TimePoint, const Peer& from, std::uint16_t mid) { return server_.on_stray_reset(from, mid); }
 
+bool Endpoint::may_retransmit(TimePoint now, const Peer& peer, const Owner& owner, std::size_t size) {
+    // What the server sends on its own (separate responses, notifications) stays within
+    // an unverified address's allowance on every copy (RFC 9175 §2.4).
+    const bool server_sent = owner.kind == OwnerKind::SeparateResponse || owner.kind == OwnerKind::Notification;
+    return !server_sent || server_.may_send(now, peer, size);
+}
+
 void Endpoint::on_retransmitted(const Owner& owner) {
     if (owner.kind == OwnerKind::ClientRequest) client_.on_retransmitted(owner.id);
 }

@@ -116,6 +116,7 @@ private:
     void on_acked(TimePoint now, const Peer& from, const Owner& owner, const MessageView& ack, Duration rtt) override;
     void on_reset(TimePoint now, const Peer& from, const Owner& owner, TimePoint first_sent) override;
     bool on_stray_reset(TimePoint now, const Peer& from, std::uint16_t mid) override;
+    bool may_retransmit(TimePoint now, const Peer& peer, const Owner& owner, std::size_t size) override;
     void on_retransmitted(const Owner& owner) override;
     void on_gave_up(TimePoint now, const Peer& peer, const Owner& owner, unsigned retransmissions,
                     TimePoint first_sent) override;

@@ -332,6 +332,7 @@ void MessageLayer::retransmit_or_give_up(TimePoint now, std::uint32_t slot) {
         PeerState& ps = peer_state(now, o.peer);
         o.timeout = ps.cc->next_timeout(now, o.first, o.timeout, o.retransmissions);
         o.deadline = now + o.timeout;
+        if (!upper_.may_retransmit(now, o.peer, o.owner, o.bytes.size())) return;
         ++stats_.retransmissions;
         upper_.on_retransmitted(o.owner);
         transmit_copy(o.peer, o.bytes);

@@ -61,6 +61,10 @@ public:
         /// An RST that matches no Confirmable message; true when the layer above knew its
         /// Message ID (a NON notification, RFC 7641 §3.6).
         virtual bool on_stray_reset(TimePoint now, const Peer& from, std::uint16_t mid) = 0;
+        /// Whether `owner`'s Confirmable message of `size` bytes may be sent again to `peer`
+        /// now (a server's amplification allowance); when not, the retransmission is
+        /// skipped but its schedule goes on (MAX_RETRANSMIT still ends it).
+        virtual bool may_retransmit(TimePoint now, const Peer& peer, const Owner& owner, std::size_t size) = 0;
         /// `owner`'s Confirmable message was retransmitted.
         virtual void on_retransmitted(const Owner& owner) = 0;
         /// MAX_RETRANSMIT was reached without an ACK or RST (§4.2).

@@ -208,8 +208,11 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
         deferred_[slot] = Deferred{d.from, token, d.m.type() == MessageType::Con,
                                    d.now + config_.params.exchange_lifetime()};
         deferred_index_.put(req.exchange_id, slot);
-        // §5.2.2: acknowledge now, answer later.
-        if (d.m.type() == MessageType::Con) messages_.send_empty_ack(d.from, d.m.message_id(), &d.entry);
+        // §5.2.2: acknowledge now, answer later (the ACK counts against the allowance).
+        if (d.m.type() == MessageType::Con) {
+            if (guard_.active()) guard_.account(d.now, d.from, 4);
+            messages_.send_empty_ack(d.from, d.m.message_id(), &d.entry);
+        }
         return;
     }
     const bool registers = observe && *observe == 0;  // RFC 7641 §2
@@ -268,17 +271,26 @@ ApiError ServerLayer::respond(TimePoint now, std::uint64_t exchange_id, Response
     deferred_.release(*found);
     deferred_index_.erase(exchange_id);
     const std::uint16_t mid = messages_.mid_for(now, s.peer);
-    ++stats_.responses_sent;
+    // §5.2.2: the separate response to a CON request is itself a CON.
+    const MessageType type = s.confirmable ? MessageType::Con : MessageType::Non;
     std::vector<std::uint8_t> bytes = messages_.buffer(0);
+    build_response(bytes, config_.block_szx, type, mid, s.token.view(), response, {});
+    // The defences hold here too: a separate response to an unverified address within its
+    // allowance, or a 4.01 with an Echo in its place, or nothing (RFC 9175 §2.4).
+    if (guard_.active() && !guard_.limit_reply(now, s.peer, bytes, type, mid, s.token.view())) return ApiError::Ok;
+    ++stats_.responses_sent;
     if (s.confirmable) {
-        // §5.2.2: the separate response to a CON request is itself a CON.
-        build_response(bytes, config_.block_szx, MessageType::Con, mid, s.token.view(), response, {});
         messages_.send_con(now, s.peer, mid, std::move(bytes), Owner{OwnerKind::SeparateResponse, exchange_id, Token{}});
     } else {
-        build_response(bytes, config_.block_szx, MessageType::Non, mid, s.token.view(), response, {});
         messages_.transmit(s.peer, std::move(bytes));
     }
     return ApiError::Ok;
+}
+
+bool ServerLayer::may_send(TimePoint now, const Peer& peer, std::size_t size) {
+    if (!guard_.active() || guard_.may_send(now, peer, size)) return true;
+    ++stats_.amplification_dropped;
+    return false;
 }
 
 void ServerLayer::on_separate_failed(const Peer& peer, std::uint64_t id, FailReason reason) {
