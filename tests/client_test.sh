@@ -2,7 +2,8 @@
 # `coapbed get|observe` as a user sees it, against a scripted server on loopback
 # (tests/scripted_peer.py) and `coapbed serve`: a response with a critical option the
 # client does not implement, `observe --count N` under a burst of notifications, an
-# observation the server ends with an error, and a host name with several addresses
+# observation the server ends with an error, observers that went away (ICMP), and a host
+# name with several addresses
 # (localhost as a stock Debian 12 resolves it: ::1 first, then 127.0.0.1), each with
 # the hosts file in a private mount namespace so that the machine's own does not matter.
 set -u
@@ -56,6 +57,29 @@ echo "rc=$rc ms=$ms requests=$requests stderr=$(cat "$work/e.err")" >"$work/e"
 check "an observation ended with 4.04: exit 3 at once, the reason on stderr, no GET to deregister" "$work/e" \
     '[[ $rc -eq 3 && $ms -lt 1500 && $requests -eq 1 && "$out" == *"ended the observation: 4.04"* ]]'
 peer_stop
+
+# ---- observers that went away: ICMP port unreachable frees their slots -----------------------
+# 32 clients (the per-resource limit) register on /counter and close their sockets; the
+# next notifications come back as ICMP port unreachable, and a live client gets in.
+serve_start "$work/serve-obs.err"
+python3 - "$serve_port" <<'PY'
+import socket, struct, sys
+port = int(sys.argv[1])
+for k in range(32):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(2)
+    token = struct.pack("!I", 0x1000 + k)
+    s.sendto(bytes([0x44, 0x01]) + struct.pack("!H", k) + token + bytes([0x60, 0x57]) + b"counter", ("127.0.0.1", port))
+    s.recvfrom(2048)
+    s.close()
+PY
+sleep 1.5
+"$bin" observe "coap://127.0.0.1:$serve_port/counter" --count 2 --timeout 10 >"$work/dead.out" 2>"$work/dead.err"; rc=$?
+echo "rc=$rc lines=$(grep -c . "$work/dead.out")" >"$work/dead"
+check "32 observers gone (ICMP port unreachable): a live client observes /counter" "$work/dead" \
+    '[[ "$out" == "rc=0 lines=3" ]]'
+serve_stop
 
 # ---- a host name with several addresses ----------------------------------------------------
 # With a hosts file that lists ::1 before 127.0.0.1 (stock Debian 12), a server on

@@ -581,6 +581,8 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
         }
         runtime.use_dtls(&dtls);  // coaps only on this port (PSK, HelloVerifyRequest cookies)
     }
+    // An observer whose address answers with ICMP unreachable is gone (RFC 7641 §4.5).
+    runtime.on_unreachable([&](const coap::Peer& p) { endpoint.handle_unreachable(net::monotonic_now(), p); });
     err << "coapbed: serving on " << runtime.local_port() << "\n" << std::flush;
     coap::TimePoint next_count = net::monotonic_now() + coap::Duration::seconds(1);
     auto tick = [&](coap::TimePoint now) {

@@ -48,6 +48,8 @@ void Endpoint::handle_timeout(TimePoint now) {
     messages_.pump_all(now);        // NSTART and PROBING_RATE may admit queued requests
 }
 
+void Endpoint::handle_unreachable(TimePoint, const Peer& peer) { server_.remove_observers_of(peer); }
+
 // ---- commands ---------------------------------------------------------------------
 
 SendResult Endpoint::send_request(TimePoint now, const Peer& to, Request request) {

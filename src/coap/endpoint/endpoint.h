@@ -60,6 +60,10 @@ public:
     void handle_multicast_datagram(TimePoint now, const Peer& from, Bytes datagram);
     /// Runs every timer due at `now` (retransmissions, give-ups, response deadlines).
     void handle_timeout(TimePoint now);
+    /// The network said `peer` is unreachable (an ICMP port, host or network unreachable
+    /// for a datagram sent to it): its observations end (RFC 7641 §4.5 lets a server drop
+    /// an observer it cannot reach).
+    void handle_unreachable(TimePoint now, const Peer& peer);
 
     // ---- client ------------------------------------------------------------------
     /// Starts a request to `to` (queued while NSTART exchanges are outstanding there).

@@ -249,6 +249,7 @@ struct EndpointStats {
     std::uint64_t amplification_dropped = 0; ///< responses not sent: over an unverified address's allowance
     std::uint64_t rate_limited = 0;          ///< requests dropped by the per-address rate limit
     std::uint64_t observe_refused = 0;       ///< registrations refused to unverified addresses
+    std::uint64_t observers_unreachable = 0; ///< observers dropped because ICMP said their address is unreachable
     std::uint64_t echo_retries = 0;          ///< client: requests resent with a server's Echo
     std::uint64_t multicast_requests = 0;    ///< requests that arrived through a multicast group
     std::uint64_t multicast_ignored = 0;     ///< ... CON, or for a resource not open to multicast

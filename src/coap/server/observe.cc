@@ -85,8 +85,12 @@ void ServerLayer::send_notification(TimePoint now, Resource& res, Observer& obs)
     ResponseShape shape;
     const bool ends = !is_success(result.response.code);
     if (!ends) shape.observe_seq = res.seq;
-    // RFC 7641 §4.5: CON when configured, and at least once every 24 hours.
-    const bool con = config_.confirmable_notifications || now - obs.last_con >= config_.con_notification_interval;
+    // RFC 7641 §4.5: CON when configured, and at least once every 24 hours; and while the
+    // resource's observer table is full, so that an observer that is gone (and will not
+    // acknowledge) is found out and dropped instead of holding a slot a live client needs.
+    const bool full = res.observers.size() >= config_.max_observers_per_resource;
+    const bool con = config_.confirmable_notifications || full ||
+                     now - obs.last_con >= config_.con_notification_interval;
     const Peer peer = obs.peer;
     const Token token = obs.token;
     const std::uint16_t mid = messages_.mid_for(now, peer);
@@ -143,6 +147,15 @@ bool ServerLayer::on_stray_reset(const Peer& peer, std::uint16_t mid) {
     recent_non_.erase(PeerMid{peer, mid});
     remove_observer(peer, t);
     return true;
+}
+
+void ServerLayer::remove_observers_of(const Peer& peer) {
+    for (auto& [path, res] : resources_) {
+        auto& v = res.observers;
+        const std::size_t before = v.size();
+        v.erase(std::remove_if(v.begin(), v.end(), [&](const Observer& o) { return o.peer == peer; }), v.end());
+        stats_.observers_unreachable += before - v.size();
+    }
 }
 
 void ServerLayer::remove_observer(const Peer& peer, const Token& token) {

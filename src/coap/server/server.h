@@ -57,6 +57,8 @@ public:
     bool on_stray_reset(const Peer& peer, std::uint16_t mid);
     /// Ends the observation of (peer, token) on every resource.
     void remove_observer(const Peer& peer, const Token& token);
+    /// Ends every observation of `peer` (it is unreachable).
+    void remove_observers_of(const Peer& peer);
     /// Whether `size` more bytes may go to `peer` (the defences' allowance; accounted if so,
     /// counted in amplification_dropped if not).
     [[nodiscard]] bool may_send(TimePoint now, const Peer& peer, std::size_t size);
