@@ -2,9 +2,14 @@
 // real UDP sockets (src/net/), NoSec or DTLS 1.2 (coaps://) with a pre-shared key
 // or certificates (CA chain + host name, or a pinned RFC 6920 key name).
 #include <dirent.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -525,28 +530,51 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
     };
     add("slow", slow_rc, ";title=\"separate response\"");
     if (!root.empty()) {
-        // Files directly and in subdirectories of the root, bounded in number.
+        // Files directly and in subdirectories of the root, bounded in number: only what
+        // resolves inside the root (a symlink out of it is not followed), each directory
+        // once (a symlink loop ends), and checked again on every request (a link changed
+        // after startup must not lead out either).
+        char resolved[PATH_MAX];
+        if (realpath(root.c_str(), resolved) == nullptr) {
+            err << "error: cannot open --root " << root << ": " << std::strerror(errno) << "\n";
+            return kExitUsage;
+        }
+        const std::string real_root = resolved;
+        const auto inside_root = [real_root](const std::string& path) -> bool {
+            char r[PATH_MAX];
+            if (realpath(path.c_str(), r) == nullptr) return false;
+            const std::string p = r;
+            return p == real_root || (p.size() > real_root.size() && p.compare(0, real_root.size(), real_root) == 0 &&
+                                      p[real_root.size()] == '/');
+        };
+        std::set<std::pair<dev_t, ino_t>> seen_dirs;
         std::vector<std::string> stack = {""};
         std::size_t files = 0;
         while (!stack.empty() && files < 1000) {
             const std::string rel = stack.back();
             stack.pop_back();
-            DIR* d = opendir((root + "/" + rel).c_str());
+            const std::string dir = root + "/" + rel;
+            struct stat dst {};
+            if (stat(dir.c_str(), &dst) != 0 || !seen_dirs.insert({dst.st_dev, dst.st_ino}).second) continue;
+            DIR* d = opendir(dir.c_str());
             if (d == nullptr) continue;
             while (dirent* ent = readdir(d)) {
                 const std::string name = ent->d_name;
                 if (name == "." || name == "..") continue;
                 const std::string path = rel.empty() ? name : rel + "/" + name;
+                const std::string full = root + "/" + path;
                 struct stat st {};
-                if (stat((root + "/" + path).c_str(), &st) != 0) continue;
+                if (stat(full.c_str(), &st) != 0 || !inside_root(full)) continue;
                 if (S_ISDIR(st.st_mode)) {
                     stack.push_back(path);
                 } else if (S_ISREG(st.st_mode) && files < 1000) {
                     coap::ResourceConfig file_rc;
-                    const std::string full = root + "/" + path;
-                    file_rc.handler = [full](const coap::IncomingRequest&) {
+                    file_rc.handler = [full, inside_root](const coap::IncomingRequest&) {
                         coap::Response r;
-                        if (!read_file(full, r.payload)) r.code = coap::codes::kNotFound;
+                        if (!inside_root(full) || !read_file(full, r.payload)) {
+                            r.payload.clear();
+                            r.code = coap::codes::kNotFound;
+                        }
                         return r;
                     };
                     add(path, std::move(file_rc), "");
