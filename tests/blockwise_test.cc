@@ -275,6 +275,42 @@ TEST(Blockwise, ABlockWithoutAnETagDoesNotMeanTheRepresentationChanged) {
     EXPECT_EQ(calls, 3);
 }
 
+TEST(Blockwise, AHandlerMayAnswerWithJustTheBlockAskedFor) {
+    // Response::body_size: the handler reads only IncomingRequest::block2's bytes of a
+    // large body (a file), and the client still gets the whole body.
+    coap::EndpointConfig sc;
+    sc.block_szx = 4;  // 256-byte blocks; the client asks for 1024 and is served 256
+    Pair p(16, {}, sc);
+    const auto body = random_body(70000, 16);
+    std::size_t calls = 0, largest = 0;
+    coap::ResourceConfig rc;
+    rc.handler = [&](const coap::IncomingRequest& in) {
+        ++calls;
+        coap::Response r;
+        const std::size_t offset = static_cast<std::size_t>(in.block2.offset());
+        const std::size_t n = std::min<std::size_t>(in.block2.size(), body.size() - std::min(offset, body.size()));
+        r.payload.assign(body.begin() + static_cast<std::ptrdiff_t>(std::min(offset, body.size())),
+                         body.begin() + static_cast<std::ptrdiff_t>(std::min(offset, body.size()) + n));
+        largest = std::max(largest, r.payload.size());
+        r.body_size = body.size();
+        return r;
+    };
+    ASSERT_EQ(p.server.endpoint->add_resource("file", std::move(rc)), coap::ApiError::Ok);
+    coap::Request get;
+    get.path("file");
+    get.block2_szx = 6;
+    p.send(std::move(get));
+    p.net.drive();
+    ASSERT_EQ(p.client.events.size(), 1u);
+    EXPECT_EQ(p.client.events[0].kind, EventKind::Response) << coap::to_string(p.client.events[0].reason);
+    EXPECT_EQ(p.client.events[0].message.payload, body);
+    EXPECT_EQ(largest, 256u);                   // never more than a block in memory
+    EXPECT_EQ(calls, (body.size() + 255) / 256);  // one call per block
+    // Past the end: 4.02 (RFC 7959 §2.4), as for a whole body.
+    p.net.inject(p.client.address, p.server, {0x40, 0x01, 0x00, 0x09, 0xb4, 'f', 'i', 'l', 'e', 0xc3, 0x7f, 0xff, 0xf4});
+    EXPECT_EQ(coapbed::test::view_of(p.net.log().back()).code(), coap::codes::kBadOption);
+}
+
 TEST(Blockwise, BlockBeyondTheEndIsBadOption) {
     Pair p(10);
     ASSERT_EQ(p.server.endpoint->add_resource("b", blob(random_body(100, 14))), coap::ApiError::Ok);

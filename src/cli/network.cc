@@ -2,9 +2,11 @@
 // real UDP sockets (src/net/), NoSec or DTLS 1.2 (coaps://) with a pre-shared key
 // or certificates (CA chain + host name, or a pinned RFC 6920 key name).
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -569,12 +571,26 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
                     stack.push_back(path);
                 } else if (S_ISREG(st.st_mode) && files < 1000) {
                     coap::ResourceConfig file_rc;
-                    file_rc.handler = [full, inside_root](const coap::IncomingRequest&) {
+                    file_rc.handler = [full, inside_root](const coap::IncomingRequest& in) {
+                        // Only the block this request is served (Response::body_size): memory
+                        // and time per request stay at a block, whatever the file's size.
                         coap::Response r;
-                        if (!inside_root(full) || !read_file(full, r.payload)) {
-                            r.payload.clear();
+                        const int fd = inside_root(full) ? ::open(full.c_str(), O_RDONLY | O_CLOEXEC) : -1;
+                        struct stat fst {};
+                        if (fd < 0 || fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode)) {
+                            if (fd >= 0) ::close(fd);
                             r.code = coap::codes::kNotFound;
+                            return r;
                         }
+                        const auto size = static_cast<std::uint64_t>(fst.st_size);
+                        const std::uint64_t offset = in.block2.offset();
+                        if (offset < size) {
+                            r.payload.resize(static_cast<std::size_t>(std::min<std::uint64_t>(in.block2.size(), size - offset)));
+                            const ssize_t got = pread(fd, r.payload.data(), r.payload.size(), static_cast<off_t>(offset));
+                            r.payload.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+                        }
+                        ::close(fd);
+                        r.body_size = size;
                         return r;
                     };
                     add(path, std::move(file_rc), "");

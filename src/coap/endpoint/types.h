@@ -18,6 +18,7 @@
 #include "coap/common/time.h"
 #include "coap/defence/echo.h"
 #include "coap/messaging/params.h"
+#include "coap/options/values.h"
 
 namespace coap {
 
@@ -116,6 +117,10 @@ struct Response {
     std::vector<std::uint8_t> payload;
     std::optional<std::uint16_t> content_format;
     std::optional<std::uint32_t> max_age;
+    /// Set when `payload` holds only the block IncomingRequest::block2 names, of a body of
+    /// this many bytes (RFC 7959 §2.4): a handler that reads just that block (a large
+    /// file) instead of the whole body. The endpoint adds Block2 and Size2 as usual.
+    std::optional<std::uint64_t> body_size;
 
     [[nodiscard]] static Response with(Code code, std::string_view text = {});
 };
@@ -132,6 +137,10 @@ struct IncomingRequest {
     bool is_notification = false;       ///< called to produce an RFC 7641 notification
     std::uint64_t exchange_id = 0;      ///< pass to Endpoint::respond after deferring
     TimePoint now;
+    /// The block a block-wise response to this request serves (RFC 7959 §2.4): the
+    /// request's Block2 with its size capped at this endpoint's, or block 0 of this
+    /// endpoint's size. See Response::body_size.
+    Block block2{0, false, 6};
 };
 
 /// A handler's answer: a response now (piggybacked), or later through `respond`.

@@ -80,6 +80,7 @@ void ServerLayer::send_notification(TimePoint now, Resource& res, Observer& obs)
     req.accept = obs.accept;
     req.is_notification = true;
     req.now = now;
+    req.block2 = Block{0, false, config_.block_szx};  // a notification carries the first block (RFC 7959 §3.4)
     HandlerResult result = res.config.handler(req);
     if (result.deferred) return;  // a notification cannot be deferred
     ResponseShape shape;

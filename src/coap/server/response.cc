@@ -29,15 +29,18 @@ void build_response(std::vector<std::uint8_t>& out, std::uint8_t max_szx, Messag
         szx = std::min(szx, shape.request_block2->szx);
     }
     const std::size_t size = std::size_t{16} << szx;
-    const bool block2 = r.code.cls() == 2 && (shape.request_block2 || r.payload.size() > size);
+    // The whole body, or (body_size) the handler's slice of it at `offset`.
+    const std::uint64_t total = r.body_size.value_or(r.payload.size());
+    const bool block2 = r.code.cls() == 2 && (shape.request_block2 || total > size);
     std::uint32_t block2_value = 0;
     if (block2) {
-        if (offset > r.payload.size() || (offset == r.payload.size() && offset != 0)) {
+        if (offset > total || (offset == total && offset != 0)) {
             return header_only(out, type, codes::kBadOption, mid, token);  // RFC 7959 §2.4: no such block
         }
-        const std::size_t n = std::min<std::size_t>(size, r.payload.size() - offset);
-        block2_value = encode_block(Block{static_cast<std::uint32_t>(offset / size), offset + n < r.payload.size(), szx});
-        payload = Bytes(r.payload.data() + offset, n);
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(size, total - offset));
+        block2_value = encode_block(Block{static_cast<std::uint32_t>(offset / size), offset + n < total, szx});
+        payload = r.body_size ? Bytes(r.payload.data(), std::min(n, r.payload.size()))
+                              : Bytes(r.payload.data() + offset, n);
     }
     // Into a buffer sized for this block, not the whole body.
     out.resize(message_bound(r.options, 6, 0, payload.size()));
@@ -49,7 +52,7 @@ void build_response(std::vector<std::uint8_t>& out, std::uint8_t max_szx, Messag
     if (shape.block1_echo) (void)w.add_uint(options::kBlock1, encode_block(*shape.block1_echo));
     if (block2) {
         (void)w.add_uint(options::kBlock2, block2_value);
-        if (offset == 0) (void)w.add_uint(options::kSize2, r.payload.size());  // RFC 7959 §4
+        if (offset == 0) (void)w.add_uint(options::kSize2, total);  // RFC 7959 §4
     }
     const BuildResult built = w.finish(payload);  // errors are sticky
     out.resize(built.ok() ? built.size : 0);

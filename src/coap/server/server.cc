@@ -80,6 +80,13 @@ void ServerLayer::on_request(TimePoint now, const Peer& from, const MessageView&
         reply_error(d, codes::kBadRequest);  // RFC 7959 §2.2
         return;
     }
+    const std::uint8_t szx = d.shape.request_block2 ? std::min(d.shape.request_block2->szx, config_.block_szx)
+                                                    : config_.block_szx;
+    request_.block2 = Block{d.shape.request_block2 ? d.shape.request_block2->num : 0, false, szx};
+    if (d.shape.request_block2 && d.shape.request_block2->szx > szx) {
+        // A smaller block than asked: the same offset in blocks of our size (RFC 7959 §2.4).
+        request_.block2.num = static_cast<std::uint32_t>(d.shape.request_block2->offset() / request_.block2.size());
+    }
     auto rit = d.slash_in_segment ? resources_.end() : resources_.find(request_.path);
     if (rit == resources_.end()) {
         reply_error(d, codes::kNotFound);  // §5.9.2.5
