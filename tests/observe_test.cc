@@ -204,36 +204,6 @@ TEST(Observe, AnUnreachableObserverIsDropped) {
     EXPECT_EQ(gone.events.size(), 1u);
 }
 
-TEST(Observe, AFullObserverTableFindsOutDeadObserversSoALiveClientGetsIn) {
-    // Observers that left without a word hold every slot; while the table is full the
-    // notifications go as CON, the dead ones never acknowledge and are dropped after
-    // MAX_RETRANSMIT (RFC 7641 §4.5), and a live client registers after that.
-    coap::EndpointConfig sc;
-    sc.max_observers_per_resource = 3;
-    ObserveBench s(8, sc);
-    std::vector<TestNetwork::Node*> dead;
-    for (std::uint32_t i = 0; i < 3; ++i) {
-        dead.push_back(&s.net.add({}, 0x0a000020 + i));
-        s.observe(*dead.back());
-    }
-    s.net.drop = [&](const coapbed::test::Captured& c) {
-        for (const auto* d : dead) {
-            if (c.to == d->address || c.from == d->address) return true;
-        }
-        return false;
-    };
-    ++s.value;
-    s.server.endpoint->notify(s.net.now(), "counter");
-    s.net.flush_all();
-    s.net.drive(s.net.now() + Duration::seconds(120));
-    EXPECT_EQ(s.server.endpoint->observer_count("counter"), 0u);
-    auto& live = s.net.add({}, 0x0a000030);
-    s.observe(live);
-    ASSERT_EQ(live.events.size(), 1u);
-    EXPECT_TRUE(observe_value(live.events[0].message).has_value());
-    EXPECT_EQ(s.server.endpoint->observer_count("counter"), 1u);
-}
-
 TEST(Observe, ConAtLeastOncePerInterval) {
     coap::EndpointConfig sc;
     sc.con_notification_interval = Duration::seconds(10);

@@ -86,12 +86,10 @@ void ServerLayer::send_notification(TimePoint now, Resource& res, Observer& obs)
     ResponseShape shape;
     const bool ends = !is_success(result.response.code);
     if (!ends) shape.observe_seq = res.seq;
-    // RFC 7641 §4.5: CON when configured, and at least once every 24 hours; and while the
-    // resource's observer table is full, so that an observer that is gone (and will not
-    // acknowledge) is found out and dropped instead of holding a slot a live client needs.
-    const bool full = res.observers.size() >= config_.max_observers_per_resource;
-    const bool con = config_.confirmable_notifications || full ||
-                     now - obs.last_con >= config_.con_notification_interval;
+    // RFC 7641 §4.5: CON when configured, and at least once every 24 hours. (Not more
+    // often to find dead observers: every CON to a spoofed observer is retransmitted, which
+    // raises what an attacker reflects; the driver's ICMP reports end them instead.)
+    const bool con = config_.confirmable_notifications || now - obs.last_con >= config_.con_notification_interval;
     const Peer peer = obs.peer;
     const Token token = obs.token;
     const std::uint16_t mid = messages_.mid_for(now, peer);
