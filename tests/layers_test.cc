@@ -354,6 +354,36 @@ TEST(BlockwiseServer, UploadsAreBoundedAndTheSoonestToExpireMakesRoom) {
     EXPECT_EQ(b.uploads(), 0u);
 }
 
+TEST(BlockwiseServer, OneAddressCannotEvictTheUploadsOfOthers) {
+    // ~650 upload starts from other ports of one address must not push out a legitimate
+    // client's upload: that address holds at most a quarter of the table.
+    coap::EndpointConfig c;  // 16 uploads
+    coap::BlockwiseServer b(c);
+    std::vector<std::uint8_t> body;
+    const std::vector<std::uint8_t> block(1024, 0x11);
+    const coap::Bytes data(block.data(), block.size());
+    using U = coap::BlockwiseServer::Upload;
+    TimePoint t;
+    const Peer legit = Peer::ipv4(0x0a000001, 40000);
+    ASSERT_EQ(b.add_block(t, legit, "sink|", coap::Block{0, true, 6}, data, body), U::More);
+    for (std::uint16_t port = 1; port <= 650; ++port) {
+        t += Duration::microseconds(150);
+        (void)b.add_block(t, Peer::ipv4(0x0a000066, port), "sink|", coap::Block{0, true, 6}, data, body);
+        ASSERT_LE(b.uploads(), 16u);
+    }
+    EXPECT_EQ(b.uploads(), 1u + 4u);  // the legitimate upload and the flooder's share
+    EXPECT_EQ(b.add_block(t, legit, "sink|", coap::Block{1, false, 6}, data, body), U::Complete);
+    EXPECT_EQ(body.size(), 2048u);
+    // Many addresses filling the table: the address holding the most makes room first.
+    coap::BlockwiseServer full(c);
+    for (std::uint32_t a = 0; a < 16; ++a) {
+        (void)full.add_block(t, Peer::ipv4(0x0b000000 + a / 4, static_cast<std::uint16_t>(a)), "k|", coap::Block{0, true, 6}, data, body);
+    }
+    EXPECT_EQ(full.uploads(), 16u);
+    (void)full.add_block(t, Peer::ipv4(0x0c000000, 1), "k|", coap::Block{0, true, 6}, data, body);
+    EXPECT_EQ(full.uploads(), 16u);
+}
+
 // ---- defences (RFC 9175 §2.4) ---------------------------------------------------------------
 
 TEST(DefenceGuard, UnverifiedAddressesGetThreeTimesWhatTheySentAndTheTableIsBounded) {

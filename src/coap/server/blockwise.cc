@@ -1,6 +1,8 @@
 #include "coap/server/blockwise.h"
 
 #include <algorithm>
+#include <array>
+#include <map>
 #include <utility>
 
 namespace coap {
@@ -31,12 +33,53 @@ void BlockwiseServer::evict_soonest(std::vector<T>& v) {
     }
 }
 
+namespace {
+bool same_address(const Peer& a, const Peer& b) noexcept { return a.family == b.family && a.address == b.address; }
+}  // namespace
+
+void BlockwiseServer::make_room_for(const Peer& peer) {
+    const std::size_t share = std::max<std::size_t>(1, config_.max_block1_transfers / 4);
+    std::map<std::pair<std::uint8_t, std::array<std::uint8_t, 16>>, std::size_t> held;
+    for (const Upload_& u : uploads_) ++held[{u.peer.family, u.peer.address}];
+    auto count = [&](const Peer& p) { return held[{p.family, p.address}]; };
+    // Whose upload goes: this address's own at its share; else, in a full table, that of
+    // the address holding the most (ties: the one whose upload expires first).
+    const Upload_* from = nullptr;
+    if (count(peer) >= share) {
+        for (const Upload_& u : uploads_) {
+            if (same_address(u.peer, peer)) from = &u;
+        }
+    } else if (uploads_.size() >= config_.max_block1_transfers) {
+        for (const Upload_& u : uploads_) {
+            if (from == nullptr || count(u.peer) > count(from->peer) ||
+                (count(u.peer) == count(from->peer) &&
+                 (u.expires < from->expires || (u.expires == from->expires && u.peer < from->peer)))) {
+                from = &u;
+            }
+        }
+    }
+    if (from == nullptr) return;
+    const Peer address = from->peer;
+    std::size_t victim = uploads_.size();  // that address's upload closest to expiry
+    for (std::size_t i = 0; i < uploads_.size(); ++i) {
+        const Upload_& u = uploads_[i];
+        if (!same_address(u.peer, address)) continue;
+        if (victim == uploads_.size() || u.expires < uploads_[victim].expires ||
+            (u.expires == uploads_[victim].expires &&
+             (u.peer < uploads_[victim].peer || (u.peer == uploads_[victim].peer && u.key < uploads_[victim].key)))) {
+            victim = i;
+        }
+    }
+    std::swap(uploads_[victim], uploads_.back());
+    uploads_.pop_back();
+}
+
 BlockwiseServer::Upload BlockwiseServer::add_block(TimePoint now, const Peer& peer, const std::string& key,
                                                    const Block& block, Bytes payload, std::vector<std::uint8_t>& body) {
     std::size_t i = index_of(uploads_, peer, key);
     if (block.num == 0) {
         if (i == uploads_.size()) {
-            if (!uploads_.empty() && uploads_.size() >= config_.max_block1_transfers) evict_soonest(uploads_);
+            if (!uploads_.empty()) make_room_for(peer);
             uploads_.push_back(Upload_{peer, key, {}, now});
             i = uploads_.size() - 1;
         }

@@ -3,6 +3,10 @@
 // without running the handler again (§3.3). Both are keyed by peer and "path|Request-Tag"
 // (§2.5, RFC 9175 §3) and bounded by max_block1_transfers each: a new entry in a full
 // table evicts the one closest to expiry. Entries live EXCHANGE_LIFETIME after their last use.
+// Uploads are also shared out by IP address: one address (whatever its ports) holds at
+// most a quarter of the table (at least one), a new upload beyond its share replaces its
+// own oldest, and a full table makes room at the address holding the most, so that one
+// address cannot evict the uploads of others.
 #pragma once
 
 #include <cstddef>
@@ -59,6 +63,8 @@ private:
     static std::size_t index_of(const std::vector<T>& v, const Peer& peer, const std::string& key);
     template <class T>
     static void evict_soonest(std::vector<T>& v);
+    /// Makes room for a new upload from `peer`'s address (its share, then the table's bound).
+    void make_room_for(const Peer& peer);
 
     const EndpointConfig& config_;
     std::vector<Upload_> uploads_;
