@@ -355,6 +355,80 @@ TEST(Endpoint, AFullDeferredTableAnswers503WithMaxAge) {
     EXPECT_TRUE(max_age);
 }
 
+TEST(Endpoint, CriticalOptionsTheServerDoesNotImplementAre402) {
+    // RFC 7252 §5.4.1: OSCORE, EDHOC and Q-Block are registered, but this server cannot
+    // honour them: 4.02, not 2.05.
+    for (const std::uint16_t n : {coap::options::kOscore, coap::options::kEdhoc, coap::options::kQBlock1,
+                                  coap::options::kQBlock2}) {
+        Pair p;
+        ASSERT_EQ(p.server.endpoint->add_resource("r", text_resource("x")), coap::ApiError::Ok);
+        coap::Request r;
+        r.path("r").option(n, n == coap::options::kEdhoc ? "" : "\x09");
+        ASSERT_TRUE(p.client.endpoint->send_request(p.net.now(), p.server.address, std::move(r)).ok());
+        p.net.drive();
+        ASSERT_EQ(p.client.events.size(), 1u) << n;
+        EXPECT_EQ(p.client.events[0].message.code, coap::codes::kBadOption) << n;
+    }
+}
+
+TEST(Endpoint, IfMatchAndIfNoneMatchAreConditions) {
+    // RFC 7252 §5.10.8: a PUT with If-None-Match to an existing resource, or with an
+    // If-Match that is not the current ETag, is 4.12 and changes nothing.
+    Pair p;
+    std::string stored = "v1";
+    coap::ResourceConfig rc;
+    rc.methods = coap::methods::kGet | coap::methods::kPut;
+    rc.current_etag = [&] { return std::vector<std::uint8_t>(stored.begin(), stored.end()); };
+    rc.handler = [&](const coap::IncomingRequest& in) {
+        if (in.method == coap::codes::kPut) {
+            stored.assign(in.payload.begin(), in.payload.end());
+            return coap::Response::with(coap::codes::kChanged);
+        }
+        return coap::Response::with(coap::codes::kContent, stored);
+    };
+    ASSERT_EQ(p.server.endpoint->add_resource("doc", std::move(rc)), coap::ApiError::Ok);
+    auto put = [&](const std::string& body, std::uint16_t option, const std::string& value) {
+        coap::Request r;
+        r.method = coap::codes::kPut;
+        r.path("doc").body(body);
+        r.option(option, value);
+        p.client.events.clear();
+        EXPECT_TRUE(p.client.endpoint->send_request(p.net.now(), p.server.address, std::move(r)).ok());
+        p.net.drive();
+        return p.client.events.empty() ? coap::Code{} : p.client.events[0].message.code;
+    };
+    EXPECT_EQ(put("v2", coap::options::kIfNoneMatch, ""), coap::codes::kPreconditionFailed);
+    EXPECT_EQ(stored, "v1");
+    EXPECT_EQ(put("v2", coap::options::kIfMatch, "v0"), coap::codes::kPreconditionFailed);
+    EXPECT_EQ(stored, "v1");
+    EXPECT_EQ(put("v2", coap::options::kIfMatch, "v1"), coap::codes::kChanged);
+    EXPECT_EQ(stored, "v2");
+    EXPECT_EQ(put("v3", coap::options::kIfMatch, ""), coap::codes::kChanged);  // exists: any ETag
+    EXPECT_EQ(stored, "v3");
+}
+
+TEST(Endpoint, AnAcceptTheRepresentationCannotSatisfyIs406) {
+    // RFC 7252 §5.10.4: the resource gives text/plain (0); a GET that accepts only JSON (50)
+    // gets 4.06, one that accepts text/plain gets the representation.
+    Pair p;
+    coap::ResourceConfig rc;
+    rc.handler = [](const coap::IncomingRequest&) {
+        coap::Response r = coap::Response::with(coap::codes::kContent, "plain");
+        r.content_format = 0;
+        return r;
+    };
+    ASSERT_EQ(p.server.endpoint->add_resource("t", std::move(rc)), coap::ApiError::Ok);
+    for (const std::uint64_t accept : {50u, 0u}) {
+        coap::Request r;
+        r.path("t").option_uint(coap::options::kAccept, accept);
+        ASSERT_TRUE(p.client.endpoint->send_request(p.net.now(), p.server.address, std::move(r)).ok());
+        p.net.drive();
+    }
+    ASSERT_EQ(p.client.events.size(), 2u);
+    EXPECT_EQ(p.client.events[0].message.code, coap::codes::kNotAcceptable);
+    EXPECT_EQ(p.client.events[1].message.code, coap::codes::kContent);
+}
+
 TEST(Endpoint, TokensAreRandomAndAtLeastFourBytesUnsecured) {
     coap::EndpointConfig short_tokens;
     short_tokens.token_length = 2;

@@ -497,12 +497,22 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
     };
     add("counter", counter_rc, ";obs;title=\"counter\"");
     std::vector<std::uint8_t> echoed;
+    // A 4-byte ETag of what /echo holds (FNV-1a), for GET and for If-Match on PUT/POST
+    // (RFC 7252 §5.10.6, §5.10.8.1).
+    const auto etag_of = [](const std::vector<std::uint8_t>& v) {
+        std::uint32_t h = 2166136261u;
+        for (std::uint8_t b : v) h = (h ^ b) * 16777619u;
+        return std::vector<std::uint8_t>{static_cast<std::uint8_t>(h >> 24), static_cast<std::uint8_t>(h >> 16),
+                                         static_cast<std::uint8_t>(h >> 8), static_cast<std::uint8_t>(h)};
+    };
     coap::ResourceConfig echo_rc;
     echo_rc.methods = coap::methods::kGet | coap::methods::kPost | coap::methods::kPut | coap::methods::kDelete;
-    echo_rc.handler = [&echoed](const coap::IncomingRequest& in) {
+    echo_rc.current_etag = [&echoed, etag_of] { return etag_of(echoed); };
+    echo_rc.handler = [&echoed, etag_of](const coap::IncomingRequest& in) {
         coap::Response r;
         if (in.method == coap::codes::kGet) {
             r.payload = echoed;
+            r.options.push_back(coap::OwnedOption{coap::options::kETag, etag_of(echoed)});
         } else if (in.method == coap::codes::kDelete) {
             echoed.clear();
             r.code = coap::codes::kDeleted;  // RFC 7252 §5.9.1.2

@@ -166,6 +166,9 @@ struct ResourceConfig {
     bool multicast = false;                    ///< answers requests sent to a multicast group (RFC 7252 §8.2)
     std::vector<std::uint16_t> accepted_formats; ///< non-empty: other request Content-Formats get 4.15
     Handler handler;
+    /// The ETag of the current representation, for If-Match (RFC 7252 §5.10.8.1); empty:
+    /// the resource has none, so an If-Match with a value never matches.
+    std::function<std::vector<std::uint8_t>()> current_etag;
 };
 
 enum class EventKind : std::uint8_t {

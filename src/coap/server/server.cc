@@ -24,7 +24,11 @@ ServerLayer::ServerLayer(const EndpointConfig& config, Random& rng, EndpointStat
       events_(events),
       next_id_(next_id),
       guard_(config, stats),
-      blockwise_(config) {}
+      blockwise_(config),
+      // OSCORE and EDHOC need a security context this server does not have; Q-Block
+      // (RFC 9177) is a transfer mode it does not implement.
+      recognized_(RecognizedOptions::registered_except(
+          {options::kOscore, options::kEdhoc, options::kQBlock1, options::kQBlock2})) {}
 
 ApiError ServerLayer::add_resource(std::string path, ResourceConfig resource) {
     while (!path.empty() && path.front() == '/') path.erase(path.begin());
@@ -64,7 +68,7 @@ void ServerLayer::on_request(TimePoint now, const Peer& from, const MessageView&
     ++stats_.requests_received;
 
     Dispatch d{now, from, m, multicast, entry, {}, {}};
-    const OptionCheck check = check_options(m);
+    const OptionCheck check = check_options(m, recognized_);
     if (check.verdict == OptionVerdict::RespondBadOption) {
         ++stats_.bad_option_responses;
         reply_error(d, codes::kBadOption);  // §5.4.1
@@ -148,12 +152,42 @@ void ServerLayer::serve(Dispatch& d, Resource& res, std::optional<Block> block1)
             return;
         }
     }
+    if (!preconditions_hold(d, res)) return;
     if (block1) {
         if (!reassemble(d, *block1)) return;
     } else {
         request_.payload.assign(d.m.payload().begin(), d.m.payload().end());
     }
     run_handler(d, res);
+}
+
+bool ServerLayer::preconditions_hold(Dispatch& d, const Resource& res) {
+    // RFC 7252 §5.10.8: conditional requests. A resource served here exists, so
+    // If-None-Match fails; If-Match holds when empty (the target exists) or when one of
+    // its values is the current ETag.
+    bool any_if_match = false, matched = false, if_none_match = false;
+    std::vector<std::uint8_t> etag;
+    bool have_etag = false;
+    for (std::size_t i = 0; i < d.m.option_count(); ++i) {
+        const Option o = d.m.option(i);
+        if (o.number == options::kIfNoneMatch) if_none_match = true;
+        if (o.number != options::kIfMatch) continue;
+        any_if_match = true;
+        if (o.value.empty()) {
+            matched = true;  // §5.10.8.1: an empty value matches any current representation
+            continue;
+        }
+        if (!have_etag && res.config.current_etag) {
+            etag = res.config.current_etag();
+            have_etag = true;
+        }
+        matched = matched || (have_etag && !etag.empty() && o.value == Bytes(etag.data(), etag.size()));
+    }
+    if ((any_if_match && !matched) || if_none_match) {
+        reply_error(d, codes::kPreconditionFailed);  // §5.9.2.8
+        return false;
+    }
+    return true;
 }
 
 bool ServerLayer::reassemble(Dispatch& d, const Block& block1) {
@@ -220,6 +254,13 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
             if (guard_.active()) guard_.account(d.now, d.from, 4);
             messages_.send_empty_ack(d.from, d.m.message_id(), &d.entry);
         }
+        return;
+    }
+    // §5.10.4, §5.9.2.7: an Accept the representation does not satisfy is 4.06 (safe methods: the
+    // handler had no side effect).
+    if (safe && req.accept && is_success(result.response.code) && result.response.content_format &&
+        *result.response.content_format != *req.accept) {
+        reply_error(d, codes::kNotAcceptable);
         return;
     }
     const bool registers = observe && *observe == 0;  // RFC 7641 §2

@@ -29,6 +29,7 @@
 #include "coap/endpoint/event_queue.h"
 #include "coap/endpoint/types.h"
 #include "coap/messaging/message_layer.h"
+#include "coap/options/check.h"
 #include "coap/server/blockwise.h"
 #include "coap/server/response.h"
 
@@ -113,6 +114,8 @@ private:
     bool read_request(Dispatch& d, std::uint64_t ignored_mask);
     void serve(Dispatch& d, Resource& res, std::optional<Block> block1);
     bool reassemble(Dispatch& d, const Block& block1);
+    /// RFC 7252 §5.10.8: If-Match / If-None-Match; false when answered 4.12.
+    bool preconditions_hold(Dispatch& d, const Resource& res);
     void run_handler(Dispatch& d, Resource& res);
     void reply(Dispatch& d, const Response& r);
     void reply_error(Dispatch& d, Code code);
@@ -131,6 +134,9 @@ private:
     std::uint64_t& next_id_;
     DefenceGuard guard_;
     BlockwiseServer blockwise_;
+    /// The options this server implements in a request (RFC 7252 §5.4.1: any other
+    /// critical one is answered 4.02).
+    RecognizedOptions recognized_;
 
     std::map<std::string, Resource, std::less<>> resources_;
     SlotPool<Deferred> deferred_;
