@@ -104,12 +104,6 @@ std::vector<coap::Peer> resolve_all(const std::string& host, std::uint16_t port,
     return peers;
 }
 
-std::optional<coap::Peer> resolve(const std::string& host, std::uint16_t port, std::string& error) {
-    const std::vector<coap::Peer> all = resolve_all(host, port, error);
-    if (all.empty()) return std::nullopt;
-    return all.front();
-}
-
 UdpRuntime::UdpRuntime()
     : raw_send_([this](const coap::Peer& p, const std::uint8_t* d, std::size_t n) { send_raw(p, d, n); }) {}
 

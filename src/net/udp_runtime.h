@@ -27,8 +27,6 @@ public:
 /// CLOCK_MONOTONIC as the engine's TimePoint.
 coap::TimePoint monotonic_now();
 
-/// Resolves a host (IP literal or name) and port to a peer; empty with `error` set on failure.
-std::optional<coap::Peer> resolve(const std::string& host, std::uint16_t port, std::string& error);
 /// Every address getaddrinfo gives for `host`, in its order, without repeats (a stock
 /// Debian 12 gives ::1 then 127.0.0.1 for localhost); empty with `error` set on failure.
 std::vector<coap::Peer> resolve_all(const std::string& host, std::uint16_t port, std::string& error);

@@ -11,7 +11,6 @@
 namespace coap {
 
 namespace {
-constexpr bool is_success(Code c) noexcept { return c.cls() == 2; }
 // A body buffer larger than this is freed with its exchange, not kept in the slot.
 constexpr std::size_t kKeptBodyCapacity = 4096;
 }  // namespace
@@ -402,7 +401,7 @@ void ClientLayer::process_response(TimePoint now, Exchange& x, const MessageView
     }
     if (retry_with_echo(now, x, m) == Step::Done) return;
     if (continue_upload(now, x, m, block1) == Step::Done) return;
-    if (block2 && is_success(m.code()) && !(x.observing && observe)) {
+    if (block2 && m.code().is_success() && !(x.observing && observe)) {
         if (take_block(now, x, m, *block2, observe) == Step::Done) return;
     } else {
         x.body.assign(m.payload().begin(), m.payload().end());
@@ -420,7 +419,7 @@ void ClientLayer::deliver(TimePoint now, Exchange& x, const MessageView& m, cons
 
     // RFC 7641: a success response with Observe establishes (or continues) the observation.
     if (x.request.observe && !x.deregistering) {
-        const bool registered = observe.has_value() && is_success(m.code());
+        const bool registered = observe.has_value() && m.code().is_success();
         if (registered) {
             const auto seq = static_cast<std::uint32_t>(*observe & 0xffffff);
             if (!x.observing) {

@@ -30,6 +30,8 @@ struct Code {
     [[nodiscard]] constexpr bool is_response() const noexcept {
         return cls() == 2 || cls() == 4 || cls() == 5;
     }
+    /// Class 2, Success (RFC 7252 §5.9.1).
+    [[nodiscard]] constexpr bool is_success() const noexcept { return cls() == 2; }
     friend constexpr bool operator==(Code a, Code b) noexcept { return a.raw == b.raw; }
     friend constexpr bool operator!=(Code a, Code b) noexcept { return a.raw != b.raw; }
 };

@@ -9,23 +9,29 @@
 
 namespace coap {
 
+namespace {
+// Bounded tables: a new key in a full one makes the key seen least recently (ties: the
+// lowest) go, and with it what was known of it (it starts unverified, or with a full
+// bucket, again).
+template <class Map>
+void forget_least_recent(Map& table) {
+    const Peer* oldest = nullptr;
+    TimePoint oldest_seen;
+    table.for_each([&](const Peer& key, const auto& x) {
+        if (oldest == nullptr || x.last_seen < oldest_seen || (x.last_seen == oldest_seen && key < *oldest)) {
+            oldest = &key;
+            oldest_seen = x.last_seen;
+        }
+    });
+    if (oldest != nullptr) table.erase(Peer(*oldest));
+}
+}  // namespace
+
 DefenceGuard::State& DefenceGuard::state(TimePoint now, const Peer& peer) {
     State* s = table_.find(peer);
     if (s == nullptr) {
-        if (table_.size() >= config_.max_peers) {
-            // Bounded: forget the address seen least recently (ties: the lowest address).
-            const State* oldest = nullptr;
-            table_.for_each([&](const Peer&, const State& x) {
-                if (oldest == nullptr || x.last_seen < oldest->last_seen ||
-                    (x.last_seen == oldest->last_seen && x.peer < oldest->peer)) {
-                    oldest = &x;
-                }
-            });
-            if (oldest != nullptr) table_.erase(Peer(oldest->peer));
-        }
-        State fresh;
-        fresh.peer = peer;
-        s = &table_.put(peer, fresh);
+        if (table_.size() >= config_.max_peers) forget_least_recent(table_);
+        s = &table_.put(peer, State{});
     }
     s->last_seen = now;
     return *s;
@@ -36,18 +42,8 @@ DefenceGuard::Bucket& DefenceGuard::bucket(TimePoint now, const Peer& peer) {
     address.port = 0;
     Bucket* b = buckets_.find(address);
     if (b == nullptr) {
-        if (buckets_.size() >= config_.max_peers) {
-            const Bucket* oldest = nullptr;
-            buckets_.for_each([&](const Peer&, const Bucket& x) {
-                if (oldest == nullptr || x.last_seen < oldest->last_seen ||
-                    (x.last_seen == oldest->last_seen && x.address < oldest->address)) {
-                    oldest = &x;
-                }
-            });
-            if (oldest != nullptr) buckets_.erase(Peer(oldest->address));
-        }
+        if (buckets_.size() >= config_.max_peers) forget_least_recent(buckets_);
         Bucket fresh;
-        fresh.address = address;
         fresh.tokens = config_.defences.rate_burst;
         fresh.refilled = now;
         b = &buckets_.put(address, fresh);

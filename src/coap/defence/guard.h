@@ -45,7 +45,6 @@ public:
 
 private:
     struct State {
-        Peer peer;
         std::uint64_t received = 0;  ///< bytes received from the address
         std::uint64_t sent = 0;      ///< bytes sent to it while unverified
         TimePoint verified_until;    ///< verified before this (never: the clock's origin)
@@ -53,8 +52,7 @@ private:
     };
     /// The rate-limit bucket of one IP address, whatever the port (RFC 7252 §4.7 limits
     /// what an address gets; a port is free to change).
-    struct Bucket {
-        Peer address;                ///< port 0
+    struct Bucket {  ///< keyed by the address with port 0
         double tokens = 0;
         TimePoint refilled;
         TimePoint last_seen;

@@ -311,15 +311,15 @@ void MessageLayer::handle_timeout(TimePoint now) {
     dedup_.expire(now);
     stats_.dedup_evictions = dedup_.evictions();
     // Retransmissions and give-ups (§4.2), in (peer, Message ID) order.
-    std::vector<PeerMid> due;
+    due_.clear();
     outstanding_index_.for_each([&](const PeerMid& key, const std::uint32_t& slot) {
-        if (outstanding_[slot].deadline <= now) due.push_back(key);
+        if (outstanding_[slot].deadline <= now) due_.push_back(key);
     });
-    if (due.empty()) return;
-    std::sort(due.begin(), due.end(), [](const PeerMid& a, const PeerMid& b) {
+    if (due_.empty()) return;
+    std::sort(due_.begin(), due_.end(), [](const PeerMid& a, const PeerMid& b) {
         return a.peer != b.peer ? a.peer < b.peer : a.mid < b.mid;
     });
-    for (const PeerMid& key : due) {
+    for (const PeerMid& key : due_) {
         const std::uint32_t* slot = outstanding_index_.find(key);
         if (slot != nullptr) retransmit_or_give_up(now, *slot);
     }

@@ -219,7 +219,7 @@ private:
     /// Outstanding messages of peers whose state was evicted while some were in flight
     /// (separate responses, notifications): restored if the peer's state is made again.
     FlatMap<Peer, std::size_t, PeerHashOf> orphan_outstanding_;
-    std::vector<std::uint32_t> due_;  ///< scratch for handle_timeout
+    std::vector<PeerMid> due_;  ///< scratch for handle_timeout (its capacity is kept)
 
     RingQueue<Transmit> transmits_;
     std::vector<std::vector<std::uint8_t>> spare_;  ///< buffers handed back, for reuse

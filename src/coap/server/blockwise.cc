@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <optional>
 #include <utility>
 
 namespace coap {
@@ -15,12 +16,16 @@ std::size_t BlockwiseServer::index_of(const std::vector<T>& v, const Peer& peer,
     return v.size();
 }
 
-template <class T>
-void BlockwiseServer::evict_soonest(std::vector<T>& v) {
-    // The entry closest to expiry (ties: the lowest peer and key) makes room.
-    std::size_t victim = 0;
-    for (std::size_t i = 1; i < v.size(); ++i) {
+template <class T, class Eligible>
+void BlockwiseServer::evict_soonest(std::vector<T>& v, Eligible eligible) {
+    std::size_t victim = v.size();
+    for (std::size_t i = 0; i < v.size(); ++i) {
         const T& a = v[i];
+        if (!eligible(a)) continue;
+        if (victim == v.size()) {
+            victim = i;
+            continue;
+        }
         const T& b = v[victim];
         if (a.expires < b.expires ||
             (a.expires == b.expires && (a.peer < b.peer || (a.peer == b.peer && a.key < b.key)))) {
@@ -44,34 +49,21 @@ void BlockwiseServer::make_room_for(const Peer& peer) {
     auto count = [&](const Peer& p) { return held[{p.family, p.address}]; };
     // Whose upload goes: this address's own at its share; else, in a full table, that of
     // the address holding the most (ties: the one whose upload expires first).
-    const Upload_* from = nullptr;
+    std::optional<Peer> from;
     if (count(peer) >= share) {
-        for (const Upload_& u : uploads_) {
-            if (same_address(u.peer, peer)) from = &u;
-        }
+        from = peer;
     } else if (uploads_.size() >= config_.max_block1_transfers) {
+        const Upload_* most = nullptr;
         for (const Upload_& u : uploads_) {
-            if (from == nullptr || count(u.peer) > count(from->peer) ||
-                (count(u.peer) == count(from->peer) &&
-                 (u.expires < from->expires || (u.expires == from->expires && u.peer < from->peer)))) {
-                from = &u;
+            if (most == nullptr || count(u.peer) > count(most->peer) ||
+                (count(u.peer) == count(most->peer) &&
+                 (u.expires < most->expires || (u.expires == most->expires && u.peer < most->peer)))) {
+                most = &u;
             }
         }
+        if (most != nullptr) from = most->peer;
     }
-    if (from == nullptr) return;
-    const Peer address = from->peer;
-    std::size_t victim = uploads_.size();  // that address's upload closest to expiry
-    for (std::size_t i = 0; i < uploads_.size(); ++i) {
-        const Upload_& u = uploads_[i];
-        if (!same_address(u.peer, address)) continue;
-        if (victim == uploads_.size() || u.expires < uploads_[victim].expires ||
-            (u.expires == uploads_[victim].expires &&
-             (u.peer < uploads_[victim].peer || (u.peer == uploads_[victim].peer && u.key < uploads_[victim].key)))) {
-            victim = i;
-        }
-    }
-    std::swap(uploads_[victim], uploads_.back());
-    uploads_.pop_back();
+    if (from) evict_soonest(uploads_, [&](const Upload_& u) { return same_address(u.peer, *from); });
 }
 
 BlockwiseServer::Upload BlockwiseServer::add_block(TimePoint now, const Peer& peer, const std::string& key,
@@ -116,7 +108,7 @@ const Response* BlockwiseServer::cached(TimePoint now, const Peer& peer, const s
 void BlockwiseServer::keep(TimePoint now, const Peer& peer, const std::string& key, const Response& response) {
     std::size_t i = index_of(kept_, peer, key);
     if (i == kept_.size()) {
-        if (!kept_.empty() && kept_.size() >= config_.max_block1_transfers) evict_soonest(kept_);
+        if (!kept_.empty() && kept_.size() >= config_.max_block1_transfers) evict_soonest(kept_, [](const Kept&) { return true; });
         kept_.push_back(Kept{peer, key, {}, now});
         i = kept_.size() - 1;
     }

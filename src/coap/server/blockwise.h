@@ -61,8 +61,10 @@ private:
     };
     template <class T>
     static std::size_t index_of(const std::vector<T>& v, const Peer& peer, const std::string& key);
-    template <class T>
-    static void evict_soonest(std::vector<T>& v);
+    /// Removes the entry closest to expiry among those `eligible` accepts (ties: the lowest
+    /// peer and key).
+    template <class T, class Eligible>
+    static void evict_soonest(std::vector<T>& v, Eligible eligible);
     /// Makes room for a new upload from `peer`'s address (its share, then the table's bound).
     void make_room_for(const Peer& peer);
 

@@ -6,10 +6,6 @@
 
 namespace coap {
 
-namespace {
-constexpr bool is_success(Code c) noexcept { return c.cls() == 2; }
-}  // namespace
-
 std::size_t ServerLayer::observer_count(const std::string& path) const {
     auto it = resources_.find(path);
     return it == resources_.end() ? 0 : it->second.observers.size();
@@ -84,7 +80,7 @@ void ServerLayer::send_notification(TimePoint now, Resource& res, Observer& obs)
     HandlerResult result = res.config.handler(req);
     if (result.deferred) return;  // a notification cannot be deferred
     ResponseShape shape;
-    const bool ends = !is_success(result.response.code);
+    const bool ends = !result.response.code.is_success();
     if (!ends) shape.observe_seq = res.seq;
     // RFC 7641 §4.5: CON when configured, and at least once every 24 hours. (Not more
     // often to find dead observers: every CON to a spoofed observer is retransmitted, which

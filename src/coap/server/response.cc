@@ -31,7 +31,7 @@ void build_response(std::vector<std::uint8_t>& out, std::uint8_t max_szx, Messag
     const std::size_t size = std::size_t{16} << szx;
     // The whole body, or (body_size) the handler's slice of it at `offset`.
     const std::uint64_t total = r.body_size.value_or(r.payload.size());
-    const bool block2 = r.code.cls() == 2 && (shape.request_block2 || total > size);
+    const bool block2 = r.code.is_success() && (shape.request_block2 || total > size);
     std::uint32_t block2_value = 0;
     if (block2) {
         if (offset > total || (offset == total && offset != 0)) {

@@ -9,7 +9,6 @@
 namespace coap {
 
 namespace {
-constexpr bool is_success(Code c) noexcept { return c.cls() == 2; }
 // Max-Age of a 5.03 for a full deferred-request table: about the time a deferred
 // request takes here (the CLI's /slow answers after 1 s).
 constexpr std::uint32_t kRetryAfterSeconds = 2;
@@ -258,18 +257,18 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
     }
     // §5.10.4, §5.9.2.7: an Accept the representation does not satisfy is 4.06 (safe methods: the
     // handler had no side effect).
-    if (safe && req.accept && is_success(result.response.code) && result.response.content_format &&
+    if (safe && req.accept && result.response.code.is_success() && result.response.content_format &&
         *result.response.content_format != *req.accept) {
         reply_error(d, codes::kNotAcceptable);
         return;
     }
     const bool registers = observe && *observe == 0;  // RFC 7641 §2
     const bool allowed = registers && may_register(d.now, d.from, token, res);
-    if (allowed && can_observe && res.config.observable && is_success(result.response.code) &&
+    if (allowed && can_observe && res.config.observable && result.response.code.is_success() &&
         !d.shape.request_block2.has_value()) {
         register_observer(d, res, token);
     }
-    if (!safe && is_success(result.response.code) &&
+    if (!safe && result.response.code.is_success() &&
         result.response.payload.size() > (std::size_t{16} << config_.block_szx)) {
         blockwise_.keep(d.now, d.from, cache_key, result.response);
     }
@@ -287,7 +286,7 @@ void ServerLayer::reply(Dispatch& d, const Response& r) {
     const bool con = d.m.type() == MessageType::Con;
     const MessageType type = con ? MessageType::Ack : MessageType::Non;
     const std::uint16_t mid = con ? d.m.message_id() : messages_.mid_for(d.now, d.from);
-    if (d.multicast && !is_success(r.code)) {
+    if (d.multicast && !r.code.is_success()) {
         ++stats_.multicast_suppressed;  // RFC 7390 §2.7: no error responses to a group request
         return;
     }
