@@ -1,6 +1,7 @@
 // DTLS 1.2 through OpenSSL (src/net/dtls.h), client and server layers wired back to
-// back in memory: cookie exchange, handshake, records both ways, wrong keys, the bound
-// on server sessions, and datagrams that fit the MTU.
+// back in memory: cookie exchange, handshake, records both ways, wrong keys, no server
+// state before a valid cookie, the bounds on server sessions and handshakes, and
+// datagrams that fit the MTU.
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -12,6 +13,8 @@
 #include <chrono>
 #include <thread>
 #include <deque>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -172,26 +175,137 @@ TEST(Dtls, PlaintextHeldDuringTheHandshakeIsBounded) {
     EXPECT_EQ(at_server.back(), "m39");
 }
 
-TEST(Dtls, ServerSessionsAreBounded) {
-    DtlsLayer server;
-    DtlsConfig c = config(true);
-    c.max_sessions = 4;
-    std::string error;
-    ASSERT_TRUE(server.init(c, error));
-    Wire w;
-    for (std::uint16_t i = 0; i < 20; ++i) {
-        DtlsLayer client;
-        ASSERT_TRUE(client.init(config(false), error));
-        const coap::Peer me = coap::Peer::ipv4(0x7f000001, static_cast<std::uint16_t>(41000 + i));
-        Wire cw;
-        client.write(coap::TimePoint::from_ns(i), kServer, coap::Bytes(std::string_view("x")), cw.from(me));
-        std::vector<std::vector<std::uint8_t>> plain;
-        for (const auto& d : cw.log) {
-            server.receive(coap::TimePoint::from_ns(i), me, coap::Bytes(d.bytes.data(), d.bytes.size()), w.from(kServer),
-                           plain);
+// Several clients and one server on one wire: delivers what is queued, datagram by
+// datagram, to whichever layer owns the destination; `drop` may refuse a datagram.
+struct Net {
+    Wire wire;
+    DtlsLayer* server = nullptr;
+    std::map<coap::Peer, DtlsLayer*> clients;
+    std::vector<std::string> at_server;
+    void deliver(const std::function<bool(const Wire::Datagram&)>& drop = nullptr, int max = 10000) {
+        const coap::TimePoint now = coap::TimePoint::from_ns(1'000'000'000);
+        while (!wire.queue.empty() && max-- > 0) {
+            Wire::Datagram d = wire.queue.front();
+            wire.queue.pop_front();
+            if (drop && drop(d)) continue;
+            std::vector<std::vector<std::uint8_t>> plain;
+            const coap::Bytes bytes(d.bytes.data(), d.bytes.size());
+            if (d.to == kServer) {
+                server->receive(now, d.from, bytes, wire.from(kServer), plain);
+                for (auto& p : plain) at_server.emplace_back(p.begin(), p.end());
+            } else if (auto it = clients.find(d.to); it != clients.end()) {
+                it->second->receive(now, d.from, bytes, wire.from(d.to), plain);
+            }
         }
-        EXPECT_LE(server.session_count(), 4u);
     }
+    void send(const coap::Peer& from, std::string_view text) {
+        clients.at(from)->write(coap::TimePoint::from_ns(1'000'000'000), kServer, coap::Bytes(text), wire.from(from));
+    }
+};
+
+coap::Peer port(std::uint16_t p) { return coap::Peer::ipv4(0x7f000001, p); }
+
+/// A client's first flight: a ClientHello without a cookie.
+std::vector<std::uint8_t> first_client_hello() {
+    DtlsLayer client;
+    std::string error;
+    EXPECT_TRUE(client.init(config(false), error));
+    Wire w;
+    client.write(coap::TimePoint::from_ns(1), kServer, coap::Bytes(std::string_view("x")), w.from(kClient));
+    EXPECT_EQ(w.log.size(), 1u);
+    return w.log.at(0).bytes;
+}
+
+TEST(Dtls, ServerKeepsNoStateBeforeAValidCookie) {
+    // RFC 6347 §4.2.1: a ClientHello without a valid cookie gets a HelloVerifyRequest and
+    // leaves nothing behind; anything else from an address without a session is dropped.
+    DtlsLayer server;
+    std::string error;
+    ASSERT_TRUE(server.init(config(true), error));
+    const std::vector<std::uint8_t> hello = first_client_hello();
+    const std::vector<std::uint8_t> junk(40, 0x17);
+    std::size_t verify_requests = 0;
+    const DtlsLayer::Send count = [&](const coap::Peer&, const std::uint8_t* d, std::size_t n) {
+        verify_requests += n > 13 && d[0] == 22 && d[13] == 3;  // handshake, HelloVerifyRequest
+    };
+    std::vector<std::vector<std::uint8_t>> plain;
+    for (std::uint16_t i = 0; i < 10000; ++i) {
+        const coap::Peer from = port(static_cast<std::uint16_t>(20000 + i));
+        server.receive(coap::TimePoint::from_ns(i), from, coap::Bytes(hello.data(), hello.size()), count, plain);
+        server.receive(coap::TimePoint::from_ns(i), from, coap::Bytes(junk.data(), junk.size()), count, plain);
+    }
+    EXPECT_EQ(server.session_count(), 0u);
+    EXPECT_EQ(verify_requests, 10000u);
+    EXPECT_EQ(server.stats().hello_verify_requests, 10000u);
+    EXPECT_EQ(server.stats().dropped_before_cookie, 10000u);
+    EXPECT_EQ(server.stats().cookies_verified, 0u);
+    EXPECT_TRUE(plain.empty());
+}
+
+TEST(Dtls, UnverifiedTrafficNeverDisplacesAnEstablishedSession) {
+    // Four established sessions (the bound) survive ClientHellos from 10,000 ports and
+    // 50 handshakes left open after a valid cookie (bounded apart, at 2); only a fifth
+    // completed handshake displaces one, the least recently used.
+    DtlsConfig sc = config(true);
+    sc.max_sessions = 4;
+    sc.max_handshakes = 2;
+    DtlsLayer server;
+    std::string error;
+    ASSERT_TRUE(server.init(sc, error));
+    Net net;
+    net.server = &server;
+    std::deque<DtlsLayer> clients;
+    auto add = [&](const coap::Peer& p) {
+        clients.emplace_back();
+        EXPECT_TRUE(clients.back().init(config(false), error));
+        net.clients[p] = &clients.back();
+    };
+    for (std::uint16_t i = 0; i < 4; ++i) {
+        add(port(41000 + i));
+        net.send(port(41000 + i), "hello " + std::to_string(i));
+        net.deliver();
+    }
+    for (std::uint16_t i = 0; i < 4; ++i) ASSERT_TRUE(server.established(port(41000 + i)));
+    ASSERT_EQ(net.at_server.size(), 4u);
+
+    const std::vector<std::uint8_t> hello = first_client_hello();
+    std::vector<std::vector<std::uint8_t>> plain;
+    const DtlsLayer::Send ignore = [](const coap::Peer&, const std::uint8_t*, std::size_t) {};
+    for (std::uint16_t i = 0; i < 10000; ++i) {
+        server.receive(coap::TimePoint::from_ns(2'000'000'000), port(static_cast<std::uint16_t>(10000 + i)),
+                       coap::Bytes(hello.data(), hello.size()), ignore, plain);
+    }
+    // Half-open handshakes: a real client's cookie exchange, its ServerHello flight lost.
+    for (std::uint16_t i = 0; i < 50; ++i) {
+        const coap::Peer p = port(static_cast<std::uint16_t>(50000 + i));
+        add(p);
+        net.send(p, "never");
+        net.deliver([&](const Wire::Datagram& d) { return d.from == kServer && d.to == p && d.bytes.size() > 13 && d.bytes[13] != 3; });
+    }
+    EXPECT_EQ(server.stats().cookies_verified, 4u + 50u);
+    EXPECT_EQ(server.stats().handshakes_evicted, 48u);
+    EXPECT_EQ(server.stats().sessions_evicted, 0u);
+    EXPECT_EQ(server.session_count(), 4u + 2u);
+    for (std::uint16_t i = 0; i < 4; ++i) {
+        EXPECT_TRUE(server.established(port(41000 + i)));
+        net.send(port(41000 + i), "again " + std::to_string(i));
+    }
+    net.deliver();
+    EXPECT_EQ(net.at_server.size(), 8u);
+    EXPECT_EQ(net.at_server.back(), "again 3");
+
+    // A fifth real handshake: the least recently used established session (the first
+    // client's; the others wrote after it) gives way.
+    net.send(port(41001), "recent");
+    net.send(port(41002), "recent");
+    net.send(port(41003), "recent");
+    add(port(42000));
+    net.send(port(42000), "fifth");
+    net.deliver();
+    EXPECT_TRUE(server.established(port(42000)));
+    EXPECT_FALSE(server.established(port(41000)));
+    EXPECT_EQ(server.stats().sessions_evicted, 1u);
+    EXPECT_EQ(net.at_server.back(), "fifth");
 }
 
 // A server in certificate mode with a self-signed P-256 certificate and its key, written

@@ -173,6 +173,8 @@ DtlsLayer::DtlsLayer() = default;
 
 DtlsLayer::~DtlsLayer() {
     sessions_.clear();
+    listener_.reset();
+    BIO_ADDR_free(static_cast<BIO_ADDR*>(listen_addr_));
     if (ctx_ != nullptr) SSL_CTX_free(static_cast<SSL_CTX*>(ctx_));
 }
 
@@ -241,19 +243,7 @@ bool DtlsLayer::init(const DtlsConfig& config, std::string& error) {
     return true;
 }
 
-DtlsLayer::Session* DtlsLayer::session(coap::TimePoint now, const coap::Peer& peer, bool create) {
-    auto it = sessions_.find(peer);
-    if (it != sessions_.end()) {
-        it->second->last_used = now;
-        return it->second.get();
-    }
-    if (!create || ctx_ == nullptr) return nullptr;
-    if (sessions_.size() >= config_.max_sessions) {
-        auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
-            return a.second->last_used < b.second->last_used;
-        });
-        sessions_.erase(oldest);
-    }
+std::unique_ptr<DtlsLayer::Session> DtlsLayer::new_session(coap::TimePoint now, const coap::Peer& peer) {
     auto s = std::make_unique<Session>();
     s->peer = peer;
     s->last_used = now;
@@ -290,9 +280,84 @@ DtlsLayer::Session* DtlsLayer::session(coap::TimePoint now, const coap::Peer& pe
             }
         }
     }
+    return s;
+}
+
+DtlsLayer::Session* DtlsLayer::session(coap::TimePoint now, const coap::Peer& peer, bool create) {
+    auto it = sessions_.find(peer);
+    if (it != sessions_.end()) {
+        it->second->last_used = now;
+        return it->second.get();
+    }
+    if (!create || ctx_ == nullptr) return nullptr;
+    if (sessions_.size() >= config_.max_sessions && !evict_oldest(/*established=*/true, nullptr)) {
+        evict_oldest(/*established=*/false, nullptr);  // a client's peers: all mid-handshake
+    }
+    auto s = new_session(now, peer);
+    if (s == nullptr) return nullptr;
     Session* raw = s.get();
     sessions_[peer] = std::move(s);
     return raw;
+}
+
+bool DtlsLayer::evict_oldest(bool established, const Session* keep) {
+    auto oldest = sessions_.end();
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+        if (it->second->established != established || it->second.get() == keep) continue;
+        if (oldest == sessions_.end() || it->second->last_used < oldest->second->last_used) oldest = it;
+    }
+    if (oldest == sessions_.end()) return false;
+    sessions_.erase(oldest);
+    ++(established ? stats_.sessions_evicted : stats_.handshakes_evicted);
+    return true;
+}
+
+std::size_t DtlsLayer::count(bool established) const {
+    return static_cast<std::size_t>(std::count_if(sessions_.begin(), sessions_.end(), [&](const auto& e) {
+        return e.second->established == established;
+    }));
+}
+
+void DtlsLayer::listen(coap::TimePoint now, const coap::Peer& peer, coap::Bytes datagram, const Send& send,
+                       std::vector<std::vector<std::uint8_t>>& plain) {
+    // RFC 6347 §4.2.1: no state for a peer until its ClientHello carries a cookie that
+    // proves it receives at its address. One listening SSL object answers every new
+    // address with a HelloVerifyRequest (DTLSv1_listen keeps nothing between calls) and
+    // drops whatever else such an address sends.
+    if (listener_ == nullptr) {
+        listener_ = new_session(now, peer);
+        if (listener_ == nullptr) return;
+    }
+    if (listen_addr_ == nullptr) {
+        listen_addr_ = BIO_ADDR_new();
+        if (listen_addr_ == nullptr) return;
+    }
+    Session& l = *listener_;
+    l.peer = peer;  // what the cookie callbacks bind the cookie to
+    (void)BIO_reset(l.rbio);
+    BIO_write(l.rbio, datagram.data(), static_cast<int>(datagram.size()));
+    const int r = DTLSv1_listen(l.ssl, static_cast<BIO_ADDR*>(listen_addr_));
+    const bool verify_request = !l.out.datagrams.empty();
+    flush(l, send);  // the HelloVerifyRequest, if this was a ClientHello without a valid cookie
+    if (r <= 0) {
+        (void)BIO_reset(l.rbio);
+        ERR_clear_error();
+        ++(verify_request ? stats_.hello_verify_requests : stats_.dropped_before_cookie);
+        return;
+    }
+    // A valid cookie: from here on this peer has a handshake of its own. The listening
+    // object becomes its session, as DTLSv1_listen intends; a memory BIO cannot be peeked,
+    // so the ClientHello it read is given again.
+    ++stats_.cookies_verified;
+    if (BIO_ctrl_pending(l.rbio) == 0) BIO_write(l.rbio, datagram.data(), static_cast<int>(datagram.size()));
+    std::unique_ptr<Session> s = std::move(listener_);
+    s->last_used = now;
+    // Handshakes in progress have their own bound: a new one displaces the oldest
+    // handshake, never an established session.
+    if (count(false) >= config_.max_handshakes) evict_oldest(/*established=*/false, nullptr);
+    Session* raw = s.get();
+    sessions_[peer] = std::move(s);
+    drive(*raw, send, &plain);
 }
 
 void DtlsLayer::flush(Session& s, const Send& send) {
@@ -323,6 +388,9 @@ void DtlsLayer::drive(Session& s, const Send& send, std::vector<std::vector<std:
         }
         s.established = true;
         if (refused_ == s.peer) refused_.reset();
+        // Only a completed handshake may displace an established session (the least
+        // recently used one) when they are at their bound.
+        if (config_.server && count(true) > config_.max_sessions) evict_oldest(/*established=*/true, &s);
     }
     while (!s.pending.empty()) {
         const auto& p = s.pending.front();
@@ -348,11 +416,13 @@ void DtlsLayer::drive(Session& s, const Send& send, std::vector<std::vector<std:
 
 void DtlsLayer::receive(coap::TimePoint now, const coap::Peer& peer, coap::Bytes datagram, const Send& send,
                         std::vector<std::vector<std::uint8_t>>& plain) {
-    // A server takes new peers (the cookie exchange keeps it stateless for spoofers only
-    // in the sense that no CoAP reaches the engine before the handshake; the session table
-    // is bounded). A client only talks to peers it started a session with.
-    Session* s = session(now, peer, config_.server);
-    if (s == nullptr) return;
+    // A client only talks to peers it started a session with; a server takes a new peer
+    // only through the stateless cookie exchange.
+    Session* s = session(now, peer, false);
+    if (s == nullptr) {
+        if (config_.server && ctx_ != nullptr) listen(now, peer, datagram, send, plain);
+        return;
+    }
     BIO_write(s->rbio, datagram.data(), static_cast<int>(datagram.size()));
     drive(*s, send, &plain);
 }

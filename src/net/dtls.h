@@ -6,7 +6,9 @@
 // AES-128-GCM and CBC suites as fallback. Certificate mode (§9.1.3.3):
 // TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 (GCM as fallback) on P-256, chain and host-name
 // verification, or a pinned peer key (RFC 6920 name, see key_id.h). The server answers a
-// ClientHello with a HelloVerifyRequest cookie (RFC 6347 §4.2.1) bound to the address.
+// ClientHello with a HelloVerifyRequest cookie (RFC 6347 §4.2.1) bound to the address,
+// statelessly: a peer gets a session only once its ClientHello returns a valid cookie, and
+// only a completed handshake can displace an established session.
 #pragma once
 
 #include <cstdint>
@@ -35,8 +37,23 @@ struct DtlsConfig {
     std::string ca_file;             ///< trusted CAs, PEM; a server then asks clients for certificates
     std::string hostname;            ///< client: the name the server's certificate must carry
     std::string pin;                 ///< the peer's key as an RFC 6920 name: trusted even if self-signed
-    std::size_t max_sessions = 64;   ///< server: peers with a session or a handshake, oldest dropped
+    /// Server: established sessions. When a handshake completes beyond it, the least
+    /// recently used established session is dropped; nothing else displaces one.
+    std::size_t max_sessions = 64;
+    /// Server: handshakes in progress (only peers whose ClientHello carried a valid cookie
+    /// have one); a new one displaces the oldest.
+    std::size_t max_handshakes = 16;
     std::size_t mtu = 1280;          ///< largest datagram DTLS writes (UDP payload); at least kMinMtu
+};
+
+/// What a server's DTLS layer did with peers it had no session for, and what its bounds
+/// displaced.
+struct DtlsStats {
+    std::uint64_t hello_verify_requests = 0;  ///< ClientHellos without a valid cookie, answered statelessly
+    std::uint64_t dropped_before_cookie = 0;  ///< other datagrams from peers without a session
+    std::uint64_t cookies_verified = 0;       ///< ClientHellos with a valid cookie: a handshake began
+    std::uint64_t handshakes_evicted = 0;     ///< handshakes in progress displaced by a newer one
+    std::uint64_t sessions_evicted = 0;       ///< established sessions displaced by a completed handshake
 };
 
 class DtlsLayer {
@@ -74,7 +91,9 @@ public:
     /// give up at once: a new handshake would fail the same way. A wrong PSK key is not
     /// refused: the peer drops what it cannot decrypt (RFC 6347 §4.1.2.7).
     [[nodiscard]] bool refused_by(const coap::Peer& peer) const { return refused_ == peer; }
+    /// Sessions held: established ones and handshakes in progress.
     [[nodiscard]] std::size_t session_count() const { return sessions_.size(); }
+    [[nodiscard]] const DtlsStats& stats() const { return stats_; }
     /// The negotiated cipher suite toward `peer` ("" if none).
     [[nodiscard]] std::string cipher(const coap::Peer& peer) const;
 
@@ -82,6 +101,11 @@ private:
     friend struct DtlsAccess;  // the OpenSSL callbacks
     struct Session;
     Session* session(coap::TimePoint now, const coap::Peer& peer, bool create);
+    std::unique_ptr<Session> new_session(coap::TimePoint now, const coap::Peer& peer);
+    void listen(coap::TimePoint now, const coap::Peer& peer, coap::Bytes datagram, const Send& send,
+                std::vector<std::vector<std::uint8_t>>& plain);
+    bool evict_oldest(bool established, const Session* keep);
+    [[nodiscard]] std::size_t count(bool established) const;
     void flush(Session& s, const Send& send);
     void drive(Session& s, const Send& send, std::vector<std::vector<std::uint8_t>>* plain);
     void fail(const coap::Peer& peer, const std::string& why);
@@ -90,6 +114,9 @@ private:
     void* ctx_ = nullptr;  ///< SSL_CTX*
     std::vector<std::uint8_t> cookie_secret_;
     std::map<coap::Peer, std::unique_ptr<Session>> sessions_;
+    std::unique_ptr<Session> listener_;  ///< server: answers peers without a session, statelessly
+    void* listen_addr_ = nullptr;        ///< BIO_ADDR* for DTLSv1_listen
+    DtlsStats stats_;
     std::string last_error_;
     std::optional<coap::Peer> refused_;  ///< whose handshake last failed fatally
 };
