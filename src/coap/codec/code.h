@@ -64,7 +64,11 @@ inline constexpr Code kRequestEntityTooLarge = Code::make(4, 13);
 inline constexpr Code kUnsupportedContentFormat = Code::make(4, 15);
 inline constexpr Code kInternalServerError = Code::make(5, 0);
 inline constexpr Code kNotImplemented = Code::make(5, 1);
+inline constexpr Code kBadGateway = Code::make(5, 2);
 inline constexpr Code kServiceUnavailable = Code::make(5, 3);
+inline constexpr Code kGatewayTimeout = Code::make(5, 4);
+inline constexpr Code kProxyingNotSupported = Code::make(5, 5);
+inline constexpr Code kHopLimitReached = Code::make(5, 8);  // RFC 8768 §3
 }  // namespace codes
 
 /// Writes "c.dd" into `out` (exactly 4 characters, no terminator).

@@ -250,6 +250,7 @@ struct EndpointStats {
     std::array<std::uint64_t, 16> format_error_reasons{};  ///< by ParseError value
     std::uint64_t dropped_unexpected = 0;    ///< ACK/RST for nothing, reserved classes, misplaced codes
     std::uint64_t bad_option_responses = 0;  ///< 4.02 sent (§5.4.1)
+    std::uint64_t proxying_not_supported = 0;  ///< 5.05 sent: Proxy-Uri/Proxy-Scheme to a non-proxy (§5.7.2)
     std::uint64_t dedup_evictions = 0;
     std::uint64_t transmits_dropped = 0;     ///< transmit queue full
     std::uint64_t events_dropped = 0;        ///< event queue full

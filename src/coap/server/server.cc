@@ -75,6 +75,11 @@ void ServerLayer::on_request(TimePoint now, const Peer& from, const MessageView&
     }
     if (check.verdict == OptionVerdict::Reject) return;  // a NON request: silently rejected
     if (!read_request(d, check.ignored_mask)) return;
+    if (m.find(options::kProxyUri) < m.option_count() || m.find(options::kProxyScheme) < m.option_count()) {
+        ++stats_.proxying_not_supported;
+        reply_error(d, codes::kProxyingNotSupported);  // §5.7.2: we are no proxy
+        return;
+    }
     bool invalid_block = false;
     const std::optional<Block> block1 = block_option(m, options::kBlock1, invalid_block);
     d.shape.request_block2 = block_option(m, options::kBlock2, invalid_block);
