@@ -88,6 +88,20 @@ URIS = [
 ]
 
 
+def proxy_requests():
+    """Proxy requests: every seed URI as Proxy-Uri, Proxy-Scheme forms, key options."""
+    seeds = {}
+    for i, u in enumerate(URIS):
+        seeds["proxy-uri%02d" % i] = message(0, 0x01, token=b"\x01", options=[(35, u.encode())])
+    seeds["scheme-host-path"] = message(0, 0x01, options=[(39, b"coap"), (3, b"Example.org"), (7, b"\x16\x34"),
+                                                          (11, b"a"), (11, b"b"), (15, b"x=1")])
+    seeds["scheme-only"] = message(0, 0x01, options=[(39, b"coaps"), (11, b"x")])
+    seeds["fetch-accept-etag"] = message(0, 0x05, options=[(4, b"e1"), (17, b"\x32"), (35, b"coap://h/q")],
+                                         payload=b"{}")
+    seeds["uri-and-proxy-uri"] = message(1, 0x01, options=[(11, b"local"), (16, b"\x05"), (35, b"coap://[2001:DB8::1]/t")])
+    return seeds
+
+
 def main():
     rnd = random.Random(20261128)
     for name, data in messages().items():
@@ -102,6 +116,8 @@ def main():
         write("option_decode", "seed%02d" % i, data)
     for i, u in enumerate(URIS):
         write("uri_parse", "uri%02d" % i, u.encode())
+    for name, data in proxy_requests().items():
+        write("proxy_key", name, data)
     # Stateful harnesses: random scripts of several lengths.
     for harness in ("endpoint", "blockwise"):
         for i in range(12):
