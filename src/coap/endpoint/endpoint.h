@@ -79,6 +79,9 @@ public:
     // ---- server ------------------------------------------------------------------
     /// Serves `path` ("sensors/temp", no leading "/"). Errors: BadResource.
     [[nodiscard]] ApiError add_resource(std::string path, ResourceConfig resource);
+    /// Handles every request carrying Proxy-Uri or Proxy-Scheme (a forward proxy, see
+    /// ServerLayer::set_proxy_handler and proxy/forward_proxy.h); without it they get 5.05.
+    [[nodiscard]] ApiError set_proxy_handler(Handler handler) { return server_.set_proxy_handler(std::move(handler)); }
     /// Answers a request whose handler returned HandlerResult::defer() with a separate
     /// response (CON for a CON request, §5.2.2; NON for a NON request).
     [[nodiscard]] ApiError respond(TimePoint now, std::uint64_t exchange_id, Response response);

@@ -22,6 +22,8 @@
 
 namespace coap {
 
+class MessageView;
+
 /// Server-side defences against reflection and amplification (RFC 7252 §11.3, RFC 9175
 /// §2.4). Every one is off by default; per-address state is bounded by max_peers.
 struct ServerDefences {
@@ -137,6 +139,9 @@ struct IncomingRequest {
     bool is_notification = false;       ///< called to produce an RFC 7641 notification
     std::uint64_t exchange_id = 0;      ///< pass to Endpoint::respond after deferring
     TimePoint now;
+    /// The whole request, every option in wire order; valid only during the handler call
+    /// (nullptr for a notification).
+    const MessageView* message = nullptr;
     /// The block a block-wise response to this request serves (RFC 7959 §2.4): the
     /// request's Block2 with its size capped at this endpoint's, or block 0 of this
     /// endpoint's size. See Response::body_size.

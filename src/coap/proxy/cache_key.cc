@@ -41,11 +41,30 @@ TargetResult from_uri(std::string_view text, TargetError on_error, Target& out) 
     if (!r.ok()) return {on_error, r};
     out.scheme = uo.scheme();
     out.host_kind = uo.host_kind();
-    out.host = canonical_host(uo.host_kind(), uo.host());
     out.port = uo.port();
+    std::string_view host = uo.host();
+    if (out.host_kind == HostKind::RegName) {
+        // A Uri-Host holding an IP address ("10.0.0.3", "[2001:db8::1]", as libcoap's -O 3,...
+        // sends it) names that address, not a host name: be liberal in what we accept.
+        const std::string_view bare = host.size() > 2 && host.front() == '[' && host.back() == ']'
+                                          ? host.substr(1, host.size() - 2)
+                                          : host;
+        std::array<unsigned char, 16> addr{};
+        const std::string literal(bare);
+        if (inet_pton(AF_INET, literal.c_str(), addr.data()) == 1) {
+            out.host_kind = HostKind::IPv4;
+            host = bare;
+        } else if (inet_pton(AF_INET6, literal.c_str(), addr.data()) == 1) {
+            out.host_kind = HostKind::IPv6;
+            host = bare;
+        }
+    }
+    out.host = canonical_host(out.host_kind, host);
     out.options.clear();
     for (std::size_t i = 0; i < uo.size(); ++i) {
         const Option o = uo[i];
+        // §6.4 step 5: an IP host is not sent as Uri-Host.
+        if (o.number == options::kUriHost && out.host_kind != HostKind::RegName) continue;
         out.options.push_back(OwnedOption{o.number, std::vector<std::uint8_t>(o.value.begin(), o.value.end())});
     }
     return {};
@@ -134,11 +153,9 @@ bool in_cache_key(std::uint16_t number, bool block2_continuation) noexcept {
     }
 }
 
-std::string cache_key(const MessageView& m, const Target& target, bool block2_continuation, std::string_view domain) {
-    std::string key;
-    key.reserve(64);
-    put_varint(key, 1);  // the key format's version
-    put_varint(key, m.code().raw);
+namespace {
+
+void put_target(std::string& key, const Target& target) {
     put_varint(key, static_cast<std::uint64_t>(target.scheme));
     put_frame(key, target.host);
     put_varint(key, target.port);
@@ -147,6 +164,22 @@ std::string cache_key(const MessageView& m, const Target& target, bool block2_co
         put_frame(key, std::string_view(reinterpret_cast<const char*>(o.value.data()), o.value.size()));
     }
     put_varint(key, 0);  // end of the target (no option has number 0)
+}
+
+}  // namespace
+
+std::string target_id(const Target& target) {
+    std::string id;
+    put_target(id, target);
+    return id;
+}
+
+std::string cache_key(const MessageView& m, const Target& target, bool block2_continuation, std::string_view domain) {
+    std::string key;
+    key.reserve(64);
+    put_varint(key, 1);  // the key format's version
+    put_varint(key, m.code().raw);
+    put_target(key, target);
     for (std::size_t i = 0; i < m.option_count(); ++i) {
         const Option o = m.option(i);
         if (!in_cache_key(o.number, block2_continuation)) continue;

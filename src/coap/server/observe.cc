@@ -75,6 +75,7 @@ void ServerLayer::send_notification(TimePoint now, Resource& res, Observer& obs)
     req.query = obs.query;
     req.accept = obs.accept;
     req.is_notification = true;
+    req.message = nullptr;
     req.now = now;
     req.block2 = Block{0, false, config_.block_szx};  // a notification carries the first block (RFC 7959 §3.4)
     HandlerResult result = res.config.handler(req);

@@ -39,6 +39,28 @@ ApiError ServerLayer::add_resource(std::string path, ResourceConfig resource) {
     return ApiError::Ok;
 }
 
+ApiError ServerLayer::set_proxy_handler(Handler handler) {
+    if (!handler) return ApiError::BadResource;
+    Resource r;
+    r.config.methods = methods::kGet | methods::kPost | methods::kPut | methods::kDelete | methods::kFetch |
+                       (1u << 6) | (1u << 7);  // PATCH, iPATCH (RFC 8132): forwarded like the rest
+    r.config.handler = std::move(handler);
+    proxy_ = std::move(r);
+    return ApiError::Ok;
+}
+
+bool ServerLayer::proxy_options_acceptable(const MessageView& m, const OptionCheck& check) const {
+    if (check.verdict == OptionVerdict::Accept) return true;
+    if (check.problem != OptionProblem::Unrecognized) return false;  // §5.4.3 length, §5.4.5 repeat
+    // §5.4.2, §5.7.1: a proxy forwards an option it does not know when it is safe to
+    // forward, critical or not; one that is unsafe to forward makes the request 4.02.
+    for (std::size_t i = 0; i < m.option_count(); ++i) {
+        const std::uint16_t n = m.option(i).number;
+        if (!recognized_.contains(n) && (n & 0x02) != 0) return false;
+    }
+    return true;
+}
+
 // ---------------------------------------------------------------------------------
 // Dispatch
 
@@ -67,7 +89,9 @@ void ServerLayer::on_request(TimePoint now, const Peer& from, const MessageView&
     ++stats_.requests_received;
 
     Dispatch d{now, from, m, multicast, entry, {}, {}};
-    const OptionCheck check = check_options(m, recognized_);
+    const bool for_proxy = m.find(options::kProxyUri) < m.option_count() || m.find(options::kProxyScheme) < m.option_count();
+    OptionCheck check = check_options(m, recognized_);
+    if (for_proxy && proxy_ && proxy_options_acceptable(m, check)) check = OptionCheck{};
     if (check.verdict == OptionVerdict::RespondBadOption) {
         ++stats_.bad_option_responses;
         reply_error(d, codes::kBadOption);  // §5.4.1
@@ -75,7 +99,7 @@ void ServerLayer::on_request(TimePoint now, const Peer& from, const MessageView&
     }
     if (check.verdict == OptionVerdict::Reject) return;  // a NON request: silently rejected
     if (!read_request(d, check.ignored_mask)) return;
-    if (m.find(options::kProxyUri) < m.option_count() || m.find(options::kProxyScheme) < m.option_count()) {
+    if (for_proxy && !proxy_) {
         ++stats_.proxying_not_supported;
         reply_error(d, codes::kProxyingNotSupported);  // §5.7.2: we are no proxy
         return;
@@ -94,6 +118,10 @@ void ServerLayer::on_request(TimePoint now, const Peer& from, const MessageView&
     if (d.shape.request_block2 && d.shape.request_block2->szx > szx) {
         // A smaller block than asked: the same offset in blocks of our size (RFC 7959 §2.4).
         request_.block2.num = static_cast<std::uint32_t>(d.shape.request_block2->offset() / request_.block2.size());
+    }
+    if (for_proxy) {
+        serve(d, *proxy_, block1);
+        return;
     }
     auto rit = d.slash_in_segment ? resources_.end() : resources_.find(request_.path);
     if (rit == resources_.end()) {
@@ -114,6 +142,7 @@ bool ServerLayer::read_request(Dispatch& d, std::uint64_t ignored_mask) {
     req.accept.reset();
     req.is_notification = false;
     req.exchange_id = 0;
+    req.message = &d.m;
     req.now = d.now;
     bool first_segment = true;
     for (std::size_t i = 0; i < d.m.option_count(); ++i) {
@@ -251,7 +280,7 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
         }
         const std::uint32_t slot = deferred_.acquire();
         deferred_[slot] = Deferred{d.from, token, d.m.type() == MessageType::Con,
-                                   d.now + config_.params.exchange_lifetime()};
+                                   d.now + config_.params.exchange_lifetime(), d.shape};
         deferred_index_.put(req.exchange_id, slot);
         // §5.2.2: acknowledge now, answer later (the ACK counts against the allowance).
         if (d.m.type() == MessageType::Con) {
@@ -326,7 +355,9 @@ ApiError ServerLayer::respond(TimePoint now, std::uint64_t exchange_id, Response
     // §5.2.2: the separate response to a CON request is itself a CON.
     const MessageType type = s.confirmable ? MessageType::Con : MessageType::Non;
     std::vector<std::uint8_t> bytes = messages_.buffer(0);
-    build_response(bytes, config_.block_szx, type, mid, s.token.view(), response, {});
+    // The client's Block2 (a block number, an early smaller size) and the Block1 of a
+    // finished upload hold for a deferred answer too (RFC 7959 §2.3, §2.4).
+    build_response(bytes, config_.block_szx, type, mid, s.token.view(), response, s.shape);
     // The defences hold here too: a separate response to an unverified address within its
     // allowance, or a 4.01 with an Echo in its place, or nothing (RFC 9175 §2.4).
     if (guard_.active() && !guard_.limit_reply(now, s.peer, bytes, type, mid, s.token.view())) return ApiError::Ok;

@@ -43,6 +43,12 @@ public:
 
     // ---- application commands (Endpoint's contract) ----------------------------------
     [[nodiscard]] ApiError add_resource(std::string path, ResourceConfig resource);
+    /// The handler for every request that carries Proxy-Uri or Proxy-Scheme (a forward
+    /// proxy, RFC 7252 §5.7); without one they are answered 5.05 (§5.7.2). It is served
+    /// like a resource that allows every method: Block1 uploads reach it reassembled, it
+    /// sees every option (IncomingRequest::message) and may defer; unrecognized options
+    /// that are safe to forward do not make the request 4.02 (§5.4.2, §5.7.1).
+    [[nodiscard]] ApiError set_proxy_handler(Handler handler);
     [[nodiscard]] ApiError respond(TimePoint now, std::uint64_t exchange_id, Response response);
     std::size_t notify(TimePoint now, const std::string& path);
     [[nodiscard]] std::size_t observer_count(const std::string& path) const;
@@ -97,6 +103,7 @@ private:
         Token token;
         bool confirmable = true;
         TimePoint expires;
+        ResponseShape shape;  ///< the client's Block2, the Block1 to echo (RFC 7959): kept for the answer
     };
     /// The request being dispatched, and what was decided about it so far.
     struct Dispatch {
@@ -112,6 +119,9 @@ private:
 
     // server.cc: dispatch
     bool read_request(Dispatch& d, std::uint64_t ignored_mask);
+    /// For a request to the proxy handler: 4.02 only for an unrecognized option that is
+    /// unsafe to forward (and the length and repetition problems of §5.4.3/§5.4.5).
+    [[nodiscard]] bool proxy_options_acceptable(const MessageView& m, const OptionCheck& check) const;
     void serve(Dispatch& d, Resource& res, std::optional<Block> block1);
     bool reassemble(Dispatch& d, const Block& block1);
     /// RFC 7252 §5.10.8: If-Match / If-None-Match; false when answered 4.12.
@@ -139,6 +149,7 @@ private:
     RecognizedOptions recognized_;
 
     std::map<std::string, Resource, std::less<>> resources_;
+    std::optional<Resource> proxy_;  ///< set_proxy_handler
     SlotPool<Deferred> deferred_;
     FlatMap<std::uint64_t, std::uint32_t, IdHash> deferred_index_;
     /// NON notifications recently sent, so an RST to one ends the observation (RFC 7641 §3.6).
