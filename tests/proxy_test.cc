@@ -4,6 +4,7 @@
 // revalidation, invalidation, bounds).
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <random>
 #include <set>
 #include <string>
@@ -14,6 +15,7 @@
 #include "coap/options/registry.h"
 #include "coap/options/values.h"
 #include "coap/proxy/cache_key.h"
+#include "coap/proxy/forward_proxy.h"
 #include "coap/proxy/response_cache.h"
 #include "test_network.h"
 
@@ -349,3 +351,420 @@ TEST(ProxyCache, EntriesAndBytesAreBoundedLeastRecentlyUsedFirst) {
 }
 
 }  // namespace
+
+// ---- forward proxy --------------------------------------------------------------------
+
+namespace {
+
+using coap::proxy::ForwardProxy;
+using Side = coap::proxy::ForwardProxy::Side;
+
+const coap::Peer kC = coap::Peer::ipv4(0x0a000001, 40000);   // the client
+const coap::Peer kPD = coap::Peer::ipv4(0x0a000002, 5683);   // the proxy, downstream socket
+const coap::Peer kPU = coap::Peer::ipv4(0x0a000002, 41000);  // the proxy, upstream socket
+const coap::Peer kO = coap::Peer::ipv4(0x0a000003, 5683);    // the origin
+
+coap::EndpointConfig patient() {
+    coap::EndpointConfig c;
+    c.separate_response_timeout = Duration::seconds(300);  // the client outwaits the proxy's upstream give-up
+    c.params.nstart = 8;  // several requests to the proxy at once (coalescing)
+    return c;
+}
+
+coap::proxy::ProxyConfig proxy_config() {
+    coap::proxy::ProxyConfig p;
+    p.local_host = "10.0.0.2";
+    p.local_port = 5683;
+    return p;
+}
+
+/// A client, the proxy and an origin on a lossless wire; `drop` can hold back datagrams.
+struct ProxyNet {
+    coap::Xoshiro256 rc{1}, rd{2}, ru{3}, ro{4};
+    coap::Endpoint client{patient(), rc};
+    ForwardProxy proxy;
+    coap::Endpoint origin{coap::EndpointConfig{}, ro};
+    TimePoint now = TimePoint::from_ns(1'000'000'000);
+    std::vector<coap::Event> events;                   // the client's
+    std::vector<std::vector<std::uint8_t>> upstream;   // proxy -> origin datagrams
+    std::function<bool(const coap::Peer& from, const coap::Peer& to)> drop;
+    int origin_calls = 0;
+    std::string body = "hello";
+    std::uint32_t max_age = 60;
+
+    explicit ProxyNet(coap::proxy::ProxyConfig pc = proxy_config())
+        : proxy(coap::EndpointConfig{}, coap::EndpointConfig{}, std::move(pc), rd, ru) {
+        coap::ResourceConfig t;
+        t.methods = coap::methods::kGet | coap::methods::kPut | coap::methods::kFetch;
+        t.handler = [this](const coap::IncomingRequest& in) {
+            ++origin_calls;
+            if (in.method == coap::codes::kPut) return coap::HandlerResult(coap::Response::with(coap::codes::kChanged));
+            coap::Response r = coap::Response::with(coap::codes::kContent, body);
+            r.max_age = max_age;
+            r.options.push_back(opt(coap::options::kETag, "v1"));
+            // §5.10.6.2: a request that names the current ETag gets 2.03.
+            for (std::size_t i = 0; in.message != nullptr && i < in.message->option_count(); ++i) {
+                if (in.message->option(i).number == coap::options::kETag && in.message->option(i).value.as_chars() == "v1") {
+                    coap::Response valid;
+                    valid.code = coap::codes::kValid;
+                    valid.max_age = 30;
+                    valid.options.push_back(opt(coap::options::kETag, "v1"));
+                    return coap::HandlerResult(valid);
+                }
+            }
+            return coap::HandlerResult(r);
+        };
+        EXPECT_EQ(origin.add_resource("t", t), coap::ApiError::Ok);
+        coap::ResourceConfig big;
+        big.handler = [this](const coap::IncomingRequest&) {
+            ++origin_calls;
+            std::string b;
+            for (int i = 0; b.size() < 3000; ++i) b += "line " + std::to_string(i) + "\n";
+            b.resize(3000);
+            return coap::Response::with(coap::codes::kContent, b);
+        };
+        EXPECT_EQ(origin.add_resource("big", big), coap::ApiError::Ok);
+        coap::ResourceConfig odd;
+        odd.handler = [this](const coap::IncomingRequest&) {
+            ++origin_calls;
+            coap::Response r = coap::Response::with(coap::codes::kContent, "odd");
+            r.options.push_back(opt(65002, "u"));  // unregistered, unsafe to forward
+            return r;
+        };
+        EXPECT_EQ(origin.add_resource("odd", odd), coap::ApiError::Ok);
+        coap::ResourceConfig silent;
+        silent.handler = [](const coap::IncomingRequest&) { return coap::HandlerResult::defer(); };
+        EXPECT_EQ(origin.add_resource("silent", silent), coap::ApiError::Ok);
+    }
+
+    bool blocked(const coap::Peer& from, const coap::Peer& to) const { return drop && drop(from, to); }
+
+    void flush() {
+        coap::Transmit t;
+        for (bool any = true; any;) {
+            any = false;
+            while (client.poll_transmit(t)) {
+                any = true;
+                if (!blocked(kC, t.peer)) proxy.handle_datagram(now, Side::Down, kC, coap::Bytes(t.bytes.data(), t.bytes.size()));
+            }
+            while (origin.poll_transmit(t)) {
+                any = true;
+                if (!blocked(kO, t.peer)) proxy.handle_datagram(now, Side::Up, kO, coap::Bytes(t.bytes.data(), t.bytes.size()));
+            }
+            Side side;
+            while (proxy.poll_transmit(side, t)) {
+                any = true;
+                if (side == Side::Down) {
+                    if (!blocked(kPD, t.peer)) client.handle_datagram(now, kPD, coap::Bytes(t.bytes.data(), t.bytes.size()));
+                } else if (t.peer == kO) {  // (an RST to a forger's port goes nowhere)
+                    upstream.push_back(t.bytes);
+                    if (!blocked(kPU, t.peer)) origin.handle_datagram(now, kPU, coap::Bytes(t.bytes.data(), t.bytes.size()));
+                }
+            }
+            coap::Event e;
+            while (client.poll_event(e)) events.push_back(e);
+            while (origin.poll_event(e)) {
+            }
+        }
+    }
+
+    void run_for(Duration d) {
+        const TimePoint end = now + d;
+        flush();
+        while (true) {
+            std::optional<TimePoint> next = client.poll_timeout();
+            for (const auto& t : {origin.poll_timeout(), proxy.poll_timeout()}) {
+                if (t && (!next || *t < *next)) next = t;
+            }
+            if (!next || *next > end) break;
+            now = std::max(now, *next);
+            client.handle_timeout(now);
+            origin.handle_timeout(now);
+            proxy.handle_timeout(now);
+            flush();
+        }
+        now = end;
+    }
+
+    /// Sends a request through the proxy and returns the client's event for it.
+    coap::Event get(std::vector<coap::OwnedOption> options, coap::Code method = coap::codes::kGet, std::string payload = {}) {
+        coap::Request r;
+        r.method = method;
+        r.options = std::move(options);
+        r.payload.assign(payload.begin(), payload.end());
+        const auto sent = client.send_request(now, kPD, std::move(r));
+        EXPECT_TRUE(sent.ok());
+        run_for(Duration::seconds(1));
+        for (const auto& e : events) {
+            if (e.id == sent.id) return e;
+        }
+        run_for(Duration::seconds(300));
+        for (const auto& e : events) {
+            if (e.id == sent.id) return e;
+        }
+        ADD_FAILURE() << "no answer";
+        return {};
+    }
+    coap::Event get(std::string_view uri) { return get({opt(coap::options::kProxyUri, uri)}); }
+};
+
+std::string text(const coap::Event& e) { return std::string(e.message.payload.begin(), e.message.payload.end()); }
+
+std::optional<std::uint64_t> uint_of(const coap::Message& m, std::uint16_t number) {
+    for (const auto& o : m.options) {
+        if (o.number == number) return coap::decode_uint(coap::Bytes(o.value.data(), o.value.size()));
+    }
+    return std::nullopt;
+}
+
+coap::Message parsed(const std::vector<std::uint8_t>& d) {
+    coap::MessageView v;
+    EXPECT_TRUE(coap::parse(coap::Bytes(d.data(), d.size()), v).ok());
+    coap::Message m;
+    m.code = v.code();
+    m.token.assign(v.token().begin(), v.token().end());
+    for (std::size_t i = 0; i < v.option_count(); ++i) m.options.push_back({v.option(i).number, std::vector<std::uint8_t>(v.option(i).value.begin(), v.option(i).value.end())});
+    return m;
+}
+
+}  // namespace
+
+TEST(ForwardProxy, AMissGoesUpstreamOnceAndAFreshHitServesTheRemainingMaxAge) {
+    ProxyNet n;
+    coap::Event e = n.get("coap://10.0.0.3/t");
+    EXPECT_EQ(e.message.code, coap::codes::kContent);
+    EXPECT_EQ(text(e), "hello");
+    EXPECT_EQ(uint_of(e.message, coap::options::kMaxAge), 60u);
+    EXPECT_EQ(n.origin_calls, 1);
+    n.run_for(Duration::seconds(20));
+    e = n.get("coap://10.0.0.3/t");
+    EXPECT_EQ(text(e), "hello");
+    EXPECT_EQ(n.origin_calls, 1);  // no upstream traffic
+    const auto age = uint_of(e.message, coap::options::kMaxAge);
+    ASSERT_TRUE(age.has_value());
+    EXPECT_GE(*age, 38u);  // 60 - the 21 s that passed, rounded down
+    EXPECT_LE(*age, 40u);
+    EXPECT_EQ(n.proxy.stats().hits_fresh, 1u);
+    // The Proxy-Scheme form of the same target is the same entry.
+    e = n.get({opt(coap::options::kProxyScheme, "coap"), opt(coap::options::kUriHost, "10.0.0.3"),
+               opt(coap::options::kUriPath, "t")});
+    EXPECT_EQ(text(e), "hello");
+    EXPECT_EQ(n.origin_calls, 1);
+}
+
+TEST(ForwardProxy, UpstreamRequestsCarryAFreshTokenHopLimitAndNoProxyOptions) {
+    ProxyNet n;
+    coap::Request r;
+    r.options = {opt(coap::options::kProxyUri, "coap://10.0.0.3/t")};
+    ASSERT_TRUE(n.client.send_request(n.now, kPD, std::move(r)).ok());
+    coap::Transmit first;
+    ASSERT_TRUE(n.client.poll_transmit(first));
+    const std::vector<std::uint8_t> client_token = parsed(first.bytes).token;
+    n.proxy.handle_datagram(n.now, Side::Down, kC, coap::Bytes(first.bytes.data(), first.bytes.size()));
+    n.run_for(Duration::seconds(1));
+    ASSERT_FALSE(n.upstream.empty());
+    const coap::Message up = parsed(n.upstream.front());
+    EXPECT_EQ(up.token.size(), 8u);
+    EXPECT_NE(up.token, client_token);
+    EXPECT_EQ(uint_of(up, coap::options::kHopLimit), 16u);  // RFC 8768: inserted
+    for (const auto& o : up.options) {
+        EXPECT_NE(o.number, coap::options::kProxyUri);
+        EXPECT_NE(o.number, coap::options::kProxyScheme);
+    }
+    EXPECT_EQ(n.proxy.stats().hop_limit_inserted, 1u);
+}
+
+TEST(ForwardProxy, HopLimit) {
+    // RFC 8768 §3: 1 ends here with 5.08 and our identifier; 0 is malformed; otherwise decremented.
+    ProxyNet n;
+    coap::Event e = n.get({opt(coap::options::kProxyUri, "coap://10.0.0.3/t"), uint_opt(coap::options::kHopLimit, 1)});
+    EXPECT_EQ(e.message.code, coap::codes::kHopLimitReached);
+    EXPECT_EQ(text(e), "coapbed-proxy");
+    e = n.get({opt(coap::options::kProxyUri, "coap://10.0.0.3/t"), uint_opt(coap::options::kHopLimit, 0)});
+    EXPECT_EQ(e.message.code, coap::codes::kBadRequest);
+    EXPECT_EQ(n.origin_calls, 0);
+    e = n.get({opt(coap::options::kProxyUri, "coap://10.0.0.3/t"), uint_opt(coap::options::kHopLimit, 5)});
+    EXPECT_EQ(e.message.code, coap::codes::kContent);
+    EXPECT_EQ(uint_of(parsed(n.upstream.back()), coap::options::kHopLimit), 4u);
+}
+
+TEST(ForwardProxy, ConcurrentMissesShareOneUpstreamExchange) {
+    ProxyNet n;
+    std::vector<std::uint64_t> ids;
+    for (int i = 0; i < 3; ++i) {
+        coap::Request r;
+        r.options = {opt(coap::options::kProxyUri, "coap://10.0.0.3/t")};
+        ids.push_back(n.client.send_request(n.now, kPD, std::move(r)).id);
+    }
+    n.run_for(Duration::seconds(5));
+    EXPECT_EQ(n.origin_calls, 1);
+    EXPECT_EQ(n.proxy.stats().coalesced, 2u);
+    int answered = 0;
+    for (const auto& e : n.events) answered += e.kind == coap::EventKind::Response && text(e) == "hello";
+    EXPECT_EQ(answered, 3);
+}
+
+TEST(ForwardProxy, TargetsItRefusesAndWhy) {
+    ProxyNet n;
+    coap::Event e = n.get("http://10.0.0.3/t");
+    EXPECT_EQ(e.message.code, coap::codes::kBadOption);
+    EXPECT_EQ(text(e), "Proxy-Uri: unsupported-scheme");
+    EXPECT_EQ(n.get("coaps://10.0.0.3/t").message.code, coap::codes::kProxyingNotSupported);
+    EXPECT_EQ(n.get("coap://10.0.0.2/t").message.code, coap::codes::kNotFound);  // the proxy itself
+    EXPECT_EQ(n.get("coap://origin.example/t").message.code, coap::codes::kBadGateway);  // no resolver
+    EXPECT_EQ(n.origin_calls, 0);
+    coap::proxy::ProxyConfig pc = proxy_config();
+    pc.allow = [](const Target&, const coap::Peer& p) { return p != kO; };
+    ProxyNet guarded(pc);
+    EXPECT_EQ(guarded.get("coap://10.0.0.3/t").message.code, coap::codes::kForbidden);
+    EXPECT_EQ(guarded.origin_calls, 0);
+    // A resolver for names: the host is sent as Uri-Host.
+    pc = proxy_config();
+    pc.resolve = [](const Target& t) -> std::optional<coap::Peer> {
+        if (t.host == "origin.example") return coap::Peer::ipv4(0x0a000003, t.port);
+        return std::nullopt;
+    };
+    ProxyNet named(pc);
+    e = named.get("coap://Origin.Example/t");
+    EXPECT_EQ(e.message.code, coap::codes::kContent);
+    bool uri_host = false;
+    for (const auto& o : parsed(named.upstream.back()).options) {
+        uri_host |= o.number == coap::options::kUriHost && std::string(o.value.begin(), o.value.end()) == "origin.example";
+    }
+    EXPECT_TRUE(uri_host);
+}
+
+TEST(ForwardProxy, UpstreamFailuresBecome504And502) {
+    ProxyNet n;
+    n.drop = [](const coap::Peer& from, const coap::Peer&) { return from == kPU; };  // the origin never hears us
+    coap::Event e = n.get("coap://10.0.0.3/t");
+    EXPECT_EQ(e.message.code, coap::codes::kGatewayTimeout);
+    EXPECT_EQ(n.proxy.stats().upstream_timeouts, 1u);
+    n.drop = nullptr;
+    e = n.get("coap://10.0.0.3/silent");  // an empty ACK upstream, then nothing
+    EXPECT_EQ(e.message.code, coap::codes::kGatewayTimeout);
+    e = n.get("coap://10.0.0.3/odd");  // §5.7.1: an unsafe option the proxy does not know
+    EXPECT_EQ(e.message.code, coap::codes::kBadGateway);
+    EXPECT_EQ(n.proxy.inflight(), 0u);
+}
+
+TEST(ForwardProxy, OnlyTheOriginsAddressPortAndTokenAreAccepted) {
+    // PROXY.md §3.1: forged responses from another port, or with another token, are
+    // dropped; the real one is what gets cached and served.
+    ProxyNet n;
+    n.drop = [](const coap::Peer& from, const coap::Peer&) { return from == kO; };  // hold the origin's answers
+    coap::Request r;
+    r.options = {opt(coap::options::kProxyUri, "coap://10.0.0.3/t")};
+    const auto id = n.client.send_request(n.now, kPD, std::move(r)).id;
+    n.run_for(Duration::milliseconds(100));
+    ASSERT_FALSE(n.upstream.empty());
+    const coap::Message up = parsed(n.upstream.front());
+    auto forge = [&](const coap::Peer& from, std::vector<std::uint8_t> token) {
+        coap::Message f;
+        f.type = coap::MessageType::Non;
+        f.code = coap::codes::kContent;
+        f.message_id = 999;
+        f.token = std::move(token);
+        f.options.push_back(uint_opt(coap::options::kMaxAge, 0xFFFFFFFFu));
+        f.payload = {'e', 'v', 'i', 'l'};
+        const auto d = coap::encode(f);
+        n.proxy.handle_datagram(n.now, Side::Up, from, coap::Bytes(d.data(), d.size()));
+    };
+    forge(coap::Peer::ipv4(0x0a000003, 9999), up.token);  // right token, wrong port
+    std::vector<std::uint8_t> wrong = up.token;
+    wrong[0] ^= 1;
+    forge(kO, wrong);  // right address, wrong token
+    n.drop = nullptr;
+    n.run_for(Duration::seconds(10));  // the origin's retransmitted answer... or ours: the real one arrives
+    const coap::Event* got = nullptr;
+    for (const auto& e : n.events) got = e.id == id ? &e : got;
+    ASSERT_NE(got, nullptr);
+    EXPECT_EQ(text(*got), "hello");
+    EXPECT_EQ(text(n.get("coap://10.0.0.3/t")), "hello");  // and what is cached
+}
+
+TEST(ForwardProxy, BlockwiseBodiesAreStoredAndServedWithoutRefetching) {
+    // Store-and-forward: the client's Block2 continuations are served from the stored
+    // body; a second transfer within Max-Age costs the origin nothing.
+    ProxyNet n;
+    coap::Event e = n.get("coap://10.0.0.3/big");
+    ASSERT_EQ(e.message.code, coap::codes::kContent);
+    EXPECT_EQ(e.message.payload.size(), 3000u);
+    const int fetch = n.origin_calls;  // one upstream transfer: three 1024-byte blocks
+    EXPECT_EQ(fetch, 3);
+    e = n.get("coap://10.0.0.3/big");
+    EXPECT_EQ(e.message.payload.size(), 3000u);
+    EXPECT_EQ(n.origin_calls, fetch);
+    // A client that asks for small blocks up front (RFC 7959 §2.4) gets them.
+    coap::Request r;
+    r.options = {opt(coap::options::kProxyUri, "coap://10.0.0.3/big")};
+    r.block2_szx = 2;
+    const auto id = n.client.send_request(n.now, kPD, std::move(r)).id;
+    n.run_for(Duration::seconds(5));
+    for (const auto& ev : n.events) {
+        if (ev.id == id) {
+            EXPECT_EQ(ev.message.payload.size(), 3000u);
+        }
+    }
+    EXPECT_EQ(n.origin_calls, fetch);
+}
+
+TEST(ForwardProxy, ChangesInvalidateAndStaleEntriesAreRevalidatedByETag) {
+    ProxyNet n;
+    n.max_age = 10;
+    EXPECT_EQ(text(n.get("coap://10.0.0.3/t")), "hello");
+    EXPECT_EQ(n.origin_calls, 1);
+    // A client that holds the current ETag gets 2.03 from the cache (§5.10.6.2).
+    coap::Event e = n.get({opt(coap::options::kProxyUri, "coap://10.0.0.3/t"), opt(coap::options::kETag, "v1")});
+    EXPECT_EQ(e.message.code, coap::codes::kValid);
+    EXPECT_EQ(n.origin_calls, 1);
+    // Stale: revalidated upstream with the stored ETag; 2.03 makes it fresh for 30 s.
+    n.run_for(Duration::seconds(15));
+    e = n.get("coap://10.0.0.3/t");
+    EXPECT_EQ(e.message.code, coap::codes::kContent);
+    EXPECT_EQ(text(e), "hello");
+    EXPECT_EQ(n.origin_calls, 2);
+    EXPECT_EQ(n.proxy.stats().revalidated, 1u);
+    const auto age = uint_of(e.message, coap::options::kMaxAge);
+    ASSERT_TRUE(age.has_value());
+    EXPECT_GE(*age, 28u);
+    // A PUT to the target (2.04) makes the entry stale: the next GET goes upstream.
+    EXPECT_EQ(n.get({opt(coap::options::kProxyUri, "coap://10.0.0.3/t")}, coap::codes::kPut, "new").message.code,
+              coap::codes::kChanged);
+    const int after_put = n.origin_calls;
+    n.get("coap://10.0.0.3/t");
+    EXPECT_EQ(n.origin_calls, after_put + 1);
+}
+
+TEST(ForwardProxy, UnknownOptionsUnsafeToForwardAre402AndSafeOnesAreForwarded) {
+    ProxyNet n;
+    coap::Event e = n.get({opt(coap::options::kProxyUri, "coap://10.0.0.3/t"), opt(65002, "x")});
+    EXPECT_EQ(e.message.code, coap::codes::kBadOption);
+    EXPECT_EQ(n.origin_calls, 0);
+    // 65001: critical, safe to forward, unknown: forwarded (the origin then judges it).
+    e = n.get({opt(coap::options::kProxyUri, "coap://10.0.0.3/t"), opt(65001, "y")});
+    bool forwarded = false;
+    for (const auto& o : parsed(n.upstream.back()).options) forwarded |= o.number == 65001;
+    EXPECT_TRUE(forwarded);
+    EXPECT_EQ(e.message.code, coap::codes::kBadOption);  // the origin's 4.02, passed on
+}
+
+TEST(ForwardProxy, UpstreamExchangesAreBounded) {
+    coap::proxy::ProxyConfig pc = proxy_config();
+    pc.max_inflight = 4;
+    ProxyNet n(pc);
+    n.drop = [](const coap::Peer& from, const coap::Peer&) { return from == kPU; };
+    for (int i = 0; i < 10; ++i) {
+        coap::Request r;
+        r.options = {opt(coap::options::kProxyUri, "coap://10.0.0.3/t" + std::to_string(i))};
+        ASSERT_TRUE(n.client.send_request(n.now, kPD, std::move(r)).ok());
+    }
+    n.run_for(Duration::seconds(1));
+    EXPECT_EQ(n.proxy.inflight(), 4u);
+    EXPECT_EQ(n.proxy.stats().busy, 6u);
+    int busy = 0;
+    for (const auto& e : n.events) busy += e.message.code == coap::codes::kServiceUnavailable;
+    EXPECT_EQ(busy, 6);
+    n.run_for(Duration::seconds(500));  // NSTART 1 toward the origin: one after the other
+    EXPECT_EQ(n.proxy.inflight(), 0u);
+}

@@ -55,6 +55,9 @@ struct TargetResult {
 [[nodiscard]] TargetResult proxy_target(const MessageView& m, std::string_view local_host, std::uint16_t local_port,
                                         Target& out, bool strict = false);
 
+/// The target alone, framed like the key: what a 2.01/2.02/2.04 invalidates.
+[[nodiscard]] std::string target_id(const Target& target);
+
 /// Whether option `number` is part of the cache key of a request (§5.4.6, §5.6): not
 /// when its NoCacheKey bits are set, not when the target or the proxy interprets it
 /// (Proxy-*, Uri-*, Observe, ETag, Block1/2, Size1/2, Hop-Limit, Echo), and not

@@ -1,0 +1,307 @@
+#include "coap/proxy/forward_proxy.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+
+#include "coap/options/registry.h"
+#include "coap/options/values.h"
+
+namespace coap::proxy {
+
+namespace {
+
+constexpr std::uint32_t kBusyRetrySeconds = 2;  // Max-Age of a 5.03 (RFC 7252 §5.9.3.4)
+
+/// Options that concern one hop (this proxy and its client, or this proxy and the
+/// origin) and are never copied across it.
+bool hop_by_hop(std::uint16_t n) {
+    switch (n) {
+        case options::kProxyUri:
+        case options::kProxyScheme:
+        case options::kUriHost:
+        case options::kUriPort:
+        case options::kUriPath:
+        case options::kUriQuery:   // rebuilt from the target
+        case options::kBlock1:
+        case options::kBlock2:
+        case options::kSize1:
+        case options::kSize2:      // store-and-forward: each side has its own transfer (RFC 7959 §2.10)
+        case options::kObserve:    // not yet through the proxy
+        case options::kEcho:       // RFC 9175 §2.2: between two endpoints
+        case options::kRequestTag: // RFC 9175 §3: names one hop's Block1 transfer
+        case options::kHopLimit:   // RFC 8768: replaced by the decremented value
+        case options::kMaxAge:     // carried in Response::max_age
+            return true;
+        default:
+            return false;
+    }
+}
+
+std::optional<Peer> ip_literal(const Target& t) {
+    if (t.host_kind == HostKind::IPv4) {
+        in_addr a{};
+        if (inet_pton(AF_INET, t.host.c_str(), &a) == 1) return Peer::ipv4(ntohl(a.s_addr), t.port);
+    } else if (t.host_kind == HostKind::IPv6) {
+        std::uint8_t a[16];
+        if (inet_pton(AF_INET6, t.host.c_str(), a) == 1) return Peer::ipv6(a, t.port);
+    }
+    return std::nullopt;  // a reg-name: the driver's resolver, if it gave one
+}
+
+std::vector<std::uint8_t> to_bytes(Bytes b) { return std::vector<std::uint8_t>(b.begin(), b.end()); }
+
+}  // namespace
+
+ForwardProxy::ForwardProxy(EndpointConfig down, EndpointConfig up, ProxyConfig config, Random& down_rng,
+                           Random& up_rng)
+    : config_(std::move(config)), down_(std::move(down), down_rng), up_(std::move(up), up_rng),
+      cache_(config_.cache_config) {
+    if (!config_.resolve) config_.resolve = ip_literal;
+    (void)down_.set_proxy_handler([this](const IncomingRequest& req) { return on_request(req); });
+}
+
+// ---- driving ------------------------------------------------------------------------
+
+void ForwardProxy::handle_datagram(TimePoint now, Side side, const Peer& from, Bytes datagram) {
+    (side == Side::Down ? down_ : up_).handle_datagram(now, from, datagram);
+    pump(now);
+}
+
+void ForwardProxy::handle_timeout(TimePoint now) {
+    down_.handle_timeout(now);
+    up_.handle_timeout(now);
+    pump(now);
+}
+
+void ForwardProxy::handle_unreachable(TimePoint now, Side side, const Peer& peer) {
+    (side == Side::Down ? down_ : up_).handle_unreachable(now, peer);
+    pump(now);
+}
+
+bool ForwardProxy::poll_transmit(Side& side, Transmit& into) {
+    if (down_.poll_transmit(into)) {
+        side = Side::Down;
+        return true;
+    }
+    if (up_.poll_transmit(into)) {
+        side = Side::Up;
+        return true;
+    }
+    return false;
+}
+
+std::optional<TimePoint> ForwardProxy::poll_timeout() const {
+    const std::optional<TimePoint> a = down_.poll_timeout(), b = up_.poll_timeout();
+    if (!a) return b;
+    if (!b) return a;
+    return std::min(*a, *b);
+}
+
+void ForwardProxy::pump(TimePoint now) {
+    while (down_.poll_event(event_)) {
+        // A separate response the client never acknowledged: nothing more to do here.
+    }
+    while (up_.poll_event(event_)) {
+        if (event_.kind == EventKind::Response || event_.kind == EventKind::RequestFailed) {
+            finish(now, event_.id, event_);
+        }
+    }
+}
+
+// ---- requests -------------------------------------------------------------------------
+
+Response ForwardProxy::error(Code code, std::string_view diagnostic, std::uint64_t& counter) {
+    ++counter;
+    Response r = Response::with(code, diagnostic);  // §5.5.2: a diagnostic payload
+    if (code == codes::kServiceUnavailable) r.max_age = kBusyRetrySeconds;
+    return r;
+}
+
+bool ForwardProxy::is_self(const Target& t) const {
+    // §5.10.2: a proxy recognises all its names and addresses, so as not to loop to itself.
+    if (t.port != config_.local_port) return false;
+    if (t.host == config_.local_host) return true;
+    return std::find(config_.names.begin(), config_.names.end(), t.host) != config_.names.end();
+}
+
+Response ForwardProxy::from_entry(const ResponseCache::Entry& e, std::uint32_t max_age) const {
+    Response r;
+    r.code = e.code;
+    r.options = e.options;
+    r.payload = e.payload;
+    r.max_age = max_age;  // §5.6.1: what is left of the freshness
+    return r;
+}
+
+HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
+    ++stats_.requests;
+    if (req.message == nullptr) return error(codes::kInternalServerError, "", stats_.bad_gateway);
+    const MessageView& m = *req.message;
+    const TimePoint now = req.now;
+
+    // RFC 8768 §3: Hop-Limit.
+    std::optional<std::uint8_t> hop_limit;
+    if (const std::size_t i = m.find(options::kHopLimit); i < m.option_count()) {
+        const std::optional<std::uint64_t> v = decode_uint(m.option(i).value);
+        if (!v || *v == 0 || *v > 255) return error(codes::kBadRequest, "Hop-Limit 0", stats_.bad_hop_limit);
+        if (*v == 1) return error(codes::kHopLimitReached, config_.identifier, stats_.hop_limit_reached);
+        hop_limit = static_cast<std::uint8_t>(*v - 1);
+    } else if (config_.insert_hop_limit) {
+        hop_limit = config_.initial_hop_limit;
+        ++stats_.hop_limit_inserted;
+    }
+
+    // §5.7.1: an option the proxy does not know and that is unsafe to forward stops the request.
+    for (std::size_t i = 0; i < m.option_count(); ++i) {
+        const std::uint16_t n = m.option(i).number;
+        if (find_option(n) == nullptr && is_unsafe(n)) return error(codes::kBadOption, "unsafe option", stats_.unsafe_option);
+    }
+    Target target;
+    const TargetResult tr = proxy_target(m, config_.local_host, config_.local_port, target);
+    if (!tr.ok()) {
+        // §5.10.2 leaves the code open; 4.02 as for any option whose value is not acceptable.
+        const std::string why = std::string(m.find(options::kProxyUri) < m.option_count() ? "Proxy-Uri: " : "Uri-*: ") +
+                                std::string(to_string(tr.uri.error));
+        return error(codes::kBadOption, why, stats_.bad_target);
+    }
+    if (target.scheme == Scheme::Coaps) {
+        return error(codes::kProxyingNotSupported, "no DTLS upstream", stats_.scheme_not_supported);
+    }
+    if (is_self(target)) return error(codes::kNotFound, "", stats_.self_target);
+    const std::optional<Peer> origin = config_.resolve(target);
+    if (!origin) return error(codes::kBadGateway, "cannot resolve " + target.host, stats_.bad_gateway);
+    if (config_.allow && !config_.allow(target, *origin)) return error(codes::kForbidden, "", stats_.not_allowed);
+
+    const bool safe = req.method == codes::kGet || req.method == codes::kFetch;
+    std::string key;
+    const ResponseCache::Entry* stale = nullptr;
+    if (config_.cache && safe) {
+        const std::size_t b2 = m.find(options::kBlock2);
+        const bool continuation = b2 < m.option_count() && decode_uint(m.option(b2).value).value_or(0) >= 16;
+        key = cache_key(m, target, continuation);
+        const ResponseCache::Lookup hit = cache_.lookup(now, key);
+        if (hit.entry != nullptr && hit.fresh) {
+            ++stats_.hits_fresh;
+            const std::vector<std::uint8_t>* etag = hit.entry->etag();
+            if (etag != nullptr && hit.entry->code == codes::kContent) {
+                for (std::size_t i = 0; i < m.option_count(); ++i) {
+                    const Option o = m.option(i);
+                    if (o.number != options::kETag || o.value != Bytes(etag->data(), etag->size())) continue;
+                    // §5.10.6.2: the client's representation is still the current one.
+                    ++stats_.hits_not_modified;
+                    Response valid;
+                    valid.code = codes::kValid;
+                    valid.options.push_back(OwnedOption{options::kETag, *etag});
+                    valid.max_age = hit.max_age;
+                    return valid;
+                }
+            }
+            return from_entry(*hit.entry, hit.max_age);
+        }
+        ++stats_.misses;
+        stale = hit.entry;
+        if (config_.coalesce) {
+            if (auto it = by_key_.find(key); it != by_key_.end()) {
+                Inflight& in = inflight_.at(it->second);
+                if (in.waiters.size() >= config_.max_waiters_per_exchange) {
+                    return error(codes::kServiceUnavailable, "", stats_.busy);
+                }
+                in.waiters.push_back(Waiter{req.exchange_id});
+                ++stats_.coalesced;
+                return HandlerResult::defer();
+            }
+        }
+    }
+    if (inflight_.size() >= config_.max_inflight) return error(codes::kServiceUnavailable, "", stats_.busy);
+
+    Request up;
+    up.method = req.method;
+    up.confirmable = true;
+    up.options = target.options;
+    const bool revalidate = stale != nullptr && stale->etag() != nullptr;
+    for (std::size_t i = 0; i < m.option_count(); ++i) {
+        const Option o = m.option(i);
+        if (hop_by_hop(o.number)) continue;
+        if (revalidate && o.number == options::kETag) continue;  // ours instead (§5.6.2)
+        up.options.push_back(OwnedOption{o.number, to_bytes(o.value)});
+    }
+    if (hop_limit) up.options.push_back(OwnedOption{options::kHopLimit, encode_uint(*hop_limit)});
+    if (revalidate) {
+        up.options.push_back(OwnedOption{options::kETag, *stale->etag()});
+        ++stats_.revalidations;
+    }
+    std::stable_sort(up.options.begin(), up.options.end(),
+                     [](const OwnedOption& a, const OwnedOption& b) { return a.number < b.number; });
+    up.payload = req.payload;  // a Block1 upload arrives reassembled (store-and-forward)
+    const SendResult sent = up_.send_request(now, *origin, std::move(up));
+    if (!sent.ok()) return error(codes::kServiceUnavailable, "", stats_.busy);
+    ++stats_.forwarded;
+    Inflight in;
+    in.key = key;
+    in.target = target_id(target);
+    in.method = req.method;
+    in.revalidating = revalidate;
+    in.waiters.push_back(Waiter{req.exchange_id});
+    if (!key.empty() && config_.coalesce) by_key_[key] = sent.id;
+    inflight_.emplace(sent.id, std::move(in));
+    return HandlerResult::defer();
+}
+
+// ---- responses ------------------------------------------------------------------------
+
+void ForwardProxy::finish(TimePoint now, std::uint64_t upstream_id, const Event& e) {
+    auto it = inflight_.find(upstream_id);
+    if (it == inflight_.end()) return;
+    Inflight in = std::move(it->second);
+    inflight_.erase(it);
+    if (!in.key.empty()) {
+        auto k = by_key_.find(in.key);
+        if (k != by_key_.end() && k->second == upstream_id) by_key_.erase(k);
+    }
+    Response out;
+    if (e.kind == EventKind::RequestFailed) {
+        if (e.reason == FailReason::Timeout) {
+            out = error(codes::kGatewayTimeout, "", stats_.upstream_timeouts);
+        } else {
+            out = error(codes::kBadGateway, to_string(e.reason), stats_.bad_gateway);
+        }
+    } else {
+        ++stats_.upstream_responses;
+        const Message& r = e.message;
+        bool unsafe_unknown = false;
+        Message kept;  // the response without its hop-by-hop options
+        kept.code = r.code;
+        for (const OwnedOption& o : r.options) {
+            if (find_option(o.number) == nullptr && is_unsafe(o.number)) unsafe_unknown = true;
+            if (!hop_by_hop(o.number) || o.number == options::kMaxAge) kept.options.push_back(o);
+        }
+        kept.payload = r.payload;
+        if (unsafe_unknown) {
+            out = error(codes::kBadGateway, "unsafe option in response", stats_.bad_gateway);  // §5.7.1
+        } else if (in.revalidating && r.code == codes::kValid && cache_.revalidate(now, in.key, kept)) {
+            ++stats_.revalidated;
+            const ResponseCache::Lookup l = cache_.lookup(now, in.key);
+            out = from_entry(*l.entry, l.max_age);
+        } else {
+            if (!in.key.empty()) (void)cache_.store(now, in.key, in.target, kept);
+            if (r.code == codes::kCreated || r.code == codes::kDeleted || r.code == codes::kChanged) {
+                cache_.invalidate(now, in.target);  // §5.9.1.1, §5.9.1.2, §5.9.1.4
+            }
+            out.code = r.code;
+            for (const OwnedOption& o : kept.options) {
+                if (o.number == options::kMaxAge) {
+                    const std::optional<std::uint64_t> v = decode_uint(Bytes(o.value.data(), o.value.size()));
+                    if (v && *v <= 0xFFFFFFFFu) out.max_age = static_cast<std::uint32_t>(*v);
+                } else {
+                    out.options.push_back(o);
+                }
+            }
+            out.payload = kept.payload;
+        }
+    }
+    for (const Waiter& w : in.waiters) (void)down_.respond(now, w.exchange_id, out);
+}
+
+}  // namespace coap::proxy

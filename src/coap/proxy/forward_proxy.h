@@ -1,0 +1,159 @@
+// A CoAP forward proxy with a response cache (RFC 7252 §5.6, §5.7), sans-I/O like the
+// rest of the engine. It owns two endpoints: `downstream` (the server role, where
+// clients send Proxy-Uri / Proxy-Scheme requests) and `upstream` (the client role, toward
+// the origins), with the cache (response_cache.h) and the table of upstream exchanges in
+// flight between them.
+//
+// Driving it (the Endpoint contract, with a side per datagram):
+//
+//     proxy.handle_datagram(now, Side::Down or Side::Up, peer, bytes);
+//     proxy.handle_timeout(now);                      // when poll_timeout() has passed
+//     Side side; Transmit t;
+//     while (proxy.poll_transmit(side, t)) send on `side`'s socket;
+//     arm the timer at proxy.poll_timeout();
+//
+// What it does with a request (each rule has a test in tests/proxy_test.cc):
+// - Hop-Limit (RFC 8768): inserted (16) when absent, decremented when present; a request
+//   that arrives with 1 is answered 5.08 with our identifier as its diagnostic payload;
+//   0 is malformed (4.00).
+// - The target (cache_key.h): an invalid Proxy-Uri, or Proxy-Scheme + Uri-* that make no
+//   URI, is 4.02 with the reason; coaps (no DTLS upstream) is 5.05; a target that is the
+//   proxy itself is answered 4.04 (never forwarded); a host the resolver cannot map, 5.02;
+//   a target the allow-list refuses, 4.03.
+// - GET and FETCH are served from the cache while fresh (Max-Age = what is left); a
+//   request whose ETag matches a fresh entry gets 2.03 (§5.10.6.2); a stale entry with
+//   an ETag is revalidated upstream with it (§5.6.2); misses for one key share one
+//   upstream exchange (coalescing). Other methods are forwarded; a 2.01/2.02/2.04 makes
+//   the target's entries stale.
+// - Upstream requests carry fresh random tokens of the upstream endpoint's length (8
+//   bytes by default; never the client's) and its random MIDs; the upstream endpoint
+//   matches a response by the origin's exact address and port and the token. Bodies
+//   are reassembled upstream (Block2) and served downstream block by block from the
+//   stored response (store-and-forward: a Block2 continuation never refetches while the
+//   entry is fresh). Proxy-*, Uri-*, Block1/2, Size1/2, Observe, Echo and Request-Tag are
+//   hop-by-hop here and not forwarded.
+// - An upstream time-out is 5.04; an RST, a response the upstream endpoint rejects (an
+//   unrecognized critical option) or one with an unrecognized option unsafe to forward
+//   (§5.7.1) is 5.02.
+// The downstream endpoint keeps its server defences (EndpointConfig::defences: Echo,
+// amplification limit, rate limit), which matter more here: the origin only sees the
+// proxy (RFC 9175 §2.4).
+//
+// Bounds: the cache's (CacheConfig), max_inflight upstream exchanges (past it: 5.03 with
+// Max-Age), max_waiters_per_exchange coalesced requests, and the two endpoints' own.
+// Not yet: Observe through the proxy (requests are forwarded without Observe and answered
+// as plain responses), upstream DTLS, per-exchange upstream ports.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "coap/endpoint/endpoint.h"
+#include "coap/proxy/cache_key.h"
+#include "coap/proxy/response_cache.h"
+
+namespace coap::proxy {
+
+struct ProxyConfig {
+    bool cache = true;
+    CacheConfig cache_config;
+    bool coalesce = true;                 ///< misses for one key share one upstream exchange
+    std::size_t max_inflight = 256;       ///< upstream exchanges at once
+    std::size_t max_waiters_per_exchange = 64;
+    bool insert_hop_limit = true;         ///< RFC 8768 §3
+    std::uint8_t initial_hop_limit = 16;
+    std::string identifier = "coapbed-proxy";  ///< in 5.08 diagnostics (no spaces)
+    /// The proxy's own address as text and port (the request's destination): a
+    /// Proxy-Scheme request without Uri-Host targets it (§6.5), and a target equal to it
+    /// (or to one of `names`) is the proxy itself.
+    std::string local_host = "127.0.0.1";
+    std::uint16_t local_port = 5683;
+    std::vector<std::string> names;       ///< other names and addresses of the proxy
+    /// The origin's address for a target, or nothing (5.02). Default: IP literals only.
+    std::function<std::optional<Peer>(const Target&)> resolve;
+    /// Whether the proxy may send to this target at this address (default: any but itself). 4.03 if not.
+    std::function<bool(const Target&, const Peer&)> allow;
+};
+
+struct ProxyStats {
+    std::uint64_t requests = 0;           ///< requests that reached the proxy handler
+    std::uint64_t hits_fresh = 0;         ///< answered from a fresh entry
+    std::uint64_t hits_not_modified = 0;  ///< of them, 2.03 to the client's ETag
+    std::uint64_t misses = 0;             ///< GET/FETCH with no fresh entry
+    std::uint64_t revalidations = 0;      ///< upstream requests with our stored ETag
+    std::uint64_t revalidated = 0;        ///< answered 2.03 upstream: entry fresh again
+    std::uint64_t coalesced = 0;          ///< requests that joined an exchange in flight
+    std::uint64_t forwarded = 0;          ///< upstream requests sent
+    std::uint64_t upstream_responses = 0;
+    std::uint64_t upstream_timeouts = 0;  ///< 5.04 sent
+    std::uint64_t bad_gateway = 0;        ///< 5.02 sent (reset, rejected, unsafe option, unresolvable)
+    std::uint64_t busy = 0;               ///< 5.03 sent: max_inflight or the upstream endpoint full
+    std::uint64_t bad_target = 0;         ///< 4.02 sent: the target is not a valid URI
+    std::uint64_t unsafe_option = 0;      ///< 4.02 sent: an unknown option unsafe to forward (§5.7.1)
+    std::uint64_t scheme_not_supported = 0;  ///< 5.05 sent (coaps)
+    std::uint64_t self_target = 0;        ///< 4.04 sent: the target is the proxy
+    std::uint64_t not_allowed = 0;        ///< 4.03 sent
+    std::uint64_t hop_limit_reached = 0;  ///< 5.08 sent
+    std::uint64_t hop_limit_inserted = 0;
+    std::uint64_t bad_hop_limit = 0;      ///< 4.00 sent (Hop-Limit 0)
+};
+
+class ForwardProxy {
+public:
+    enum class Side : std::uint8_t { Down, Up };
+
+    /// `down_rng` and `up_rng` must outlive the proxy.
+    ForwardProxy(EndpointConfig down, EndpointConfig up, ProxyConfig config, Random& down_rng, Random& up_rng);
+    ForwardProxy(const ForwardProxy&) = delete;
+    ForwardProxy& operator=(const ForwardProxy&) = delete;
+
+    void handle_datagram(TimePoint now, Side side, const Peer& from, Bytes datagram);
+    void handle_timeout(TimePoint now);
+    void handle_unreachable(TimePoint now, Side side, const Peer& peer);
+    /// The next datagram to send, and on which side; false when there is none.
+    [[nodiscard]] bool poll_transmit(Side& side, Transmit& into);
+    [[nodiscard]] std::optional<TimePoint> poll_timeout() const;
+
+    [[nodiscard]] Endpoint& downstream() noexcept { return down_; }
+    [[nodiscard]] Endpoint& upstream() noexcept { return up_; }
+    [[nodiscard]] const ResponseCache& cache() const noexcept { return cache_; }
+    [[nodiscard]] const ProxyStats& stats() const noexcept { return stats_; }
+    [[nodiscard]] std::size_t inflight() const noexcept { return inflight_.size(); }
+
+private:
+    struct Waiter {
+        std::uint64_t exchange_id;  ///< the downstream request, deferred
+    };
+    struct Inflight {
+        std::string key;          ///< "" for a request that is not cached (not GET/FETCH)
+        std::string target;       ///< the canonical target, for invalidation
+        Code method;
+        bool revalidating = false;  ///< sent with our stored ETag
+        std::vector<Waiter> waiters;
+    };
+
+    HandlerResult on_request(const IncomingRequest& req);
+    HandlerResult forward(const IncomingRequest& req, const Target& target, const Peer& origin, std::string key,
+                          std::string target_text, std::optional<std::uint8_t> hop_limit);
+    Response from_entry(const ResponseCache::Entry& e, std::uint32_t max_age) const;
+    void pump(TimePoint now);
+    void finish(TimePoint now, std::uint64_t upstream_id, const Event& e);
+    bool is_self(const Target& t) const;
+    Response error(Code code, std::string_view diagnostic, std::uint64_t& counter);
+
+    ProxyConfig config_;
+    Endpoint down_;
+    Endpoint up_;
+    ResponseCache cache_;
+    std::unordered_map<std::uint64_t, Inflight> inflight_;      ///< by upstream request id
+    std::unordered_map<std::string, std::uint64_t> by_key_;     ///< key -> upstream request id (coalescing)
+    ProxyStats stats_;
+    Event event_;  ///< reused for polling
+};
+
+}  // namespace coap::proxy
