@@ -424,6 +424,14 @@ struct ProxyNet {
             return coap::Response::with(coap::codes::kContent, b);
         };
         EXPECT_EQ(origin.add_resource("big", big), coap::ApiError::Ok);
+        coap::ResourceConfig fresh_never;  // block-wise, Max-Age 0: never cached
+        fresh_never.handler = [this](const coap::IncomingRequest&) {
+            ++origin_calls;
+            coap::Response r = coap::Response::with(coap::codes::kContent, std::string(2500, 'z'));
+            r.max_age = 0;
+            return r;
+        };
+        EXPECT_EQ(origin.add_resource("live", fresh_never), coap::ApiError::Ok);
         coap::ResourceConfig odd;
         odd.handler = [this](const coap::IncomingRequest&) {
             ++origin_calls;
@@ -767,4 +775,30 @@ TEST(ForwardProxy, UpstreamExchangesAreBounded) {
     EXPECT_EQ(busy, 6);
     n.run_for(Duration::seconds(500));  // NSTART 1 toward the origin: one after the other
     EXPECT_EQ(n.proxy.inflight(), 0u);
+}
+
+TEST(ForwardProxy, BodiesTheCacheDoesNotKeepServeTheirTransferOnce) {
+    // Max-Age 0: not cached, but the client's Block2 continuations come from the body
+    // kept for its transfer: one upstream fetch (3 blocks) per transfer, not one per block.
+    ProxyNet n;
+    coap::Event e = n.get("coap://10.0.0.3/live");
+    ASSERT_EQ(e.message.code, coap::codes::kContent);
+    EXPECT_EQ(e.message.payload.size(), 2500u);
+    EXPECT_EQ(n.origin_calls, 3);
+    EXPECT_EQ(n.proxy.stats().transfer_hits, 2u);
+    EXPECT_EQ(n.proxy.cache().size(), 0u);
+    // The next transfer fetches again (Max-Age 0), once.
+    n.get("coap://10.0.0.3/live");
+    EXPECT_EQ(n.origin_calls, 6);
+    // Bounded: with room for one body, a second transfer's body displaces the first.
+    coap::proxy::ProxyConfig pc = proxy_config();
+    pc.max_transfers = 1;
+    ProxyNet small(pc);
+    small.get("coap://10.0.0.3/live");
+    small.get("coap://10.0.0.3/live?other");
+    EXPECT_LE(small.proxy.transfers(), 1u);
+    EXPECT_GE(small.proxy.stats().transfers_dropped, 1u);
+    // Kept for a while only.
+    small.run_for(Duration::seconds(100));
+    EXPECT_EQ(small.proxy.transfers(), 0u);
 }

@@ -54,6 +54,7 @@ constexpr std::string_view kMainUsage =
     "  get|post|put|delete|fetch|observe URI [options]\n"
     "               send a request over UDP (NoSec) and print the response\n"
     "  serve        serve files and test resources over UDP (or DTLS)\n"
+    "  proxy        a forward proxy with a response cache over UDP\n"
     "  key-id FILE  RFC 6920 names (ni:///sha-256-120;...) of a PEM key or certificate\n"
     "  run SCENARIO.toml [--out DIR] [-j N] [--pcap] [--list] [--only ID]\n"
     "               run a scenario's sweep in ns-3 (runs.csv, summary.md)\n"
@@ -179,6 +180,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
         return cmd_client(std::string(command), args, out, err);
     }
     if (command == "serve") return cmd_serve(args, out, err);
+    if (command == "proxy") return cmd_proxy(args, out, err);
     if (command == "report") return exec_script("reports/generate.py", args, err);
     if (command == "key-id") {
         if (args.size() != 1 || wants_help(args)) {

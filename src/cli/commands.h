@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "coap/endpoint/types.h"
+
 namespace coapbed::cli {
 
 using Args = std::vector<std::string>;
@@ -25,6 +27,12 @@ int cmd_uri(const Args& args, std::ostream& out, std::ostream& err);
 int cmd_client(const std::string& method, const Args& args, std::ostream& out, std::ostream& err);
 /// `coapbed serve [--port P] [--root DIR]` over UDP (network.cc).
 int cmd_serve(const Args& args, std::ostream& out, std::ostream& err);
+/// `coapbed proxy [--port P] [--bind ADDR] ...`: a forward proxy with a cache (proxy.cc).
+int cmd_proxy(const Args& args, std::ostream& out, std::ostream& err);
+/// The server defence flags shared by `serve` and `proxy` (--echo, --amplification-limit R,
+/// --rate-limit N, --observe-verified-only, --max-observations N) at args[i]: 1 when one
+/// was taken (i moved past its value), 0 when args[i] is none of them, -1 with `error`.
+int parse_defence_flag(const Args& args, std::size_t& i, coap::EndpointConfig& config, std::string& error);
 /// Dispatches `argv[1]` to a command.
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 

@@ -58,6 +58,8 @@ constexpr std::string_view kClientUsage =
     "  --pin NI                coaps://: trust the server key with this RFC 6920 name\n"
     "                          (see `coapbed key-id`), self-signed or not\n"
     "  --cert FILE --key FILE  coaps://: our certificate and private key (PEM)\n"
+    "  --proxy URI             send the request to this forward proxy (coap://host:port)\n"
+    "                          with the target URI as Proxy-Uri (RFC 7252 §5.7)\n"
     "Exit status: 0 on 2.xx, 3 on 4.xx/5.xx, 4 on timeout or transport failure, 2 on a\n"
     "bad command line.\n";
 
@@ -136,6 +138,7 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
     std::uint64_t count = 0;
     bool json = false;
     bool have_payload = false;
+    std::string proxy_uri;
     req.method = method == "post" ? coap::codes::kPost
                  : method == "put" ? coap::codes::kPut
                  : method == "delete" ? coap::codes::kDelete
@@ -203,6 +206,9 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
             config.congestion = v;
         } else if (a == "--count") {
             if (!value(v) || !parse_uint(v, count)) return usage(err, "--count needs N", kClientUsage);
+        } else if (a == "--proxy") {
+            if (!value(v) || v.empty()) return usage(err, "--proxy needs a coap:// URI", kClientUsage);
+            proxy_uri = v;
         } else if (a == "--psk-identity") {
             if (!value(v)) return usage(err, "--psk-identity needs ID", kClientUsage);
             dtls_config.psk_identity = v;
@@ -228,6 +234,14 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
         err << "error: " << coap::to_string(r.error) << " at byte " << r.offset << "\n";
         return kExitUsage;
     }
+    if (!proxy_uri.empty()) {
+        // RFC 7252 §5.7: the request goes to the proxy, the target travels as Proxy-Uri.
+        req.options.push_back(coap::OwnedOption{coap::options::kProxyUri, {uri.begin(), uri.end()}});
+        if (const coap::UriResult r = coap::decompose_uri(proxy_uri, parts); !r.ok()) {
+            err << "error: --proxy: " << coap::to_string(r.error) << " at byte " << r.offset << "\n";
+            return kExitUsage;
+        }
+    }
     const bool secure = parts.scheme() == coap::Scheme::Coaps;
     if (secure && dtls_config.psk_key.empty() && dtls_config.ca_file.empty() && dtls_config.pin.empty()) {
         return usage(err, "coaps:// needs --psk-key (and --psk-identity), or --ca FILE or --pin NI to check the server",
@@ -240,7 +254,7 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
         err << "error: " << error << "\n";
         return kExitTransport;
     }
-    for (std::size_t i = 0; i < parts.size(); ++i) {
+    for (std::size_t i = 0; i < parts.size() && proxy_uri.empty(); ++i) {
         req.options.push_back(coap::OwnedOption{parts[i].number, {parts[i].value.begin(), parts[i].value.end()}});
     }
     req.options.insert(req.options.end(), extra.begin(), extra.end());
@@ -405,6 +419,47 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
     return kExitTransport;
 }
 
+int parse_defence_flag(const Args& args, std::size_t& i, coap::EndpointConfig& config, std::string& error) {
+    const std::string& a = args[i];
+    const bool has = i + 1 < args.size();
+    if (a == "--echo") {
+        config.defences.echo = true;
+        config.defences.echo_key = std::make_shared<net::HmacSha256>();  // a fresh random key
+        return 1;
+    }
+    if (a == "--observe-verified-only") {
+        config.defences.observe_verified_only = true;
+        return 1;
+    }
+    if ((a == "--amplification-limit" || a == "--rate-limit") && has) {
+        double v = 0;
+        try {
+            std::size_t used = 0;
+            v = std::stod(args[i + 1], &used);
+            if (used != args[i + 1].size() || !(v >= 0)) v = -1;
+        } catch (const std::exception&) {
+            v = -1;
+        }
+        if (v < 0) {
+            error = a + " needs a number >= 0";
+            return -1;
+        }
+        ++i;
+        (a == "--rate-limit" ? config.defences.rate_limit : config.defences.amplification_limit) = v;
+        return 1;
+    }
+    if (a == "--max-observations" && has) {
+        std::uint64_t n = 0;
+        if (!parse_uint(args[++i], n)) {
+            error = "--max-observations needs a number";
+            return -1;
+        }
+        config.defences.max_observations_per_address = n;
+        return 1;
+    }
+    return 0;
+}
+
 int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
     std::uint64_t port = 5683;
     bool port_given = false;
@@ -413,6 +468,7 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
     std::string bind_host;
     std::string root;
     coap::EndpointConfig config;
+    std::string flag_error;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         const bool has = i + 1 < args.size();
@@ -431,23 +487,8 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
             if (coap::find_congestion_strategy(config.congestion) == nullptr) {
                 return usage(err, "unknown congestion strategy", kServeUsage);
             }
-        } else if (a == "--echo") {
-            config.defences.echo = true;
-            config.defences.echo_key = std::make_shared<net::HmacSha256>();  // a fresh random key
-        } else if (a == "--observe-verified-only") {
-            config.defences.observe_verified_only = true;
-        } else if ((a == "--amplification-limit" || a == "--rate-limit") && has) {
-            double v = 0;
-            try {
-                std::size_t used = 0;
-                v = std::stod(args[i + 1], &used);
-                if (used != args[i + 1].size() || !(v >= 0)) v = -1;
-            } catch (const std::exception&) {
-                v = -1;
-            }
-            if (v < 0) return usage(err, a + " needs a number >= 0", kServeUsage);
-            ++i;
-            (a == "--rate-limit" ? config.defences.rate_limit : config.defences.amplification_limit) = v;
+        } else if (const int d = parse_defence_flag(args, i, config, flag_error); d != 0) {
+            if (d < 0) return usage(err, flag_error, kServeUsage);
         } else if ((a == "--cert" || a == "--key" || a == "--ca" || a == "--pin") && has) {
             (a == "--cert" ? dtls_config.cert_file
                            : a == "--key" ? dtls_config.key_file : a == "--ca" ? dtls_config.ca_file : dtls_config.pin) =
@@ -458,10 +499,6 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
         } else if (a == "--psk-key" && has) {
             dtls_config.psk_key = args[++i];
             if (!port_given) port = 5684;  // RFC 7252 §6.2: the default coaps port
-        } else if (a == "--max-observations" && has) {
-            std::uint64_t n = 0;
-            if (!parse_uint(args[++i], n)) return usage(err, "--max-observations needs a number", kServeUsage);
-            config.defences.max_observations_per_address = n;
         } else {
             return usage(err, "unknown argument " + a, kServeUsage);
         }

@@ -200,6 +200,18 @@ void UdpRuntime::stop_on_signals() {
     sigaction(SIGTERM, &sa, nullptr);
 }
 
+bool UdpRuntime::interrupted() { return g_interrupted != 0; }
+
+bool UdpRuntime::receive(coap::Peer& from, std::uint8_t* buf, std::size_t capacity, std::size_t& size) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    const ssize_t got = recvfrom(fd_, buf, capacity, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), &len);
+    if (got < 0) return false;
+    from = from_sockaddr(ss);
+    size = static_cast<std::size_t>(got);
+    return true;
+}
+
 void UdpRuntime::send_raw(const coap::Peer& peer, const std::uint8_t* data, std::size_t size) {
     sockaddr_storage ss{};
     const socklen_t len = to_sockaddr(peer, v6_, ss);

@@ -53,6 +53,16 @@ public:
 
     /// Installs SIGINT/SIGTERM handlers that make run() return Interrupted.
     static void stop_on_signals();
+    /// Whether one of those signals has arrived.
+    [[nodiscard]] static bool interrupted();
+
+    // For drivers of more than one socket (the proxy, net/proxy_runtime.h): the socket,
+    // one datagram if one is queued (never blocks), a datagram out, and the ICMP errors
+    // queued on the socket (reported through on_unreachable).
+    [[nodiscard]] int fd() const { return fd_; }
+    bool receive(coap::Peer& from, std::uint8_t* buf, std::size_t capacity, std::size_t& size);
+    void send(const coap::Peer& peer, const std::uint8_t* data, std::size_t size) { send_raw(peer, data, size); }
+    void handle_errors() { read_errors(); }
     /// Every datagram goes through DTLS (coaps://); `dtls` must outlive the runtime.
     void use_dtls(DtlsLayer* dtls) { dtls_ = dtls; }
     /// Called with the destination of a datagram that came back as ICMP unreachable

@@ -70,6 +70,7 @@ void ForwardProxy::handle_datagram(TimePoint now, Side side, const Peer& from, B
 }
 
 void ForwardProxy::handle_timeout(TimePoint now) {
+    expire_transfers(now);
     down_.handle_timeout(now);
     up_.handle_timeout(now);
     pump(now);
@@ -93,10 +94,49 @@ bool ForwardProxy::poll_transmit(Side& side, Transmit& into) {
 }
 
 std::optional<TimePoint> ForwardProxy::poll_timeout() const {
-    const std::optional<TimePoint> a = down_.poll_timeout(), b = up_.poll_timeout();
-    if (!a) return b;
-    if (!b) return a;
-    return std::min(*a, *b);
+    std::optional<TimePoint> t = down_.poll_timeout();
+    for (const std::optional<TimePoint>& u : {up_.poll_timeout()}) {
+        if (u && (!t || *u < *t)) t = u;
+    }
+    for (const auto& [id, tr] : transfers_) {
+        if (!t || tr.expires < *t) t = tr.expires;
+    }
+    return t;
+}
+
+void ForwardProxy::expire_transfers(TimePoint now) {
+    for (auto it = transfers_.begin(); it != transfers_.end();) {
+        if (it->second.expires <= now) {
+            transfer_bytes_ -= it->second.response.payload.size();
+            it = transfers_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+void ForwardProxy::keep_transfer(TimePoint now, std::string id, const Response& r) {
+    const std::size_t size = r.payload.size();
+    if (size > config_.max_transfer_bytes || config_.max_transfers == 0) {
+        ++stats_.transfers_dropped;
+        return;
+    }
+    if (auto it = transfers_.find(id); it != transfers_.end()) {
+        transfer_bytes_ -= it->second.response.payload.size();
+        transfers_.erase(it);
+    }
+    while (!transfers_.empty() &&
+           (transfers_.size() >= config_.max_transfers || transfer_bytes_ + size > config_.max_transfer_bytes)) {
+        auto oldest = transfers_.begin();
+        for (auto it = transfers_.begin(); it != transfers_.end(); ++it) {
+            if (it->second.expires < oldest->second.expires) oldest = it;
+        }
+        transfer_bytes_ -= oldest->second.response.payload.size();
+        transfers_.erase(oldest);
+        ++stats_.transfers_dropped;
+    }
+    transfer_bytes_ += size;
+    transfers_.emplace(std::move(id), Transfer{r, now + config_.transfer_lifetime});
 }
 
 void ForwardProxy::pump(TimePoint now) {
@@ -150,7 +190,6 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
         hop_limit = static_cast<std::uint8_t>(*v - 1);
     } else if (config_.insert_hop_limit) {
         hop_limit = config_.initial_hop_limit;
-        ++stats_.hop_limit_inserted;
     }
 
     // §5.7.1: an option the proxy does not know and that is unsafe to forward stops the request.
@@ -200,6 +239,16 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
             }
             return from_entry(*hit.entry, hit.max_age);
         }
+        if (continuation) {
+            // A Block2 continuation of a body the cache did not keep: served from the body
+            // kept for this client's transfer, never fetched again (store-and-forward).
+            auto kept = transfers_.find(req.peer.to_string() + key);
+            if (kept != transfers_.end()) {
+                kept->second.expires = now + config_.transfer_lifetime;
+                ++stats_.transfer_hits;
+                return kept->second.response;
+            }
+        }
         ++stats_.misses;
         stale = hit.entry;
         if (config_.coalesce) {
@@ -208,7 +257,7 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
                 if (in.waiters.size() >= config_.max_waiters_per_exchange) {
                     return error(codes::kServiceUnavailable, "", stats_.busy);
                 }
-                in.waiters.push_back(Waiter{req.exchange_id});
+                in.waiters.push_back(Waiter{req.exchange_id, req.peer});
                 ++stats_.coalesced;
                 return HandlerResult::defer();
             }
@@ -228,6 +277,7 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
         up.options.push_back(OwnedOption{o.number, to_bytes(o.value)});
     }
     if (hop_limit) up.options.push_back(OwnedOption{options::kHopLimit, encode_uint(*hop_limit)});
+    if (hop_limit && m.find(options::kHopLimit) >= m.option_count()) ++stats_.hop_limit_inserted;
     if (revalidate) {
         up.options.push_back(OwnedOption{options::kETag, *stale->etag()});
         ++stats_.revalidations;
@@ -243,7 +293,7 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
     in.target = target_id(target);
     in.method = req.method;
     in.revalidating = revalidate;
-    in.waiters.push_back(Waiter{req.exchange_id});
+    in.waiters.push_back(Waiter{req.exchange_id, req.peer});
     if (!key.empty() && config_.coalesce) by_key_[key] = sent.id;
     inflight_.emplace(sent.id, std::move(in));
     return HandlerResult::defer();
@@ -285,7 +335,8 @@ void ForwardProxy::finish(TimePoint now, std::uint64_t upstream_id, const Event&
             const ResponseCache::Lookup l = cache_.lookup(now, in.key);
             out = from_entry(*l.entry, l.max_age);
         } else {
-            if (!in.key.empty()) (void)cache_.store(now, in.key, in.target, kept);
+            const StoreResult stored =
+                in.key.empty() ? StoreResult::Uncacheable : cache_.store(now, in.key, in.target, kept);
             if (r.code == codes::kCreated || r.code == codes::kDeleted || r.code == codes::kChanged) {
                 cache_.invalidate(now, in.target);  // §5.9.1.1, §5.9.1.2, §5.9.1.4
             }
@@ -299,6 +350,10 @@ void ForwardProxy::finish(TimePoint now, std::uint64_t upstream_id, const Event&
                 }
             }
             out.payload = kept.payload;
+            const bool blockwise = out.payload.size() > (std::size_t{16} << down_.config().block_szx);
+            if (!in.key.empty() && stored != StoreResult::Stored && blockwise && r.code.is_success()) {
+                for (const Waiter& w : in.waiters) keep_transfer(now, w.peer.to_string() + in.key, out);
+            }
         }
     }
     for (const Waiter& w : in.waiters) (void)down_.respond(now, w.exchange_id, out);

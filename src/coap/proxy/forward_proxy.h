@@ -40,7 +40,8 @@
 // proxy (RFC 9175 §2.4).
 //
 // Bounds: the cache's (CacheConfig), max_inflight upstream exchanges (past it: 5.03 with
-// Max-Age), max_waiters_per_exchange coalesced requests, and the two endpoints' own.
+// Max-Age), max_waiters_per_exchange coalesced requests, max_transfers bodies kept for
+// continuations (max_transfer_bytes in all), and the two endpoints' own.
 // Not yet: Observe through the proxy (requests are forwarded without Observe and answered
 // as plain responses), upstream DTLS, per-exchange upstream ports.
 #pragma once
@@ -65,6 +66,12 @@ struct ProxyConfig {
     bool coalesce = true;                 ///< misses for one key share one upstream exchange
     std::size_t max_inflight = 256;       ///< upstream exchanges at once
     std::size_t max_waiters_per_exchange = 64;
+    /// Bodies the cache did not keep (too large, Max-Age 0) are kept per client for its
+    /// Block2 continuations (store-and-forward, RFC 7959 §2.10), this many at once, this
+    /// many bytes in all, for `transfer_lifetime` after their last use.
+    std::size_t max_transfers = 16;
+    std::size_t max_transfer_bytes = 4u << 20;
+    Duration transfer_lifetime = Duration::seconds(93);
     bool insert_hop_limit = true;         ///< RFC 8768 §3
     std::uint8_t initial_hop_limit = 16;
     std::string identifier = "coapbed-proxy";  ///< in 5.08 diagnostics (no spaces)
@@ -88,6 +95,8 @@ struct ProxyStats {
     std::uint64_t revalidations = 0;      ///< upstream requests with our stored ETag
     std::uint64_t revalidated = 0;        ///< answered 2.03 upstream: entry fresh again
     std::uint64_t coalesced = 0;          ///< requests that joined an exchange in flight
+    std::uint64_t transfer_hits = 0;      ///< Block2 continuations served from a kept transfer body
+    std::uint64_t transfers_dropped = 0;  ///< transfer bodies dropped to stay within the bounds
     std::uint64_t forwarded = 0;          ///< upstream requests sent
     std::uint64_t upstream_responses = 0;
     std::uint64_t upstream_timeouts = 0;  ///< 5.04 sent
@@ -123,11 +132,19 @@ public:
     [[nodiscard]] Endpoint& upstream() noexcept { return up_; }
     [[nodiscard]] const ResponseCache& cache() const noexcept { return cache_; }
     [[nodiscard]] const ProxyStats& stats() const noexcept { return stats_; }
+    [[nodiscard]] const EndpointStats& downstream_stats() const noexcept { return down_.stats(); }
+    [[nodiscard]] const EndpointStats& upstream_stats() const noexcept { return up_.stats(); }
     [[nodiscard]] std::size_t inflight() const noexcept { return inflight_.size(); }
+    [[nodiscard]] std::size_t transfers() const noexcept { return transfers_.size(); }
 
 private:
     struct Waiter {
         std::uint64_t exchange_id;  ///< the downstream request, deferred
+        Peer peer;                  ///< the client
+    };
+    struct Transfer {
+        Response response;
+        TimePoint expires;
     };
     struct Inflight {
         std::string key;          ///< "" for a request that is not cached (not GET/FETCH)
@@ -144,6 +161,8 @@ private:
     void pump(TimePoint now);
     void finish(TimePoint now, std::uint64_t upstream_id, const Event& e);
     bool is_self(const Target& t) const;
+    void keep_transfer(TimePoint now, std::string id, const Response& r);
+    void expire_transfers(TimePoint now);
     Response error(Code code, std::string_view diagnostic, std::uint64_t& counter);
 
     ProxyConfig config_;
@@ -152,6 +171,8 @@ private:
     ResponseCache cache_;
     std::unordered_map<std::uint64_t, Inflight> inflight_;      ///< by upstream request id
     std::unordered_map<std::string, std::uint64_t> by_key_;     ///< key -> upstream request id (coalescing)
+    std::unordered_map<std::string, Transfer> transfers_;       ///< client + key -> body (Block2 continuations)
+    std::size_t transfer_bytes_ = 0;
     ProxyStats stats_;
     Event event_;  ///< reused for polling
 };

@@ -26,7 +26,7 @@ namespace coap::proxy {
 
 struct CacheConfig {
     std::size_t max_entries = 256;
-    std::size_t max_entry_bytes = 16 * 1024;    ///< options + payload of one response
+    std::size_t max_entry_bytes = 128 * 1024;   ///< options + payload of one response
     std::size_t max_total_bytes = 1024 * 1024;  ///< of all entries (their keys included)
     Duration max_freshness = Duration::seconds(3600);
     bool cache_errors = true;
