@@ -802,3 +802,45 @@ TEST(ForwardProxy, BodiesTheCacheDoesNotKeepServeTheirTransferOnce) {
     small.run_for(Duration::seconds(100));
     EXPECT_EQ(small.proxy.transfers(), 0u);
 }
+
+TEST(Server, ADeferredAnswerWithinTheAckDelayIsPiggybacked) {
+    // RFC 7252 §5.2.2: a server may wait before the empty ACK; what it answers meanwhile
+    // goes in the ACK (§5.2.1). After the wait: the empty ACK, then a CON response.
+    for (const int answer_after_ms : {300, 1500}) {
+        TestNetwork net(1);
+        coap::EndpointConfig sc;
+        sc.separate_ack_delay = Duration::seconds(1);
+        TestNetwork::Node& client = net.add({}, 0x0a000001);
+        TestNetwork::Node& server = net.add(sc, 0x0a000002);
+        std::uint64_t exchange = 0;
+        coap::ResourceConfig rc;
+        rc.handler = [&](const coap::IncomingRequest& in) {
+            exchange = in.exchange_id;
+            return coap::HandlerResult::defer();
+        };
+        ASSERT_EQ(server.endpoint->add_resource("later", rc), coap::ApiError::Ok);
+        ASSERT_TRUE(client.endpoint->send_request(net.now(), server.address, coap::Request().path("later")).ok());
+        net.flush_all();
+        net.drive(net.now() + Duration::milliseconds(answer_after_ms));
+        ASSERT_NE(exchange, 0u);
+        ASSERT_EQ(server.endpoint->respond(net.now(), exchange, coap::Response::with(coap::codes::kContent, "done")),
+                  coap::ApiError::Ok);
+        net.flush_all();
+        net.drive(net.now() + Duration::seconds(10));
+        ASSERT_EQ(client.events.size(), 1u) << answer_after_ms;
+        EXPECT_EQ(text(client.events[0]), "done");
+        std::vector<coap::MessageType> from_server;
+        for (const auto& c : net.log()) {
+            if (c.from == server.address) {
+                coap::MessageView v;
+                ASSERT_TRUE(coap::parse(coap::Bytes(c.bytes.data(), c.bytes.size()), v).ok());
+                from_server.push_back(v.type());
+            }
+        }
+        if (answer_after_ms < 1000) {
+            EXPECT_EQ(from_server, std::vector<coap::MessageType>({coap::MessageType::Ack}));  // piggybacked
+        } else {
+            EXPECT_EQ(from_server, std::vector<coap::MessageType>({coap::MessageType::Ack, coap::MessageType::Con}));
+        }
+    }
+}

@@ -175,6 +175,11 @@ int cmd_proxy(const Args& args, std::ostream& out, std::ostream& err) {
             return false;
         };
     }
+    // Piggyback what the origin answers within a second (RFC 7252 §5.2.2 lets a server
+    // wait before its empty ACK; a client retransmits after 2-3 s): fewer messages, and
+    // libcoap 4.3.1's client does not go on with a Block2 transfer whose first block
+    // came in a separate response.
+    down.separate_ack_delay = coap::Duration::seconds(1);
     net::OpenSslRandom down_rng, up_rng;
     coap::proxy::ForwardProxy proxy(down, coap::EndpointConfig{}, pc, down_rng, up_rng);
     net::UdpRuntime::stop_on_signals();

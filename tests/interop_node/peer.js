@@ -1,12 +1,15 @@
 // node-coap (npm "coap") as a third, independent CoAP peer for the interop tests.
 //   node peer.js get URL            print the payload of a GET (block-wise handled by node-coap)
 //   node peer.js observe URL N      print the first response and N notifications, one per line
+//   node peer.js proxy-get URL PROXY  the same GET sent to the forward proxy PROXY (coap://host:port)
+//                                   with URL as its Proxy-Uri (node-coap's proxyUri)
 //   node peer.js serve              serve /hello, /large (70000 bytes) and /counter (observable)
 //                                   on an ephemeral port; prints "node-coap: serving on PORT"
 'use strict';
 const coap = require('coap');
 
 const [, , mode, url, count] = process.argv;
+const via = mode === 'proxy-get' ? new URL(count) : null;
 
 function large() {
   let s = '';
@@ -14,18 +17,19 @@ function large() {
   return s.slice(0, 70000);
 }
 
-if (mode === 'get' || mode === 'observe') {
-  const u = new URL(url);
+if (mode === 'get' || mode === 'observe' || mode === 'proxy-get') {
+  const u = via || new URL(url);
   const req = coap.request({
-    hostname: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 5683), pathname: u.pathname,
-    method: 'GET', observe: mode === 'observe',
+    hostname: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 5683), pathname: via ? '/' : u.pathname,
+    method: 'GET', observe: mode === 'observe', proxyUri: via ? url : undefined,
   });
   const timer = setTimeout(() => { console.error('node-coap: timeout'); process.exit(4); }, 20000);
   req.on('response', (res) => {
-    if (mode === 'get') {
-      process.stdout.write(res.payload);
+    if (mode !== 'observe') {
       clearTimeout(timer);
-      process.exit(res.code.startsWith('2.') ? 0 : 3);
+      // Exit once the payload is written: a pipe takes 64 KiB at a time.
+      process.stdout.write(res.payload, () => process.exit(res.code.startsWith('2.') ? 0 : 3));
+      return;
     }
     let seen = 0;
     const want = Number(count || 3) + 1;

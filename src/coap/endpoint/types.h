@@ -83,6 +83,9 @@ struct EndpointConfig {
     Duration con_notification_interval = Duration::seconds(24 * 3600);  ///< RFC 7641 §4.5: a CON at least this often
     Duration non_request_timeout = Duration::seconds(93);     ///< wait for a NON request's response (MAX_TRANSMIT_WAIT)
     Duration separate_response_timeout = Duration::seconds(93); ///< wait after an empty ACK
+    /// Server: how long a deferred CON request waits for `respond` before its empty ACK
+    /// (RFC 7252 §5.2.2); an answer within it goes piggybacked in the ACK. 0: ACK at once.
+    Duration separate_ack_delay = Duration::zero();
     ServerDefences defences;                 ///< server side, off by default
 };
 

@@ -279,11 +279,15 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
             return;
         }
         const std::uint32_t slot = deferred_.acquire();
-        deferred_[slot] = Deferred{d.from, token, d.m.type() == MessageType::Con,
-                                   d.now + config_.params.exchange_lifetime(), d.shape};
+        const bool con = d.m.type() == MessageType::Con;
+        const bool wait = con && config_.separate_ack_delay > Duration::zero();
+        deferred_[slot] = Deferred{d.from, token, con, d.now + config_.params.exchange_lifetime(), d.shape,
+                                   d.m.message_id(), wait ? std::optional(d.now + config_.separate_ack_delay)
+                                                          : std::nullopt};
         deferred_index_.put(req.exchange_id, slot);
-        // §5.2.2: acknowledge now, answer later (the ACK counts against the allowance).
-        if (d.m.type() == MessageType::Con) {
+        // §5.2.2: acknowledge now (or after separate_ack_delay), answer later (the ACK
+        // counts against the allowance).
+        if (con && !wait) {
             if (guard_.active()) guard_.account(d.now, d.from, 4);
             messages_.send_empty_ack(d.from, d.m.message_id(), &d.entry);
         }
@@ -351,6 +355,19 @@ ApiError ServerLayer::respond(TimePoint now, std::uint64_t exchange_id, Response
     const Deferred s = deferred_[*found];
     deferred_.release(*found);
     deferred_index_.erase(exchange_id);
+    if (s.ack_due) {
+        // Answered before the empty ACK went out: piggybacked after all (§5.2.1), and
+        // remembered for a duplicate of the request (§4.5).
+        std::vector<std::uint8_t> ack = messages_.buffer(0);
+        build_response(ack, config_.block_szx, MessageType::Ack, s.request_mid, s.token.view(), response, s.shape);
+        if (guard_.active() && !guard_.limit_reply(now, s.peer, ack, MessageType::Ack, s.request_mid, s.token.view())) {
+            return ApiError::Ok;
+        }
+        ++stats_.responses_sent;
+        if (DedupCache::Entry* e = messages_.dedup().find(now, s.peer, s.request_mid)) e->reply = ack;
+        messages_.transmit(s.peer, std::move(ack));
+        return ApiError::Ok;
+    }
     const std::uint16_t mid = messages_.mid_for(now, s.peer);
     // §5.2.2: the separate response to a CON request is itself a CON.
     const MessageType type = s.confirmable ? MessageType::Con : MessageType::Non;
@@ -397,11 +414,17 @@ void ServerLayer::send_delayed(TimePoint now) {
 }
 
 void ServerLayer::handle_timeout(TimePoint now) {
-    // Deferred requests the application never answered.
+    // Deferred requests the application never answered; empty ACKs whose wait is over.
     if (!deferred_index_.empty()) {
         std::vector<std::uint64_t> gone;
         deferred_index_.for_each([&](const std::uint64_t& id, const std::uint32_t& slot) {
-            if (deferred_[slot].expires <= now) gone.push_back(id);
+            Deferred& w = deferred_[slot];
+            if (w.ack_due && *w.ack_due <= now) {
+                w.ack_due.reset();
+                if (guard_.active()) guard_.account(now, w.peer, 4);
+                messages_.send_empty_ack(w.peer, w.request_mid, messages_.dedup().find(now, w.peer, w.request_mid));
+            }
+            if (w.expires <= now) gone.push_back(id);
         });
         for (std::uint64_t id : gone) {
             deferred_.release(*deferred_index_.find(id));
@@ -415,6 +438,7 @@ std::optional<TimePoint> ServerLayer::next_deadline() const {
     std::optional<TimePoint> t;
     deferred_index_.for_each([&](const std::uint64_t&, const std::uint32_t& slot) {
         if (!t || deferred_[slot].expires < *t) t = deferred_[slot].expires;
+        if (deferred_[slot].ack_due && *deferred_[slot].ack_due < *t) t = deferred_[slot].ack_due;
     });
     if (!delayed_.empty() && (!t || delayed_.begin()->first < *t)) t = delayed_.begin()->first;
     return t;

@@ -104,6 +104,8 @@ private:
         bool confirmable = true;
         TimePoint expires;
         ResponseShape shape;  ///< the client's Block2, the Block1 to echo (RFC 7959): kept for the answer
+        std::uint16_t request_mid = 0;
+        std::optional<TimePoint> ack_due;  ///< the empty ACK not sent yet (separate_ack_delay)
     };
     /// The request being dispatched, and what was decided about it so far.
     struct Dispatch {

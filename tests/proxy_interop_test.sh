@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# `coapbed proxy` with real peers on loopback (RFC 7252 §5.7, RFC 8768):
+#  - libcoap's client (`coap-client-notls -P`) through our proxy to libcoap's server:
+#    content as direct, a second GET within Max-Age never reaches the origin (its log),
+#    a 70000-byte resource in one upstream transfer, Hop-Limit 1 -> 5.08, the
+#    Proxy-Scheme form (-O 39/3/7) hits the same cache entry;
+#  - node-coap's proxyUri through our proxy;
+#  - our client (`--proxy`) through our proxy and through libcoap's proxy
+#    (`coap-server-notls -P`; never given a host it cannot resolve: 4.3.1 crashes);
+#  - an unresolvable or disallowed target through ours: 5.02 / 4.03, the proxy lives on.
+set -u
+bin="$1"
+here="$(cd "$(dirname "$0")" && pwd)"
+work="$(mktemp -d)"
+source "$here/interop_lib.sh"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; serve_stop; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+if ! command -v coap-client-notls >/dev/null || ! command -v coap-server-notls >/dev/null; then
+    echo "proxy interop: libcoap3-bin is not installed (scripts/install-deps installs it)"; exit 1
+fi
+
+start_proxy() {  # log file, then `coapbed proxy` arguments; sets proxy_port and proxy_pid
+    local log="$1"; shift
+    "$bin" proxy --port 0 --bind 127.0.0.1 "$@" >"$log.stats" 2>"$log" &
+    proxy_pid=$!
+    pids+=("$proxy_pid")
+    for _ in $(seq 50); do grep -q "proxying on" "$log" 2>/dev/null && break; sleep 0.1; done
+    proxy_port="$(sed -n 's/coapbed: proxying on //p' "$log")"
+    [[ -n "$proxy_port" ]] || { echo "FAIL: coapbed proxy did not start"; cat "$log"; exit 1; }
+}
+
+# ---- origins: libcoap's server (dynamic resources, -v 7 logs every request) and ours ----
+oport="$(free_port)"
+coap-server-notls -A 127.0.0.1 -p "$oport" -d 10 -v 7 >"$work/origin.log" 2>&1 &
+pids+=($!)
+sleep 0.5
+origin="coap://127.0.0.1:$oport"
+C="timeout 30 coap-client-notls"
+echo "proxied hello $RANDOM" >"$work/data"
+$C -m put -f "$work/data" "$origin/data" >/dev/null 2>&1
+head -c 70000 /dev/urandom | base64 -w 0 | head -c 70000 >"$work/big"
+$C -m put -b 1024 -f "$work/big" "$origin/big" >/dev/null 2>&1
+$C -m get "$origin/data" >"$work/direct" 2>&1
+check "libcoap origin holds /data (direct GET)" "$work/direct" '[[ "$out" == "$(cat "$work/data")" ]]'
+serve_start "$work/serve.err"
+ours="coap://127.0.0.1:$serve_port"
+
+start_proxy "$work/proxy.log"
+P="coap://127.0.0.1:$proxy_port"
+gets() { grep -c "c:GET .*Uri-Path:$1\b" "$work/origin.log"; }
+
+# ---- libcoap's client through our proxy ---------------------------------------------
+before="$(gets data)"
+$C -P "$P" "$origin/data" >"$work/l1" 2>&1
+$C -P "$P" "$origin/data" >"$work/l2" 2>&1
+echo "upstream GETs: $(( $(gets data) - before ))" >>"$work/l2"
+check "libcoap client through our proxy: /data as direct" "$work/l1" '[[ "$out" == "$(cat "$work/data")" ]]'
+check "a second GET within Max-Age is served from the cache (1 upstream GET for 2)" "$work/l2" \
+    '[[ "$out" == *"$(cat "$work/data")"* && "$out" == *"upstream GETs: 1"* ]]'
+before="$(gets big)"
+$C -P "$P" "$origin/big" >"$work/l3" 2>&1
+first="$(( $(gets big) - before ))"
+$C -P "$P" "$origin/big" >"$work/l3b" 2>&1
+echo "upstream GETs: first $first, second $(( $(gets big) - before - first ))" >"$work/l3c"
+same_body() { [[ $(wc -c <"$1") -le 70001 ]] && head -c 70000 "$1" | cmp -s - "$work/big"; }  # coap-client adds a newline
+check "libcoap client through our proxy: 70000 bytes block-wise, as stored" "$work/l3" 'same_body "$file"'
+check "the 70000-byte body is fetched once (69 blocks) and then served from the cache" "$work/l3c" \
+    '[[ "$out" == "upstream GETs: first 69, second 0" ]] && same_body "$work/l3b"'
+$C -H 1 -P "$P" "$origin/data" >"$work/l4" 2>&1
+check "Hop-Limit 1 through our proxy: 5.08 with our identifier (RFC 8768)" "$work/l4" \
+    '[[ "$out" == *"5.08"* && "$out" == *"coapbed-proxy"* ]]'
+# The Proxy-Scheme form (RFC 7252 §5.10.2) of the same target: the same cache entry.
+# (libcoap's client sends to the port of a -O 7 it is given, so ours sends this one.)
+before="$(gets data)"
+"$bin" get "$P/data" --option 39:coap --option 3:127.0.0.1 --option "7:$oport" --timeout 10 >"$work/l5" 2>&1
+echo "upstream GETs: $(( $(gets data) - before ))" >>"$work/l5"
+check "Proxy-Scheme + Uri-Host/Port/Path: the Proxy-Uri form's cache entry" "$work/l5" \
+    '[[ "$out" == *"$(cat "$work/data")"* && "$out" == *"upstream GETs: 0"* ]]'
+
+# ---- node-coap and our client through our proxy ---------------------------------------
+if [[ -d "$here/interop_node/node_modules/coap" ]] || (cd "$here/interop_node" && npm install --no-audit --no-fund --loglevel=error >"$work/npm.log" 2>&1); then
+    timeout 30 node "$here/interop_node/peer.js" proxy-get "$ours/large" "$P" >"$work/n1" 2>&1
+    check "node-coap (proxyUri) through our proxy: /large, 70000 bytes" "$work/n1" \
+        '[[ $(wc -c <"$file") -eq 70000 && "$out" == "coapbed large resource line 00000"* ]]'
+else
+    echo "FAIL: npm install coap"; cat "$work/npm.log"; fail=1
+fi
+"$bin" get "$ours/large" --proxy "$P" --timeout 20 >"$work/o1" 2>&1
+check "our client through our proxy: /large" "$work/o1" '[[ $(wc -c <"$file") -eq 70000 && "$out" == *"line 02057"* ]]'
+"$bin" get "$ours/counter" --proxy "$P" --option 16:1 --timeout 5 >"$work/o2" 2>&1; echo "rc=$?" >>"$work/o2"
+check "our client, Hop-Limit 1: 5.08, exit 3" "$work/o2" '[[ "$out" == *"5.08"* && "$out" == *"rc=3"* ]]'
+"$bin" get "coap://no-such-host.invalid/x" --proxy "$P" --timeout 10 >"$work/o3" 2>&1; echo "rc=$?" >>"$work/o3"
+"$bin" get "$ours/counter" --proxy "$P" --timeout 5 >>"$work/o3" 2>&1; echo "rc=$?" >>"$work/o3"
+check "an unresolvable host: 5.02, and the proxy still answers" "$work/o3" '[[ "$out" == *"5.02"*"rc=3"*"rc=0" ]]'
+"$bin" get "$P/x" --proxy "$P" --timeout 5 >"$work/o4" 2>&1; echo "rc=$?" >>"$work/o4"
+check "the proxy itself as target: answered (4.04), never forwarded" "$work/o4" '[[ "$out" == *"4.04"* && "$out" == *"rc=3"* ]]'
+kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null
+check "statistics on SIGTERM: hits, one forward per body" "$work/proxy.log.stats" \
+    '[[ "$out" == *"\"hits_fresh\":"* && "$out" == *"\"hop_limit_reached\":2"* ]]'
+start_proxy "$work/proxy2.log" --allow 10.0.0.0/8
+"$bin" get "$ours/counter" --proxy "coap://127.0.0.1:$proxy_port" --timeout 5 >"$work/o5" 2>&1; echo "rc=$?" >>"$work/o5"
+check "--allow 10.0.0.0/8: 127.0.0.1 is refused with 4.03" "$work/o5" '[[ "$out" == *"4.03"* && "$out" == *"rc=3"* ]]'
+
+# ---- our client through libcoap's proxy -----------------------------------------------
+lpport="$(free_port)"
+coap-server-notls -A 127.0.0.1 -p "$lpport" -P ",libcoap-proxy" -v 0 >"$work/lproxy.log" 2>&1 &
+pids+=($!)
+sleep 0.5
+"$bin" get "$ours/large" --proxy "coap://127.0.0.1:$lpport" --timeout 20 >"$work/x1" 2>&1
+check "our client through libcoap's proxy: /large" "$work/x1" '[[ $(wc -c <"$file") -eq 70000 && "$out" == *"line 02057"* ]]'
+"$bin" get "$origin/data" --proxy "coap://127.0.0.1:$lpport" --timeout 20 >"$work/x2" 2>&1
+check "our client through libcoap's proxy to libcoap's server: /data" "$work/x2" '[[ "$out" == "$(cat "$work/data")" ]]'
+exit "$fail"
