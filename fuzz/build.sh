@@ -19,7 +19,7 @@ for f in "$here"/src/coap/*/*.cc; do
 done
 ar rcs "$work/libcoapbed_engine.a" "${objects[@]}"
 
-harnesses=(message_parse option_decode uri_parse message_roundtrip endpoint blockwise proxy_key)
+harnesses=(message_parse option_decode uri_parse message_roundtrip endpoint blockwise proxy_key proxy)
 libcoap_flags=""
 if pkg-config --exists libcoap-3-notls 2>/dev/null; then
   harnesses+=(differential_libcoap)

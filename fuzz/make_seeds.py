@@ -119,7 +119,7 @@ def main():
     for name, data in proxy_requests().items():
         write("proxy_key", name, data)
     # Stateful harnesses: random scripts of several lengths.
-    for harness in ("endpoint", "blockwise"):
+    for harness in ("endpoint", "blockwise", "proxy"):
         for i in range(12):
             write(harness, "script%02d" % i, bytes(rnd.randrange(256) for _ in range(16 << (i % 6))))
     os.makedirs(os.path.join(ROOT, "crashes"), exist_ok=True)
