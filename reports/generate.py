@@ -342,6 +342,30 @@ def section_runs(plotter, paths):
                                               fmt(median_of(rs, "forged_accepted"), "%d"), str(len(rs))])
                 out.append(("h3", "Spoofed RST and forged responses"))
                 out.append(("table", table))
+        if "proxy_hit_ratio" in cols:
+            def med(rs, col):
+                vals = [float(r[col]) for r in rs if r.get(col, "") not in ("", "nan")]
+                return statistics.median(vals) if vals else None
+            def show(v, pattern):
+                return pattern % v if v is not None else "-"
+            groups = {}
+            for r in rows:
+                if r["proxy_hit_ratio"] in ("", "nan"):
+                    continue
+                groups.setdefault(tuple(r[c] for c in params), []).append(r)
+            if groups:
+                table = [params + ["hit ratio", "upstream saved", "upstream bytes", "origin requests",
+                                   "exchanges completed", "completion p50 (s)", "completion p95 (s)", "runs"]]
+                for key, rs in sorted(groups.items()):
+                    table.append(list(key) + [show(med(rs, "proxy_hit_ratio"), "%.3f"),
+                                              show(med(rs, "upstream_saved"), "%.3f"),
+                                              show(med(rs, "upstream_bytes"), "%d"),
+                                              show(med(rs, "origin_requests"), "%d"),
+                                              show(med(rs, "exchanges_completed"), "%d"),
+                                              show(med(rs, "completion_p50_s"), "%.3f"),
+                                              show(med(rs, "completion_p95_s"), "%.3f"), str(len(rs))])
+                out.append(("h3", "Forward proxy and cache (medians over seeds)"))
+                out.append(("table", table))
     return out
 
 

@@ -513,3 +513,60 @@ random_mid = )") + (random_mid ? "true" : "false") + "\n";
 }
 
 }  // namespace
+
+// ---- the forward proxy ([proxy], sim/model/coap-proxy.h) ---------------------------------
+
+std::string proxy_run(const std::string& cache, const std::string& max_age) {
+    return std::string(R"(
+name = "proxy"
+duration = 60
+seeds = [1]
+[topology]
+kind = "dumbbell"
+clients = 10
+rate = "50kbps"
+delay = "50ms"
+[workload]
+interval = 1.0
+resources = 20
+zipf = 0.8
+max_age = )") + max_age + R"(
+[proxy]
+enabled = true
+cache = )" + cache + "\n";
+}
+
+TEST(SimProxy, EveryRequestGoesThroughTheProxyAndTheCacheSavesUpstreamRequests) {
+    // Without a cache every request the proxy gets goes upstream once; with one (Max-Age
+    // 60 s) most are served at the clients' router and the origin sees few.
+    const auto off = run(proxy_run("false", "60"));
+    const auto on = run(proxy_run("true", "60"));
+    for (const auto* doc : {&off, &on}) {
+        const auto& m = doc->at("metrics");
+        EXPECT_GT(u(m, "exchanges_completed"), 100u);
+        EXPECT_EQ(u(m, "exchanges_failed"), 0u);
+        EXPECT_EQ(u(m, "proxy_requests"), u(m, "exchanges_completed"));  // no loss: one request each
+        EXPECT_EQ(u(m, "origin_requests"), u(m, "upstream_requests"));
+        EXPECT_EQ(u(m, "proxy_gateway_errors"), 0u);
+    }
+    const auto& moff = off.at("metrics");
+    const auto& mon = on.at("metrics");
+    EXPECT_EQ(u(moff, "upstream_requests"), u(moff, "proxy_requests"));
+    EXPECT_EQ(u(moff, "proxy_hits"), 0u);
+    EXPECT_GT(mon.at("proxy_hit_ratio").get<double>(), 0.6);
+    EXPECT_LT(u(mon, "upstream_requests") * 2, u(mon, "proxy_requests"));
+    EXPECT_LT(u(mon, "upstream_bytes"), u(moff, "upstream_bytes"));
+    EXPECT_EQ(u(mon, "proxy_hits") + u(on.at("proxy"), "misses"), u(mon, "proxy_requests"));
+}
+
+TEST(SimProxy, MaxAgeZeroIsNeverReusedAndTheKeysAreChecked) {
+    const auto doc = run(proxy_run("true", "0"));
+    const auto& m = doc.at("metrics");
+    EXPECT_EQ(u(m, "proxy_hits"), 0u);
+    EXPECT_EQ(u(doc.at("proxy"), "cache_stored"), 0u);
+    EXPECT_GT(u(doc.at("proxy"), "cache_refused_no_freshness"), 0u);
+    EXPECT_EQ(error_of("name = \"p\"\nseeds = [1]\n[topology]\nkind = \"sixlowpan\"\n[proxy]\nenabled = true\n"),
+              "bad.toml: proxy.enabled: the proxy runs on the dumbbell topology (the clients' router)");
+    EXPECT_EQ(error_of("name = \"p\"\nseeds = [1]\n[proxy]\nhop_limit = 0\n"),
+              "bad.toml: proxy.hop_limit: 0 is out of range (must be between 1 and 255)");
+}

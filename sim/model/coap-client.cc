@@ -5,12 +5,14 @@
 
 #include "ns3/address.h"
 #include "ns3/boolean.h"
+#include "ns3/double.h"
 #include "ns3/log.h"
 #include "ns3/simulator.h"
 #include "ns3/string.h"
 #include "ns3/uinteger.h"
 
 #include "coap/codec/code.h"
+#include "coap/options/registry.h"
 
 namespace ns3 {
 
@@ -35,6 +37,14 @@ TypeId CoapClient::GetTypeId() {
                           MakeStringAccessor(&CoapClient::m_method), MakeStringChecker())
             .AddAttribute("Path", "Uri-Path of the requests (no leading /).", StringValue("data"),
                           MakeStringAccessor(&CoapClient::m_path), MakeStringChecker())
+            .AddAttribute("ProxyUri", "If set, the start of a Proxy-Uri (\"coap://10.2.0.1:5683/\"): every request "
+                          "goes to RemoteAddress, a forward proxy, with Proxy-Uri = this + the path (RFC 7252 §5.7).",
+                          StringValue(""), MakeStringAccessor(&CoapClient::m_proxyUri), MakeStringChecker())
+            .AddAttribute("Resources", "Resources Path/0 .. Path/(N-1), chosen by Zipf popularity (0: Path only).",
+                          UintegerValue(0), MakeUintegerAccessor(&CoapClient::m_resources),
+                          MakeUintegerChecker<uint32_t>())
+            .AddAttribute("Zipf", "Zipf exponent of the resources' popularity.", DoubleValue(0.8),
+                          MakeDoubleAccessor(&CoapClient::m_zipf), MakeDoubleChecker<double>(0.0))
             .AddAttribute("RequestSize", "Request body bytes (sent block-wise when larger than a block).",
                           UintegerValue(0), MakeUintegerAccessor(&CoapClient::m_requestSize),
                           MakeUintegerChecker<uint32_t>())
@@ -72,6 +82,19 @@ void CoapClient::StopApplication() {
     CoapApplication::StopApplication();
 }
 
+std::string CoapClient::NextPath() {
+    if (m_resources == 0) return m_path;
+    if (m_zipfCdf.size() != m_resources) {
+        m_zipfCdf.resize(m_resources);
+        double sum = 0;
+        for (uint32_t k = 0; k < m_resources; ++k) m_zipfCdf[k] = sum += std::pow(k + 1.0, -m_zipf);
+        for (double& c : m_zipfCdf) c /= sum;
+    }
+    const double u = m_workloadStream->GetValue(0.0, 1.0);
+    const auto k = static_cast<std::size_t>(std::lower_bound(m_zipfCdf.begin(), m_zipfCdf.end(), u) - m_zipfCdf.begin());
+    return m_path + "/" + std::to_string(std::min<std::size_t>(k, m_resources - 1));
+}
+
 bool CoapClient::MaySend() const {
     if (m_stopped) return false;
     if (m_maxRequests != 0 && m_issued >= m_maxRequests) return false;
@@ -104,7 +127,12 @@ void CoapClient::SendRequest() {
     const int detail = m_method == "POST" ? 2 : m_method == "PUT" ? 3 : m_method == "DELETE" ? 4 : m_method == "FETCH" ? 5 : 1;
     req.method = coap::Code::make(0, static_cast<std::uint8_t>(detail));
     req.confirmable = m_confirmable;
-    req.path(m_path);
+    const std::string path = NextPath();
+    if (m_proxyUri.empty()) {
+        req.path(path);
+    } else {
+        req.option(coap::options::kProxyUri, m_proxyUri + path);
+    }
     req.payload.assign(m_requestSize, 0);
     for (uint32_t i = 0; i < m_requestSize; ++i) req.payload[i] = static_cast<std::uint8_t>('a' + i % 26);
     ++m_issued;

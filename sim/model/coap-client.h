@@ -57,6 +57,8 @@ private:
     Time NextGap();
     bool MaySend() const;
     void CheckDone();
+    /// The Uri-Path of the next request: Path, or Path/k with k Zipf-distributed over Resources.
+    std::string NextPath();
 
     Address m_remote;
     uint32_t m_maxRequests;
@@ -67,6 +69,10 @@ private:
     uint32_t m_requestSize;
     bool m_confirmable;
     Time m_sendUntil;
+    std::string m_proxyUri;     ///< non-empty: requests go to RemoteAddress (a proxy) with Proxy-Uri = this + path
+    uint32_t m_resources = 0;   ///< 0: always Path
+    double m_zipf = 0.8;
+    std::vector<double> m_zipfCdf;
 
     EventId m_sendEvent;
     uint64_t m_issued = 0;

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "ns3/boolean.h"
+#include "ns3/integer.h"
 #include "ns3/double.h"
 #include "ns3/log.h"
 #include "ns3/simulator.h"
@@ -29,6 +30,11 @@ TypeId CoapServer::GetTypeId() {
                           MakeStringAccessor(&CoapServer::m_path), MakeStringChecker())
             .AddAttribute("ResponseSize", "Response body bytes.", UintegerValue(64),
                           MakeUintegerAccessor(&CoapServer::m_responseSize), MakeUintegerChecker<uint32_t>())
+            .AddAttribute("Resources", "Also serve Path/0 .. Path/(N-1) (as Path).", UintegerValue(0),
+                          MakeUintegerAccessor(&CoapServer::m_resources), MakeUintegerChecker<uint32_t>())
+            .AddAttribute("MaxAge", "Max-Age of the Path responses in seconds (-1: no option, i.e. 60 s).",
+                          IntegerValue(-1), MakeIntegerAccessor(&CoapServer::m_maxAge),
+                          MakeIntegerChecker<int64_t>(-1, 4294967295LL))
             .AddAttribute("LargeSize", "Bytes of /large (0: no such resource).", UintegerValue(0),
                           MakeUintegerAccessor(&CoapServer::m_largeSize), MakeUintegerChecker<uint32_t>())
             .AddAttribute("WellKnownSize", "About how many bytes /.well-known/core lists (0: none).", UintegerValue(0),
@@ -102,8 +108,13 @@ void CoapServer::OnEngineCreated(coap::Endpoint& endpoint) {
         r.payload.resize(m_responseSize);
         for (uint32_t i = 0; i < m_responseSize; ++i) r.payload[i] = static_cast<std::uint8_t>('A' + i % 26);
         r.content_format = 42;  // application/octet-stream
+        if (m_maxAge >= 0) r.max_age = static_cast<std::uint32_t>(m_maxAge);
         return r;
     };
+    for (uint32_t k = 0; k < m_resources; ++k) {
+        const auto e = endpoint.add_resource(m_path + "/" + std::to_string(k), rc);
+        NS_ABORT_MSG_IF(e != coap::ApiError::Ok, "CoapServer: cannot add resource " << m_path << "/" << k);
+    }
     auto err = endpoint.add_resource(m_path, std::move(rc));
     NS_ABORT_MSG_IF(err != coap::ApiError::Ok, "CoapServer: cannot add resource " << m_path);
     auto fixed = [this](std::vector<std::uint8_t> body, std::uint16_t format) {

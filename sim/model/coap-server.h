@@ -28,6 +28,8 @@ private:
 
     std::string m_path;
     uint32_t m_responseSize;
+    uint32_t m_resources = 0;  ///< also serve Path/0 .. Path/(N-1)
+    int64_t m_maxAge = -1;     ///< Max-Age of those responses (-1: none, i.e. 60 s)
     uint32_t m_largeSize;
     uint32_t m_wellKnownSize;
     uint32_t m_observeSize;

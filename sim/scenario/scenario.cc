@@ -121,6 +121,9 @@ const std::vector<KeySpec>& schema() {
         {"workload", "response", Kind::Int, 0, 1 << 20, {}, COAPBED_INT(workload.response)},
         {"workload", "confirmable", Kind::Bool, 0, 0, {}, COAPBED_BOOL(workload.confirmable)},
         {"workload", "start", Kind::Time, 0, 1e6, {}, COAPBED_REAL(workload.start_s)},
+        {"workload", "resources", Kind::Int, 0, 100000, {}, COAPBED_INT(workload.resources)},
+        {"workload", "zipf", Kind::Real, 0, 10, {}, COAPBED_REAL(workload.zipf)},
+        {"workload", "max_age", Kind::Int, -1, 4294967295LL, {}, COAPBED_INT(workload.max_age)},
         {"coap", "congestion", Kind::Congestion, 0, 0, congestion_names(), COAPBED_STR(coap.congestion)},
         {"coap", "nstart", Kind::Int, 1, 64, {}, COAPBED_INT(coap.nstart)},
         {"coap", "ack_timeout", Kind::Time, 0.001, 600, {}, COAPBED_REAL(coap.ack_timeout_s)},
@@ -144,6 +147,14 @@ const std::vector<KeySpec>& schema() {
         {"defence", "amplification_limit", Kind::Real, 0, 1e6, {}, COAPBED_REAL(defence.amplification_limit)},
         {"defence", "rate_limit", Kind::Real, 0, 1e6, {}, COAPBED_REAL(defence.rate_limit)},
         {"defence", "observe_verified_only", Kind::Bool, 0, 0, {}, COAPBED_BOOL(defence.observe_verified_only)},
+        {"proxy", "enabled", Kind::Bool, 0, 0, {}, COAPBED_BOOL(proxy.enabled)},
+        {"proxy", "cache", Kind::Bool, 0, 0, {}, COAPBED_BOOL(proxy.cache)},
+        {"proxy", "max_entries", Kind::Int, 1, 1e7, {}, COAPBED_INT(proxy.max_entries)},
+        {"proxy", "max_bytes", Kind::Int, 1, 1e10, {}, COAPBED_INT(proxy.max_bytes)},
+        {"proxy", "max_freshness", Kind::Time, 0, 4294967295.0, {}, COAPBED_REAL(proxy.max_freshness_s)},
+        {"proxy", "token_length", Kind::Int, 0, 8, {}, COAPBED_INT(proxy.token_length)},
+        {"proxy", "coalesce", Kind::Bool, 0, 0, {}, COAPBED_BOOL(proxy.coalesce)},
+        {"proxy", "hop_limit", Kind::Int, 1, 255, {}, COAPBED_INT(proxy.hop_limit)},
     };
     return specs;
 }
@@ -299,12 +310,13 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
     sc.file = file;
 
     // Unknown sections and keys first: a typo must not silently fall back to a default.
-    std::set<std::string> known = {"name", "seeds", "topology", "workload", "coap", "attack", "defence"};
+    std::set<std::string> known = {"name", "seeds", "topology", "workload", "coap", "attack", "defence", "proxy"};
     for (const auto& k : schema()) known.insert(full_key(k));
     for (const auto& [key, node] : root) {
         const std::string top(key.str());
         if (!known.count(top)) throw ScenarioError(file, top, "unknown key");
-        if (top == "topology" || top == "workload" || top == "coap" || top == "attack" || top == "defence") {
+        if (top == "topology" || top == "workload" || top == "coap" || top == "attack" || top == "defence" ||
+            top == "proxy") {
             const auto* t = node.as_table();
             if (!t) throw ScenarioError(file, top, "expected a table ([" + top + "]), got " + describe_type(node));
             for (const auto& [sub, subnode] : *t) {
@@ -377,6 +389,12 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
         }
         if (c.attack.vector != "none" && c.topology.kind != "dumbbell") {
             throw ScenarioError(file, "attack.vector", "attacks run on the dumbbell topology");
+        }
+        if (c.proxy.enabled && c.topology.kind != "dumbbell") {
+            throw ScenarioError(file, "proxy.enabled", "the proxy runs on the dumbbell topology (the clients' router)");
+        }
+        if (c.proxy.enabled && c.attack.vector != "none") {
+            throw ScenarioError(file, "proxy.enabled", "no attack scenario goes through the proxy yet");
         }
         const auto& t = c.topology;
         if (t.loss_model == "gilbert-elliott" && t.loss > 0 && t.loss / (t.burst * (1 - t.loss)) > 1 + 1e-9) {

@@ -55,6 +55,9 @@ struct Workload {
     std::int64_t response = 64;     ///< response body bytes
     bool confirmable = true;
     double start_s = 1;             ///< clients start at a random time in [start, start + interval)
+    std::int64_t resources = 0;     ///< 0: one resource; N: N resources, chosen by Zipf popularity
+    double zipf = 0.8;              ///< Zipf exponent of the resources' popularity
+    std::int64_t max_age = -1;      ///< the server's Max-Age in seconds (-1: no option, i.e. 60 s)
 };
 
 struct CoapParams {
@@ -89,6 +92,19 @@ struct Defence {
     bool observe_verified_only = false;
 };
 
+/// [proxy]: a forward proxy with a cache on the clients' router (dumbbell), between the
+/// clients and the bottleneck toward the servers (sim/model/coap-proxy.h).
+struct Proxy {
+    bool enabled = false;
+    bool cache = true;
+    std::int64_t max_entries = 256;
+    std::int64_t max_bytes = 1 << 20;
+    double max_freshness_s = 3600;
+    std::int64_t token_length = 8;  ///< upstream token bytes
+    bool coalesce = true;
+    std::int64_t hop_limit = 16;
+};
+
 /// One point of a sweep with everything resolved.
 struct RunConfig {
     std::string name;
@@ -98,6 +114,7 @@ struct RunConfig {
     CoapParams coap;
     Attack attack;
     Defence defence;
+    Proxy proxy;
 };
 
 struct RunSpec {

@@ -38,6 +38,7 @@
 #include "sim/helper/coap-helper.h"
 #include "sim/model/coap-attacker.h"
 #include "sim/model/coap-client.h"
+#include "sim/model/coap-proxy.h"
 #include "sim/model/coap-server.h"
 #include "sim/model/gilbert-elliott-error-model.h"
 
@@ -57,7 +58,10 @@ const std::vector<std::string>& metric_columns() {
         // Attacks and defences (issue #5).
         "attacker_packets", "attacker_bytes", "victim_packets", "victim_bytes", "amplification_bytes",
         "amplification_coap", "exchanges_reset", "forged_accepted", "killed_fraction", "echo_challenges",
-        "echo_verified", "amplification_dropped", "rate_limited", "observe_refused", "format_errors", "run_id"};
+        "echo_verified", "amplification_dropped", "rate_limited", "observe_refused", "format_errors", "run_id",
+        // The forward proxy (issue #18; empty without [proxy]).
+        "proxy_requests", "proxy_hits", "proxy_hit_ratio", "upstream_requests", "upstream_saved", "upstream_bytes",
+        "origin_requests", "proxy_coalesced", "proxy_gateway_errors"};
     return cols;
 }
 
@@ -151,6 +155,8 @@ struct Built {
     std::vector<Ipv4Address> server_addresses;
     std::vector<Ipv4Address> client_addresses;
     std::vector<Address> client_targets;  ///< server socket address per client
+    Ptr<Node> proxy_node;                 ///< dumbbell: the clients' router, where [proxy] runs
+    Ipv4Address proxy_address;
     /// LrWpanHelper disposes its channel when destroyed: it must outlive the run.
     std::unique_ptr<LrWpanHelper> radio;
     std::vector<std::unique_ptr<FrameLoss>> frame_loss;  ///< sixlowpan extra loss, per radio
@@ -261,6 +267,8 @@ Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, co
         mroutes.SetDefaultMulticastRoute(b.attacker, attacker_link.Get(0));
     }
 
+    b.proxy_node = routers.Get(0);
+    b.proxy_address = routers.Get(0)->GetObject<Ipv4>()->GetAddress(1, 0).GetLocal();  // its bottleneck address
     for (uint32_t i = 0; i < b.clients.GetN(); ++i) {
         b.client_targets.push_back(InetSocketAddress(server_addresses[i % server_addresses.size()], 5683));
     }
@@ -439,6 +447,8 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     CoapServerHelper server_helper;
     set_coap(server_helper);
     server_helper.SetAttribute("ResponseSize", UintegerValue(static_cast<uint32_t>(c.workload.response)));
+    server_helper.SetAttribute("Resources", UintegerValue(static_cast<uint32_t>(c.workload.resources)));
+    server_helper.SetAttribute("MaxAge", IntegerValue(c.workload.max_age));
     if (attack) {
         const auto size = UintegerValue(static_cast<uint32_t>(at.resource));
         if (at.vector == "large-get" || at.vector == "block") server_helper.SetAttribute("LargeSize", size);
@@ -456,10 +466,42 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     servers.Start(Seconds(0));
     stream += CoapHelperBase::AssignStreams(servers, stream);
 
+    // [proxy]: the forward proxy on the clients' router; the clients send every request to
+    // it, naming their server in Proxy-Uri.
+    Ptr<CoapProxy> proxy;
+    if (c.proxy.enabled) {
+        proxy = CreateObject<CoapProxy>();
+        proxy->SetAttribute("Cache", BooleanValue(c.proxy.cache));
+        proxy->SetAttribute("MaxEntries", UintegerValue(static_cast<uint32_t>(c.proxy.max_entries)));
+        proxy->SetAttribute("MaxBytes", UintegerValue(static_cast<uint32_t>(std::min<int64_t>(c.proxy.max_bytes, UINT32_MAX))));
+        proxy->SetAttribute("MaxFreshness", TimeValue(Seconds(c.proxy.max_freshness_s)));
+        proxy->SetAttribute("UpstreamTokenLength", UintegerValue(static_cast<uint32_t>(c.proxy.token_length)));
+        proxy->SetAttribute("Coalesce", BooleanValue(c.proxy.coalesce));
+        proxy->SetAttribute("HopLimit", UintegerValue(static_cast<uint32_t>(c.proxy.hop_limit)));
+        proxy->SetAttribute("AckTimeout", TimeValue(Seconds(c.coap.ack_timeout_s)));
+        proxy->SetAttribute("AckRandomFactor", DoubleValue(c.coap.ack_random_factor));
+        proxy->SetAttribute("MaxRetransmit", UintegerValue(static_cast<uint32_t>(c.coap.max_retransmit)));
+        proxy->SetAttribute("Nstart", UintegerValue(static_cast<uint32_t>(c.coap.nstart)));
+        proxy->SetAttribute("BlockSize", UintegerValue(static_cast<uint32_t>(c.coap.block_size)));
+        std::ostringstream local;
+        b.proxy_address.Print(local);
+        proxy->SetAttribute("LocalAddress", StringValue(local.str()));
+        b.proxy_node->AddApplication(proxy);
+        proxy->SetStartTime(Seconds(0));
+        stream += proxy->AssignStreams(stream);
+    }
+
     ApplicationContainer clients;
     for (uint32_t i = 0; i < b.clients.GetN(); ++i) {
-        CoapClientHelper h(b.client_targets[i]);
+        CoapClientHelper h(proxy ? Address(InetSocketAddress(b.proxy_address, 5683)) : b.client_targets[i]);
         set_coap(h);
+        if (proxy) {
+            std::ostringstream target;
+            InetSocketAddress::ConvertFrom(b.client_targets[i]).GetIpv4().Print(target);
+            h.SetAttribute("ProxyUri", StringValue("coap://" + target.str() + ":5683/"));
+        }
+        h.SetAttribute("Resources", UintegerValue(static_cast<uint32_t>(c.workload.resources)));
+        h.SetAttribute("Zipf", DoubleValue(c.workload.zipf));
         h.SetAttribute("MaxRequests", UintegerValue(static_cast<uint32_t>(c.workload.requests)));
         h.SetAttribute("Interval", TimeValue(Seconds(c.workload.interval_s)));
         h.SetAttribute("Arrival", StringValue(c.workload.arrival));
@@ -662,6 +704,45 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         m[k] = engine_servers.value(k, uint64_t{0});
     }
     m["run_id"] = spec.id;
+    if (proxy) {
+        const coap::proxy::ProxyStats& ps = proxy->GetProxyStats();
+        const coap::EndpointStats& up = proxy->GetUpstreamStats();
+        uint64_t up_bytes = 0, origin = 0;
+        for (int t = 0; t < 4; ++t) up_bytes += up.sent_bytes[t] + up.received_bytes[t];
+        for (uint32_t i = 0; i < servers.GetN(); ++i) {
+            origin += DynamicCast<CoapServer>(servers.Get(i))->GetEngineStats().requests_received;
+        }
+        // Hits and misses count every request the proxy answered, block continuations included.
+        const uint64_t hits = ps.hits_fresh + ps.transfer_hits;
+        m["proxy_requests"] = ps.requests;
+        m["proxy_hits"] = hits;
+        m["proxy_hit_ratio"] = ps.requests > 0 ? static_cast<double>(hits) / static_cast<double>(ps.requests) : 0.0;
+        m["upstream_requests"] = up.exchanges_started;
+        m["upstream_saved"] = ps.requests > 0 ? 1.0 - static_cast<double>(up.exchanges_started) / static_cast<double>(ps.requests) : 0.0;
+        m["upstream_bytes"] = up_bytes;
+        m["origin_requests"] = origin;
+        m["proxy_coalesced"] = ps.coalesced;
+        m["proxy_gateway_errors"] = ps.upstream_timeouts + ps.bad_gateway + ps.busy;
+        ordered_json pj;
+        pj["requests"] = ps.requests;
+        pj["hits_fresh"] = ps.hits_fresh;
+        pj["hits_not_modified"] = ps.hits_not_modified;
+        pj["transfer_hits"] = ps.transfer_hits;
+        pj["misses"] = ps.misses;
+        pj["coalesced"] = ps.coalesced;
+        pj["forwarded"] = ps.forwarded;
+        pj["revalidated"] = ps.revalidated;
+        pj["upstream_timeouts"] = ps.upstream_timeouts;
+        pj["bad_gateway"] = ps.bad_gateway;
+        pj["busy"] = ps.busy;
+        pj["hop_limit_inserted"] = ps.hop_limit_inserted;
+        const coap::proxy::CacheStats& cs = proxy->GetCacheStats();
+        pj["cache_stored"] = cs.stored;
+        pj["cache_evicted"] = cs.evicted_lru;
+        pj["cache_refused_no_freshness"] = cs.refused_no_freshness;
+        pj["cache_refused_too_big"] = cs.refused_too_big;
+        doc["proxy"] = pj;
+    }
 
     doc["clients"] = per_client;
     doc["engine"] = {{"clients", engine_clients}, {"servers", engine_servers}, {"messages_sent", coap_messages}};

@@ -1,0 +1,170 @@
+#include "coap-proxy.h"
+
+#include "ns3/boolean.h"
+#include "ns3/double.h"
+#include "ns3/inet-socket-address.h"
+#include "ns3/log.h"
+#include "ns3/simulator.h"
+#include "ns3/string.h"
+#include "ns3/udp-socket-factory.h"
+#include "ns3/uinteger.h"
+
+namespace ns3 {
+
+NS_LOG_COMPONENT_DEFINE("CoapProxy");
+NS_OBJECT_ENSURE_REGISTERED(CoapProxy);
+
+TypeId CoapProxy::GetTypeId() {
+    static TypeId tid =
+        TypeId("ns3::CoapProxy")
+            .SetParent<Application>()
+            .SetGroupName("Applications")
+            .AddConstructor<CoapProxy>()
+            .AddAttribute("Port", "UDP port the clients send their proxy requests to.", UintegerValue(5683),
+                          MakeUintegerAccessor(&CoapProxy::m_port), MakeUintegerChecker<uint16_t>())
+            .AddAttribute("LocalAddress", "The proxy's own address as text (a target equal to it is not forwarded).",
+                          StringValue("0.0.0.0"), MakeStringAccessor(&CoapProxy::m_localAddress), MakeStringChecker())
+            .AddAttribute("Cache", "Keep responses (RFC 7252 §5.6).", BooleanValue(true),
+                          MakeBooleanAccessor(&CoapProxy::m_cache), MakeBooleanChecker())
+            .AddAttribute("MaxEntries", "Cached responses at most.", UintegerValue(256),
+                          MakeUintegerAccessor(&CoapProxy::m_maxEntries), MakeUintegerChecker<uint32_t>(1))
+            .AddAttribute("MaxBytes", "Bytes of cached responses at most.", UintegerValue(1 << 20),
+                          MakeUintegerAccessor(&CoapProxy::m_maxBytes), MakeUintegerChecker<uint32_t>(1))
+            .AddAttribute("MaxFreshness", "Ceiling on a cached response's Max-Age.", TimeValue(Seconds(3600)),
+                          MakeTimeAccessor(&CoapProxy::m_maxFreshness), MakeTimeChecker())
+            .AddAttribute("UpstreamTokenLength", "Token bytes of upstream requests.", UintegerValue(8),
+                          MakeUintegerAccessor(&CoapProxy::m_upstreamTokenLength), MakeUintegerChecker<uint32_t>(0, 8))
+            .AddAttribute("Coalesce", "Concurrent misses for one key share an upstream exchange.", BooleanValue(true),
+                          MakeBooleanAccessor(&CoapProxy::m_coalesce), MakeBooleanChecker())
+            .AddAttribute("HopLimit", "Hop-Limit inserted when a request has none (RFC 8768).", UintegerValue(16),
+                          MakeUintegerAccessor(&CoapProxy::m_hopLimit), MakeUintegerChecker<uint32_t>(1, 255))
+            .AddAttribute("AckDelay", "How long a miss may take before the client gets an empty ACK (RFC 7252 §5.2.2).",
+                          TimeValue(Seconds(1)), MakeTimeAccessor(&CoapProxy::m_ackDelay), MakeTimeChecker())
+            .AddAttribute("AckTimeout", "ACK_TIMEOUT on both sides (RFC 7252 §4.8).", TimeValue(Seconds(2)),
+                          MakeTimeAccessor(&CoapProxy::m_ackTimeout), MakeTimeChecker())
+            .AddAttribute("AckRandomFactor", "ACK_RANDOM_FACTOR.", DoubleValue(1.5),
+                          MakeDoubleAccessor(&CoapProxy::m_ackRandomFactor), MakeDoubleChecker<double>(1.0))
+            .AddAttribute("MaxRetransmit", "MAX_RETRANSMIT.", UintegerValue(4),
+                          MakeUintegerAccessor(&CoapProxy::m_maxRetransmit), MakeUintegerChecker<uint32_t>(0, 20))
+            .AddAttribute("Nstart", "NSTART toward each origin.", UintegerValue(1),
+                          MakeUintegerAccessor(&CoapProxy::m_nstart), MakeUintegerChecker<uint32_t>(1))
+            .AddAttribute("BlockSize", "Largest block, 16..1024 (RFC 7959).", UintegerValue(1024),
+                          MakeUintegerAccessor(&CoapProxy::m_blockSize), MakeUintegerChecker<uint32_t>(16, 1024));
+    return tid;
+}
+
+CoapProxy::CoapProxy() = default;
+CoapProxy::~CoapProxy() = default;
+
+const coap::proxy::ProxyStats& CoapProxy::GetProxyStats() const {
+    static const coap::proxy::ProxyStats kEmpty{};
+    return m_proxy ? m_proxy->stats() : kEmpty;
+}
+const coap::proxy::CacheStats& CoapProxy::GetCacheStats() const {
+    static const coap::proxy::CacheStats kEmpty{};
+    return m_proxy ? m_proxy->cache().stats() : kEmpty;
+}
+const coap::EndpointStats& CoapProxy::GetDownstreamStats() const {
+    static const coap::EndpointStats kEmpty{};
+    return m_proxy ? m_proxy->downstream_stats() : kEmpty;
+}
+const coap::EndpointStats& CoapProxy::GetUpstreamStats() const {
+    static const coap::EndpointStats kEmpty{};
+    return m_proxy ? m_proxy->upstream_stats() : kEmpty;
+}
+
+int64_t CoapProxy::AssignStreams(int64_t stream) {
+    m_downRandom.stream->SetStream(stream);
+    m_upRandom.stream->SetStream(stream + 1);
+    return 2;
+}
+
+void CoapProxy::DoDispose() {
+    m_down = nullptr;
+    m_up = nullptr;
+    m_proxy.reset();
+    Application::DoDispose();
+}
+
+void CoapProxy::StartApplication() {
+    coap::EndpointConfig cfg;
+    cfg.params.ack_timeout = coap::Duration::nanoseconds(m_ackTimeout.GetNanoSeconds());
+    cfg.params.ack_random_factor = m_ackRandomFactor;
+    cfg.params.max_retransmit = m_maxRetransmit;
+    cfg.params.nstart = m_nstart;
+    cfg.params.processing_delay = cfg.params.ack_timeout;
+    std::uint8_t szx = 0;
+    while ((16u << (szx + 1)) <= m_blockSize && szx < 6) ++szx;
+    cfg.block_szx = szx;
+    coap::EndpointConfig down = cfg, up = cfg;
+    down.separate_ack_delay = coap::Duration::nanoseconds(m_ackDelay.GetNanoSeconds());
+    up.token_length = m_upstreamTokenLength;
+    up.allow_short_tokens = true;  // the experiment asks for it (PROXY.md §3.1)
+    coap::proxy::ProxyConfig pc;
+    pc.cache = m_cache;
+    pc.cache_config.max_entries = m_maxEntries;
+    pc.cache_config.max_total_bytes = m_maxBytes;
+    pc.cache_config.max_entry_bytes = std::min<std::size_t>(pc.cache_config.max_entry_bytes, m_maxBytes);
+    pc.cache_config.max_freshness = coap::Duration::nanoseconds(m_maxFreshness.GetNanoSeconds());
+    pc.coalesce = m_coalesce;
+    pc.initial_hop_limit = static_cast<std::uint8_t>(m_hopLimit);
+    pc.local_host = m_localAddress;
+    pc.local_port = m_port;
+    m_proxy = std::make_unique<coap::proxy::ForwardProxy>(down, up, pc, m_downRandom, m_upRandom);
+    m_down = Socket::CreateSocket(GetNode(), UdpSocketFactory::GetTypeId());
+    m_up = Socket::CreateSocket(GetNode(), UdpSocketFactory::GetTypeId());
+    // Bound to the address the clients send to, so that the answers come from it (the
+    // clients match ACKs and responses by address) whichever interface they leave by.
+    const Ipv4Address local(m_localAddress.c_str());
+    NS_ABORT_MSG_IF(m_down->Bind(InetSocketAddress(local, m_port)) != 0, "CoapProxy: cannot bind");
+    NS_ABORT_MSG_IF(m_up->Bind(InetSocketAddress(Ipv4Address::GetAny(), 0)) != 0, "CoapProxy: cannot bind");
+    m_down->SetRecvCallback(MakeCallback(&CoapProxy::HandleRead, this));
+    m_up->SetRecvCallback(MakeCallback(&CoapProxy::HandleRead, this));
+    Drive();
+}
+
+void CoapProxy::StopApplication() {
+    Simulator::Cancel(m_timer);
+    for (const auto& s : {m_down, m_up}) {
+        if (s) {
+            s->SetRecvCallback(MakeNullCallback<void, Ptr<Socket>>());
+            s->Close();
+        }
+    }
+}
+
+void CoapProxy::HandleRead(Ptr<Socket> socket) {
+    using Side = coap::proxy::ForwardProxy::Side;
+    const Side side = socket == m_down ? Side::Down : Side::Up;
+    Address from;
+    std::vector<std::uint8_t> bytes;
+    while (Ptr<Packet> packet = socket->RecvFrom(from)) {
+        if (!m_proxy) continue;
+        bytes.resize(packet->GetSize());
+        packet->CopyData(bytes.data(), bytes.size());
+        m_proxy->handle_datagram(CoapApplication::EngineNow(), side, CoapApplication::ToPeer(from),
+                                 coap::Bytes(bytes.data(), bytes.size()));
+        Drive();
+    }
+}
+
+void CoapProxy::Drive() {
+    if (!m_proxy) return;
+    coap::proxy::ForwardProxy::Side side;
+    coap::Transmit t;
+    while (m_proxy->poll_transmit(side, t)) {
+        Ptr<Packet> p = Create<Packet>(t.bytes.data(), t.bytes.size());
+        (side == coap::proxy::ForwardProxy::Side::Down ? m_down : m_up)->SendTo(p, 0, CoapApplication::ToAddress(t.peer));
+    }
+    Simulator::Cancel(m_timer);
+    if (const auto at = m_proxy->poll_timeout()) {
+        const Time delay = std::max(NanoSeconds(at->ns()) - Simulator::Now(), Time(0));
+        m_timer = Simulator::Schedule(delay, [this] {
+            if (!m_proxy) return;
+            m_proxy->handle_timeout(CoapApplication::EngineNow());
+            Drive();
+        });
+    }
+}
+
+}  // namespace ns3

@@ -1,0 +1,66 @@
+// CoapProxy: the engine's forward proxy (coap/proxy/forward_proxy.h) on an ns-3 node, with
+// a downstream socket (the clients send Proxy-Uri requests to Port) and an upstream socket
+// (an ephemeral port toward the origins). Glue only, like CoapApplication: datagrams in,
+// transmits out on the side the proxy names, one timer at poll_timeout().
+#ifndef COAPBED_COAP_PROXY_H
+#define COAPBED_COAP_PROXY_H
+
+#include <memory>
+
+#include "ns3/application.h"
+#include "ns3/event-id.h"
+#include "ns3/nstime.h"
+#include "ns3/socket.h"
+
+#include "coap-application.h"
+#include "coap/proxy/forward_proxy.h"
+
+namespace ns3 {
+
+class CoapProxy : public Application {
+public:
+    static TypeId GetTypeId();
+    CoapProxy();
+    ~CoapProxy() override;
+
+    /// Valid once the application started.
+    const coap::proxy::ProxyStats& GetProxyStats() const;
+    const coap::proxy::CacheStats& GetCacheStats() const;
+    const coap::EndpointStats& GetDownstreamStats() const;
+    const coap::EndpointStats& GetUpstreamStats() const;
+    int64_t AssignStreams(int64_t stream);
+
+protected:
+    void DoDispose() override;
+    void StartApplication() override;
+    void StopApplication() override;
+
+private:
+    void HandleRead(Ptr<Socket> socket);
+    void Drive();
+
+    uint16_t m_port;
+    bool m_cache;
+    uint32_t m_maxEntries;
+    uint32_t m_maxBytes;
+    Time m_maxFreshness;
+    uint32_t m_upstreamTokenLength;
+    bool m_coalesce;
+    uint32_t m_hopLimit;
+    Time m_ackDelay;
+    Time m_ackTimeout;
+    double m_ackRandomFactor;
+    uint32_t m_maxRetransmit;
+    uint32_t m_nstart;
+    uint32_t m_blockSize;
+    std::string m_localAddress;
+
+    CoapStreamRandom m_downRandom, m_upRandom;
+    std::unique_ptr<coap::proxy::ForwardProxy> m_proxy;
+    Ptr<Socket> m_down, m_up;
+    EventId m_timer;
+};
+
+}  // namespace ns3
+
+#endif
