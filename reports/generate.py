@@ -366,6 +366,19 @@ def section_runs(plotter, paths):
                                               show(med(rs, "completion_p95_s"), "%.3f"), str(len(rs))])
                 out.append(("h3", "Forward proxy and cache (medians over seeds)"))
                 out.append(("table", table))
+            poisoned = {k: [r for r in rs if r.get("poisoned_accepted", "") not in ("", "nan")]
+                        for k, rs in groups.items()}
+            poisoned = {k: rs for k, rs in poisoned.items() if rs}
+            if poisoned:
+                table = [params + ["poisoned responses accepted", "analytic mean (rate x live s / 256^L)",
+                                   "forged answers served to clients", "exchanges completed", "runs"]]
+                for key, rs in sorted(poisoned.items()):
+                    table.append(list(key) + [show(med(rs, "poisoned_accepted"), "%d"),
+                                              show(med(rs, "poison_expected"), "%.3g"),
+                                              show(med(rs, "forged_accepted"), "%d"),
+                                              show(med(rs, "exchanges_completed"), "%d"), str(len(rs))])
+                out.append(("h3", "Cache poisoning (medians over seeds)"))
+                out.append(("table", table))
     return out
 
 

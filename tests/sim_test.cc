@@ -570,3 +570,43 @@ TEST(SimProxy, MaxAgeZeroIsNeverReusedAndTheKeysAreChecked) {
     EXPECT_EQ(error_of("name = \"p\"\nseeds = [1]\n[proxy]\nhop_limit = 0\n"),
               "bad.toml: proxy.hop_limit: 0 is out of range (must be between 1 and 255)");
 }
+
+TEST(SimProxy, ForgedSeparateResponsesPoisonAtTheAnalyticRateAndNeverWithEightByteTokens) {
+    // PROXY.md §3.1: a forged response is accepted when its random token is that of an
+    // upstream exchange in flight: with 1-byte tokens about rate x live seconds / 256 of
+    // them (within the Poisson 95 % interval), with 8-byte tokens none.
+    auto poisoning = [](int token_length) {
+        return run(std::string(R"(
+name = "poison"
+duration = 60
+seeds = [1]
+[topology]
+kind = "dumbbell"
+clients = 10
+rate = "50kbps"
+delay = "50ms"
+[workload]
+interval = 1.0
+resources = 50
+max_age = 10
+[proxy]
+enabled = true
+token_length = )") + std::to_string(token_length) + R"(
+[attack]
+vector = "spoofed-separate"
+rate = 200
+)");
+    };
+    const auto one = poisoning(1);
+    const auto& m1 = one.at("metrics");
+    const double expected = m1.at("poison_expected").get<double>();
+    const double accepted = m1.at("poisoned_accepted").get<double>();
+    EXPECT_GT(expected, 10.0);
+    EXPECT_GE(accepted, expected - 1.96 * std::sqrt(expected));
+    EXPECT_LE(accepted, expected + 1.96 * std::sqrt(expected));
+    EXPECT_GT(u(m1, "forged_accepted"), 0u);  // and the clients were served the forgeries
+    const auto eight = poisoning(8);
+    EXPECT_EQ(u(eight.at("metrics"), "poisoned_accepted"), 0u);
+    EXPECT_EQ(u(eight.at("metrics"), "forged_accepted"), 0u);
+    EXPECT_LT(eight.at("metrics").at("poison_expected").get<double>(), 1e-12);
+}

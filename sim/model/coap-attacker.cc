@@ -42,6 +42,9 @@ TypeId CoapAttacker::GetTypeId() {
                           MakeUintegerAccessor(&CoapAttacker::m_blocks), MakeUintegerChecker<uint32_t>(1))
             .AddAttribute("TokenGuessLength", "spoofed-ack: length of the guessed token.", UintegerValue(4),
                           MakeUintegerAccessor(&CoapAttacker::m_tokenGuessLength), MakeUintegerChecker<uint32_t>(0, 8))
+            .AddAttribute("ForgedMaxAge", "spoofed-separate: the Max-Age of the forged response (seconds).",
+                          UintegerValue(0xFFFFFFFFu), MakeUintegerAccessor(&CoapAttacker::m_forgedMaxAge),
+                          MakeUintegerChecker<uint32_t>())
             .AddAttribute("MidSequential",
                           "spoofed-rst/ack: guess Message IDs counting up from 0 (a client that starts at 0 "
                           "and counts, RFC 7252 §4.4 not followed) instead of at random.",
@@ -180,6 +183,18 @@ std::vector<uint8_t> CoapAttacker::MakeDatagram(uint16_t& dstPort, Ipv4Address& 
     if (m_vector == "spoofed-rst") {
         return build(coap::MessageBuilder(coap::MessageType::Rst, coap::codes::kEmpty, mid));
     }
+    if (m_vector == "spoofed-separate") {
+        // PROXY.md §3.1: a forged separate response (NON, any MID) with a guessed token,
+        // a long Max-Age and the payload "forged", "from" the origin to a proxy's upstream
+        // port: accepted if the token is that of an upstream exchange in flight.
+        coap::MessageBuilder b(coap::MessageType::Non, coap::codes::kContent, rand16());
+        std::vector<uint8_t> guess(m_tokenGuessLength);
+        for (auto& t : guess) t = static_cast<uint8_t>(m_rng->GetInteger(0, 255));
+        (void)b.set_token(coap::Bytes(guess.data(), guess.size()));
+        (void)b.add_uint(coap::options::kMaxAge, m_forgedMaxAge);
+        b.set_payload(coap::Bytes(std::string_view("forged")));
+        return build(b);
+    }
     // spoofed-ack: a forged piggybacked response with a guessed token.
     coap::MessageBuilder b(coap::MessageType::Ack, coap::codes::kContent, mid);
     std::vector<uint8_t> guess(m_tokenGuessLength);
@@ -200,7 +215,9 @@ void CoapAttacker::SendOne() {
     udp.SetDestinationPort(port);
     udp.EnableChecksums();
     udp.InitializeChecksum(src, dst, 17);
-    if (m_vector == "spoofed-rst" || m_vector == "spoofed-ack") udp.SetSourcePort(m_targets[0].second);
+    if (m_vector == "spoofed-rst" || m_vector == "spoofed-ack" || m_vector == "spoofed-separate") {
+        udp.SetSourcePort(m_targets[0].second);
+    }
     p->AddHeader(udp);
     Ipv4Header ip;
     ip.SetSource(src);  // the forged address

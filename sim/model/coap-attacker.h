@@ -59,6 +59,7 @@ private:
     uint16_t m_victimPort;
     uint32_t m_blocks;
     uint32_t m_tokenGuessLength;
+    uint32_t m_forgedMaxAge;
     bool m_midSequential;
     double m_midGuessRate;
     Time m_started;

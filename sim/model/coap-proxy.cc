@@ -22,6 +22,8 @@ TypeId CoapProxy::GetTypeId() {
             .AddConstructor<CoapProxy>()
             .AddAttribute("Port", "UDP port the clients send their proxy requests to.", UintegerValue(5683),
                           MakeUintegerAccessor(&CoapProxy::m_port), MakeUintegerChecker<uint16_t>())
+            .AddAttribute("UpstreamPort", "UDP port toward the origins (0: ephemeral).", UintegerValue(0),
+                          MakeUintegerAccessor(&CoapProxy::m_upstreamPort), MakeUintegerChecker<uint16_t>())
             .AddAttribute("LocalAddress", "The proxy's own address as text (a target equal to it is not forwarded).",
                           StringValue("0.0.0.0"), MakeStringAccessor(&CoapProxy::m_localAddress), MakeStringChecker())
             .AddAttribute("Cache", "Keep responses (RFC 7252 §5.6).", BooleanValue(true),
@@ -117,7 +119,15 @@ void CoapProxy::StartApplication() {
     // clients match ACKs and responses by address) whichever interface they leave by.
     const Ipv4Address local(m_localAddress.c_str());
     NS_ABORT_MSG_IF(m_down->Bind(InetSocketAddress(local, m_port)) != 0, "CoapProxy: cannot bind");
-    NS_ABORT_MSG_IF(m_up->Bind(InetSocketAddress(Ipv4Address::GetAny(), 0)) != 0, "CoapProxy: cannot bind");
+    NS_ABORT_MSG_IF(m_up->Bind(InetSocketAddress(Ipv4Address::GetAny(), m_upstreamPort)) != 0, "CoapProxy: cannot bind");
+    m_proxy->set_upstream_observer([this](const coap::Event& e) {
+        m_liveSeconds += e.in_flight.seconds_f();
+        static const std::string kForged = "forged";
+        if (e.kind == coap::EventKind::Response &&
+            std::equal(e.message.payload.begin(), e.message.payload.end(), kForged.begin(), kForged.end())) {
+            ++m_forgedAccepted;
+        }
+    });
     m_down->SetRecvCallback(MakeCallback(&CoapProxy::HandleRead, this));
     m_up->SetRecvCallback(MakeCallback(&CoapProxy::HandleRead, this));
     Drive();

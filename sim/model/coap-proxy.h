@@ -29,6 +29,12 @@ public:
     const coap::EndpointStats& GetDownstreamStats() const;
     const coap::EndpointStats& GetUpstreamStats() const;
     int64_t AssignStreams(int64_t stream);
+    /// Upstream responses accepted whose payload is "forged" (what CoapAttacker's
+    /// spoofed-separate vector sends): poisoned answers the proxy took for the origin's.
+    uint64_t GetForgedAccepted() const { return m_forgedAccepted; }
+    /// Seconds upstream tokens were live, summed over every upstream exchange (from its
+    /// first transmission to its end): the window a token-guessing attacker aims at.
+    double GetUpstreamLiveSeconds() const { return m_liveSeconds; }
 
 protected:
     void DoDispose() override;
@@ -40,6 +46,9 @@ private:
     void Drive();
 
     uint16_t m_port;
+    uint16_t m_upstreamPort;
+    uint64_t m_forgedAccepted = 0;
+    double m_liveSeconds = 0;
     bool m_cache;
     uint32_t m_maxEntries;
     uint32_t m_maxBytes;

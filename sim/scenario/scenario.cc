@@ -137,7 +137,7 @@ const std::vector<KeySpec>& schema() {
         {"coap", "random_mid", Kind::Bool, 0, 0, {}, COAPBED_BOOL(coap.random_mid)},
         {"attack", "vector", Kind::Choice, 0, 0,
          {"none", "large-get", "well-known-core", "block", "observe", "multicast", "multicast-observe", "dns", "spoofed-rst",
-          "spoofed-ack"},
+          "spoofed-ack", "spoofed-separate"},
          COAPBED_STR(attack.vector)},
         {"attack", "rate", Kind::Real, 0.001, 1e5, {}, COAPBED_REAL(attack.rate)},
         {"attack", "resource", Kind::Int, 1, 1 << 20, {}, COAPBED_INT(attack.resource)},
@@ -393,8 +393,11 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
         if (c.proxy.enabled && c.topology.kind != "dumbbell") {
             throw ScenarioError(file, "proxy.enabled", "the proxy runs on the dumbbell topology (the clients' router)");
         }
-        if (c.proxy.enabled && c.attack.vector != "none") {
-            throw ScenarioError(file, "proxy.enabled", "no attack scenario goes through the proxy yet");
+        if (c.proxy.enabled && c.attack.vector != "none" && c.attack.vector != "spoofed-separate") {
+            throw ScenarioError(file, "attack.vector", "with [proxy], the attack is spoofed-separate (poisoning)");
+        }
+        if (c.attack.vector == "spoofed-separate" && !c.proxy.enabled) {
+            throw ScenarioError(file, "attack.vector", "spoofed-separate attacks a proxy's upstream socket: needs [proxy]");
         }
         const auto& t = c.topology;
         if (t.loss_model == "gilbert-elliott" && t.loss > 0 && t.loss / (t.burst * (1 - t.loss)) > 1 + 1e-9) {

@@ -77,7 +77,8 @@ struct CoapParams {
 /// [attack]: an off-path attacker (sim/model/coap-attacker.h).
 struct Attack {
     std::string vector = "none";  ///< none | large-get | well-known-core | block | observe | multicast |
-                                  ///< multicast-observe | dns | spoofed-rst | spoofed-ack
+                                  ///< multicast-observe | dns | spoofed-rst | spoofed-ack |
+                                  ///< spoofed-separate (forged responses to a [proxy]'s upstream port)
     double rate = 10;             ///< datagrams per second
     std::int64_t resource = 1024; ///< bytes of the targeted representation
     std::int64_t servers = 1;     ///< reflectors

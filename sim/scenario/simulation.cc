@@ -61,7 +61,9 @@ const std::vector<std::string>& metric_columns() {
         "echo_verified", "amplification_dropped", "rate_limited", "observe_refused", "format_errors", "run_id",
         // The forward proxy (issue #18; empty without [proxy]).
         "proxy_requests", "proxy_hits", "proxy_hit_ratio", "upstream_requests", "upstream_saved", "upstream_bytes",
-        "origin_requests", "proxy_coalesced", "proxy_gateway_errors"};
+        "origin_requests", "proxy_coalesced", "proxy_gateway_errors",
+        // Cache poisoning (attack.vector = "spoofed-separate").
+        "poisoned_accepted", "upstream_live_s", "poison_expected"};
     return cols;
 }
 
@@ -444,6 +446,8 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     const Attack& at = c.attack;
     const bool attack = at.vector != "none";
     const bool against_client = at.vector == "spoofed-rst" || at.vector == "spoofed-ack";
+    const bool poisoning = at.vector == "spoofed-separate";
+    constexpr uint16_t kProxyUpstreamPort = 40001;  // fixed: PROXY.md §3.1 "fixed port" (the attacker knows it)
     CoapServerHelper server_helper;
     set_coap(server_helper);
     server_helper.SetAttribute("ResponseSize", UintegerValue(static_cast<uint32_t>(c.workload.response)));
@@ -486,6 +490,7 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         std::ostringstream local;
         b.proxy_address.Print(local);
         proxy->SetAttribute("LocalAddress", StringValue(local.str()));
+        proxy->SetAttribute("UpstreamPort", UintegerValue(kProxyUpstreamPort));
         b.proxy_node->AddApplication(proxy);
         proxy->SetStartTime(Seconds(0));
         stream += proxy->AssignStreams(stream);
@@ -530,7 +535,13 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         attacker->SetAttribute("TokenGuessLength", UintegerValue(static_cast<uint32_t>(c.coap.token_length)));
         attacker->SetAttribute("MidSequential", BooleanValue(!c.coap.random_mid));
         attacker->SetAttribute("MidGuessRate", DoubleValue(1.0 / std::max(c.workload.interval_s, 1e-3)));
-        if (against_client) {
+        if (poisoning) {
+            // Forged "from" the origin to the proxy's upstream port, guessing its tokens.
+            attacker->SetAttribute("Victim", Ipv4AddressValue(b.proxy_address));
+            attacker->SetAttribute("VictimPort", UintegerValue(kProxyUpstreamPort));
+            attacker->SetAttribute("TokenGuessLength", UintegerValue(static_cast<uint32_t>(c.proxy.token_length)));
+            attacker->AddTarget(b.server_addresses.front(), 5683);
+        } else if (against_client) {
             attacker->SetAttribute("Victim", Ipv4AddressValue(b.client_addresses.front()));
             attacker->AddTarget(b.server_addresses.front(), 5683);
         } else {
@@ -682,7 +693,7 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     m["ip_bytes"] = ip_bytes;
     m["rtt_mean_s"] = number_or_null(rtt_samples > 0 ? engine_clients.value("rtt_sum_s", 0.0) / rtt_samples : NAN);
     // Attack figures (empty when the run has no [attack]).
-    const bool reflection = attack && !against_client;
+    const bool reflection = attack && !against_client && !poisoning;
     auto ratio = [](uint64_t num, uint64_t den) -> ordered_json {
         if (den == 0) return nullptr;
         return static_cast<double>(num) / static_cast<double>(den);
@@ -723,6 +734,16 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         m["origin_requests"] = origin;
         m["proxy_coalesced"] = ps.coalesced;
         m["proxy_gateway_errors"] = ps.upstream_timeouts + ps.bad_gateway + ps.busy;
+        m["upstream_live_s"] = proxy->GetUpstreamLiveSeconds();
+        if (poisoning) {
+            // Each forged datagram names one of 256^L tokens; it is accepted when that is the
+            // token of an upstream exchange in flight: expected acceptances = rate x the
+            // seconds tokens were live / 256^L (PROXY.md §3.1, with NSTART's one exchange
+            // at a time toward the origin).
+            m["poisoned_accepted"] = proxy->GetForgedAccepted();
+            m["poison_expected"] = at.rate * proxy->GetUpstreamLiveSeconds() /
+                                   std::pow(256.0, static_cast<double>(c.proxy.token_length));
+        }
         ordered_json pj;
         pj["requests"] = ps.requests;
         pj["hits_fresh"] = ps.hits_fresh;
@@ -736,6 +757,8 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         pj["bad_gateway"] = ps.bad_gateway;
         pj["busy"] = ps.busy;
         pj["hop_limit_inserted"] = ps.hop_limit_inserted;
+        pj["upstream_rst_sent"] = up.rst_sent;  // unmatched responses rejected (RFC 7252 §4.3)
+        pj["upstream_bytes_sent"] = up.sent_bytes[0] + up.sent_bytes[1] + up.sent_bytes[2] + up.sent_bytes[3];
         const coap::proxy::CacheStats& cs = proxy->GetCacheStats();
         pj["cache_stored"] = cs.stored;
         pj["cache_evicted"] = cs.evicted_lru;

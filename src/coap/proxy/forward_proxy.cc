@@ -145,6 +145,7 @@ void ForwardProxy::pump(TimePoint now) {
     }
     while (up_.poll_event(event_)) {
         if (event_.kind == EventKind::Response || event_.kind == EventKind::RequestFailed) {
+            if (upstream_observer_) upstream_observer_(event_);
             finish(now, event_.id, event_);
         }
     }

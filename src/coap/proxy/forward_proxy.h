@@ -136,6 +136,10 @@ public:
     [[nodiscard]] const EndpointStats& upstream_stats() const noexcept { return up_.stats(); }
     [[nodiscard]] std::size_t inflight() const noexcept { return inflight_.size(); }
     [[nodiscard]] std::size_t transfers() const noexcept { return transfers_.size(); }
+    /// Called with every upstream exchange's end (a Response or RequestFailed event of the
+    /// upstream endpoint) before the proxy acts on it: for measurements (the simulator
+    /// counts forged responses accepted, and how long upstream tokens were live).
+    void set_upstream_observer(std::function<void(const Event&)> f) { upstream_observer_ = std::move(f); }
 
 private:
     struct Waiter {
@@ -175,6 +179,7 @@ private:
     std::size_t transfer_bytes_ = 0;
     ProxyStats stats_;
     Event event_;  ///< reused for polling
+    std::function<void(const Event&)> upstream_observer_;
 };
 
 }  // namespace coap::proxy
