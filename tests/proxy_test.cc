@@ -844,3 +844,38 @@ TEST(Server, ADeferredAnswerWithinTheAckDelayIsPiggybacked) {
         }
     }
 }
+
+TEST(Client, ResponsesThatMatchNothingDrawAtMostTenRstsASecond) {
+    // A flood of forged responses (any source, random tokens) must not become a flood of
+    // RSTs toward the forged source (scenarios/proxy-poisoning.toml): a bucket of 10, 10/s.
+    coap::Xoshiro256 rng(5);
+    coap::Endpoint ep(coap::EndpointConfig{}, rng);
+    const coap::Peer origin = coap::Peer::ipv4(0x0a000003, 5683);
+    TimePoint now = TimePoint::from_ns(5'000'000'000);
+    auto forge = [&](std::uint16_t mid) {
+        coap::Message f;
+        f.type = coap::MessageType::Non;
+        f.code = coap::codes::kContent;
+        f.message_id = mid;
+        f.token = {static_cast<std::uint8_t>(mid), 0x42};
+        const auto d = coap::encode(f);
+        ep.handle_datagram(now, origin, coap::Bytes(d.data(), d.size()));
+    };
+    auto rsts = [&] {
+        std::size_t n = 0;
+        coap::Transmit t;
+        while (ep.poll_transmit(t)) n += t.bytes.size() == 4 && (t.bytes[0] >> 4 & 3) == 3;
+        return n;
+    };
+    for (std::uint16_t i = 0; i < 1000; ++i) {
+        forge(i);
+        now += Duration::milliseconds(1);  // 1000 forgeries in one second
+    }
+    const std::size_t first_second = rsts();
+    EXPECT_GE(first_second, 10u);
+    EXPECT_LE(first_second, 21u);  // the burst, and one second of refill
+    EXPECT_EQ(ep.stats().rst_suppressed, 1000u - first_second);
+    now += Duration::seconds(5);  // quiet: the bucket is full again
+    for (std::uint16_t i = 0; i < 5; ++i) forge(static_cast<std::uint16_t>(2000 + i));
+    EXPECT_EQ(rsts(), 5u);
+}

@@ -264,7 +264,24 @@ void ClientLayer::on_gave_up(TimePoint now, std::uint64_t id) {
     fail(now, id, FailReason::Timeout);
 }
 
-void ClientLayer::reject(const Peer& from, std::uint16_t mid, DedupCache::Entry& entry) {
+void ClientLayer::reject(TimePoint now, const Peer& from, std::uint16_t mid, DedupCache::Entry& entry) {
+    // Responses that match nothing can be forged by anyone, from any source address: each
+    // RST would go to that (forged) address. A token bucket bounds them, so that a flood
+    // of forgeries cannot turn this endpoint into a stream of RSTs toward an origin (a
+    // proxy's upstream side, measured in scenarios/proxy-poisoning.toml). Beyond it an RST
+    // is not sent, as if lost; a CON's retransmission draws it later (§4.2).
+    if (config_.unmatched_rst_rate > 0) {
+        const double burst = std::max(1.0, config_.unmatched_rst_rate);
+        rst_budget_ = rst_budget_ < 0 ? burst  // the first: a full bucket
+                                      : std::min(burst, rst_budget_ + (now - rst_refilled_).seconds_f() *
+                                                                          config_.unmatched_rst_rate);
+        rst_refilled_ = now;
+        if (rst_budget_ < 1.0) {
+            ++stats_.rst_suppressed;
+            return;
+        }
+        rst_budget_ -= 1.0;
+    }
     std::vector<std::uint8_t> rst = messages_.buffer(4);
     MessageLayer::empty_message(rst, MessageType::Rst, mid);
     entry.reply = rst;
@@ -289,12 +306,12 @@ void ClientLayer::on_response(TimePoint now, const Peer& from, const MessageView
     if (x == nullptr || x->state == Exchange::State::Queued) {
         // §5.3.2: a response matching no request is rejected (RFC 7641 §3.6 relies on
         // this to end unwanted notifications).
-        reject(from, m.message_id(), entry);
+        reject(now, from, m.message_id(), entry);
         return;
     }
     if (check_options(m, recognized_).verdict != OptionVerdict::Accept) {
         // §5.4.1: a response with an unrecognized critical option is rejected.
-        reject(from, m.message_id(), entry);
+        reject(now, from, m.message_id(), entry);
         fail(now, x->id, FailReason::ResponseRejected);
         return;
     }

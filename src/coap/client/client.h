@@ -115,7 +115,8 @@ private:
     Step take_block(TimePoint now, Exchange& x, const MessageView& m, const Block& block2,
                     const std::optional<std::uint64_t>& observe);
     void deliver(TimePoint now, Exchange& x, const MessageView& m, const std::optional<std::uint64_t>& observe);
-    void reject(const Peer& from, std::uint16_t mid, DedupCache::Entry& entry);
+    /// Rejects a response with RST (RFC 7252 §4.2, §4.3), within unmatched_rst_rate.
+    void reject(TimePoint now, const Peer& from, std::uint16_t mid, DedupCache::Entry& entry);
 
     const EndpointConfig& config_;
     Random& rng_;
@@ -130,6 +131,8 @@ private:
     SlotPool<Exchange> exchanges_;
     FlatMap<std::uint64_t, std::uint32_t, IdHash> by_id_;
     FlatMap<TokenKey, std::uint64_t, TokenKeyHash> by_token_;
+    double rst_budget_ = -1;  ///< reject(): RSTs that may go now (a token bucket; -1: not started)
+    TimePoint rst_refilled_;
 };
 
 }  // namespace coap

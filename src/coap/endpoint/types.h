@@ -83,6 +83,9 @@ struct EndpointConfig {
     Duration con_notification_interval = Duration::seconds(24 * 3600);  ///< RFC 7641 §4.5: a CON at least this often
     Duration non_request_timeout = Duration::seconds(93);     ///< wait for a NON request's response (MAX_TRANSMIT_WAIT)
     Duration separate_response_timeout = Duration::seconds(93); ///< wait after an empty ACK
+    /// RSTs per second (burst as many, at least 1) for responses that match no request
+    /// (RFC 7252 §4.2, §4.3); 0: no limit. Anyone can forge such responses from any address.
+    double unmatched_rst_rate = 10;
     /// Server: how long a deferred CON request waits for `respond` before its empty ACK
     /// (RFC 7252 §5.2.2); an answer within it goes piggybacked in the ACK. 0: ACK at once.
     Duration separate_ack_delay = Duration::zero();
@@ -245,6 +248,7 @@ struct EndpointStats {
     std::uint64_t duplicates_received = 0;   ///< §4.5 duplicates (CON and NON)
     std::uint64_t rst_sent = 0;
     std::uint64_t rst_received = 0;
+    std::uint64_t rst_suppressed = 0;        ///< RSTs for unmatched responses not sent (unmatched_rst_rate)
     std::uint64_t exchanges_started = 0;     ///< client requests first sent
     std::uint64_t exchanges_completed = 0;
     std::uint64_t exchanges_failed = 0;
