@@ -879,3 +879,121 @@ TEST(Client, ResponsesThatMatchNothingDrawAtMostTenRstsASecond) {
     for (std::uint16_t i = 0; i < 5; ++i) forge(static_cast<std::uint16_t>(2000 + i));
     EXPECT_EQ(rsts(), 5u);
 }
+
+namespace {
+
+/// Two proxies that name each other as the next hop for "loop.example", and a client of
+/// the first: a forwarding loop (PROXY.md §3.5).
+struct Loop {
+    coap::Xoshiro256 rc{11}, r1{12}, r2{13}, r3{14}, r4{15};
+    const coap::Peer client_addr = coap::Peer::ipv4(0x0a000001, 40000);
+    const coap::Peer a_down = coap::Peer::ipv4(0x0a000002, 5683), a_up = coap::Peer::ipv4(0x0a000002, 41000);
+    const coap::Peer b_down = coap::Peer::ipv4(0x0a000004, 5683), b_up = coap::Peer::ipv4(0x0a000004, 41000);
+    coap::Endpoint client{patient(), rc};
+    std::unique_ptr<ForwardProxy> a, b;
+    TimePoint now = TimePoint::from_ns(1'000'000'000);
+    std::vector<coap::Event> events;
+    std::size_t datagrams = 0;
+
+    explicit Loop(bool honour, bool coalesce = true) {
+        auto config = [&](const char* id, const coap::Peer& self, const coap::Peer& other) {
+            coap::proxy::ProxyConfig pc;
+            pc.identifier = id;
+            pc.local_host = self.to_string().substr(0, self.to_string().find(':'));
+            pc.honour_hop_limit = honour;
+            pc.max_inflight = 8;
+            pc.coalesce = coalesce;
+            pc.next_hop = [other](const Target& t) -> std::optional<coap::Peer> {
+                if (t.host == "loop.example") return other;
+                return std::nullopt;
+            };
+            return pc;
+        };
+        coap::EndpointConfig down;
+        down.separate_response_timeout = Duration::seconds(300);
+        a = std::make_unique<ForwardProxy>(down, patient(), config("A", a_down, b_down), r1, r2);
+        b = std::make_unique<ForwardProxy>(down, patient(), config("B", b_down, a_down), r3, r4);
+    }
+    void deliver(const coap::Peer& from, const coap::Peer& to, const std::vector<std::uint8_t>& d) {
+        ++datagrams;
+        const coap::Bytes bytes(d.data(), d.size());
+        if (to == client_addr) client.handle_datagram(now, from, bytes);
+        if (to == a_down) a->handle_datagram(now, Side::Down, from, bytes);
+        if (to == a_up) a->handle_datagram(now, Side::Up, from, bytes);
+        if (to == b_down) b->handle_datagram(now, Side::Down, from, bytes);
+        if (to == b_up) b->handle_datagram(now, Side::Up, from, bytes);
+    }
+    void flush() {
+        coap::Transmit t;
+        for (bool any = true; any;) {
+            any = false;
+            while (client.poll_transmit(t)) {
+                any = true;
+                deliver(client_addr, t.peer, t.bytes);
+            }
+            for (auto* p : {a.get(), b.get()}) {
+                Side side;
+                while (p->poll_transmit(side, t)) {
+                    any = true;
+                    const coap::Peer& self = p == a.get() ? (side == Side::Down ? a_down : a_up)
+                                                          : (side == Side::Down ? b_down : b_up);
+                    deliver(self, t.peer, t.bytes);
+                }
+            }
+            coap::Event e;
+            while (client.poll_event(e)) events.push_back(e);
+        }
+    }
+    void run_for(Duration d) {
+        const TimePoint end = now + d;
+        flush();
+        while (true) {
+            std::optional<TimePoint> next = client.poll_timeout();
+            for (const auto& t : {a->poll_timeout(), b->poll_timeout()}) {
+                if (t && (!next || *t < *next)) next = t;
+            }
+            if (!next || *next > end) break;
+            now = std::max(now, *next);
+            client.handle_timeout(now);
+            a->handle_timeout(now);
+            b->handle_timeout(now);
+            flush();
+        }
+        now = end;
+    }
+};
+
+}  // namespace
+
+TEST(ForwardProxy, HopLimitEndsAForwardingLoopAfterTheInitialHopCount) {
+    // RFC 8768: A inserts 16; each hop decrements; the proxy that receives 1 answers 5.08
+    // with its identifier, and every proxy on the way back puts its own in front.
+    Loop loop(true);
+    coap::Request r;
+    r.options = {opt(coap::options::kProxyUri, "coap://loop.example/x")};
+    ASSERT_TRUE(loop.client.send_request(loop.now, loop.a_down, std::move(r)).ok());
+    loop.run_for(Duration::seconds(60));
+    ASSERT_EQ(loop.events.size(), 1u);
+    EXPECT_EQ(loop.events[0].message.code, coap::codes::kHopLimitReached);
+    // 16 forwards (Hop-Limit 16 down to 1; as two libcoap proxies do, PROXY.md §0); the
+    // 17th proxy, which got 1, says 5.08, and all 17 are named on the way back.
+    EXPECT_EQ(loop.a->stats().to_next_hop + loop.b->stats().to_next_hop, 16u);
+    EXPECT_EQ(text(loop.events[0]), "A B A B A B A B A B A B A B A B A");
+    EXPECT_EQ(loop.a->inflight() + loop.b->inflight(), 0u);
+}
+
+TEST(ForwardProxy, WithoutHopLimitALoopRunsUntilTheInflightBoundThenUnwinds) {
+    // The RFC 8768-unaware baseline (and no coalescing, as libcoap's proxy): nothing stops
+    // the loop but max_inflight (8 each); the request that finds a full table gets 5.03,
+    // which unwinds the chain. (With coalescing it stops at the second pass instead, each
+    // proxy waiting on its own exchange until a time-out.)
+    Loop loop(false, false);
+    coap::Request r;
+    r.options = {opt(coap::options::kProxyUri, "coap://loop.example/x")};
+    ASSERT_TRUE(loop.client.send_request(loop.now, loop.a_down, std::move(r)).ok());
+    loop.run_for(Duration::seconds(600));
+    ASSERT_EQ(loop.events.size(), 1u);
+    EXPECT_EQ(loop.events[0].message.code, coap::codes::kServiceUnavailable);
+    EXPECT_EQ(loop.a->stats().to_next_hop + loop.b->stats().to_next_hop, 16u);  // 8 + 8, then full
+    EXPECT_EQ(loop.a->inflight() + loop.b->inflight(), 0u);
+}

@@ -184,7 +184,9 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
 
     // RFC 8768 §3: Hop-Limit.
     std::optional<std::uint8_t> hop_limit;
-    if (const std::size_t i = m.find(options::kHopLimit); i < m.option_count()) {
+    if (!config_.honour_hop_limit) {
+        // Forwarded below as it came, like any safe option.
+    } else if (const std::size_t i = m.find(options::kHopLimit); i < m.option_count()) {
         const std::optional<std::uint64_t> v = decode_uint(m.option(i).value);
         if (!v || *v == 0 || *v > 255) return error(codes::kBadRequest, "Hop-Limit 0", stats_.bad_hop_limit);
         if (*v == 1) return error(codes::kHopLimitReached, config_.identifier, stats_.hop_limit_reached);
@@ -210,7 +212,8 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
         return error(codes::kProxyingNotSupported, "no DTLS upstream", stats_.scheme_not_supported);
     }
     if (is_self(target)) return error(codes::kNotFound, "", stats_.self_target);
-    const std::optional<Peer> origin = config_.resolve(target);
+    const std::optional<Peer> next = config_.next_hop ? config_.next_hop(target) : std::nullopt;
+    const std::optional<Peer> origin = next ? next : config_.resolve(target);
     if (!origin) return error(codes::kBadGateway, "cannot resolve " + target.host, stats_.bad_gateway);
     if (config_.allow && !config_.allow(target, *origin)) return error(codes::kForbidden, "", stats_.not_allowed);
 
@@ -253,7 +256,14 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
         ++stats_.misses;
         stale = hit.entry;
         if (config_.coalesce) {
-            if (auto it = by_key_.find(key); it != by_key_.end()) {
+            auto it = by_key_.find(key);
+            // A request with fewer hops left than the exchange in flight must not wait on it:
+            // in a forwarding loop that exchange is its own earlier pass (RFC 8768).
+            if (it != by_key_.end() && hop_limit && inflight_.at(it->second).hop_limit &&
+                *hop_limit < *inflight_.at(it->second).hop_limit) {
+                it = by_key_.end();
+            }
+            if (it != by_key_.end()) {
                 Inflight& in = inflight_.at(it->second);
                 if (in.waiters.size() >= config_.max_waiters_per_exchange) {
                     return error(codes::kServiceUnavailable, "", stats_.busy);
@@ -269,11 +279,24 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
     Request up;
     up.method = req.method;
     up.confirmable = true;
-    up.options = target.options;
+    if (next) {
+        // To the next proxy: the target as Proxy-Uri (§5.10.2), composed from the
+        // canonical target (§6.5; a reg-name travels in Uri-Host inside target.options).
+        std::vector<Option> parts;
+        for (const OwnedOption& o : target.options) parts.push_back(Option{o.number, Bytes(o.value.data(), o.value.size())});
+        std::string uri;
+        if (!compose_uri(target.scheme, target.host, target.port, parts.data(), parts.size(), uri).ok()) {
+            return error(codes::kBadGateway, "cannot compose the target", stats_.bad_gateway);
+        }
+        up.options.push_back(OwnedOption{options::kProxyUri, std::vector<std::uint8_t>(uri.begin(), uri.end())});
+        ++stats_.to_next_hop;
+    } else {
+        up.options = target.options;
+    }
     const bool revalidate = stale != nullptr && stale->etag() != nullptr;
     for (std::size_t i = 0; i < m.option_count(); ++i) {
         const Option o = m.option(i);
-        if (hop_by_hop(o.number)) continue;
+        if (hop_by_hop(o.number) && !(o.number == options::kHopLimit && !config_.honour_hop_limit)) continue;
         if (revalidate && o.number == options::kETag) continue;  // ours instead (§5.6.2)
         up.options.push_back(OwnedOption{o.number, to_bytes(o.value)});
     }
@@ -294,6 +317,7 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
     in.target = target_id(target);
     in.method = req.method;
     in.revalidating = revalidate;
+    in.hop_limit = hop_limit;
     in.waiters.push_back(Waiter{req.exchange_id, req.peer});
     if (!key.empty() && config_.coalesce) by_key_[key] = sent.id;
     inflight_.emplace(sent.id, std::move(in));
@@ -351,6 +375,12 @@ void ForwardProxy::finish(TimePoint now, std::uint64_t upstream_id, const Event&
                 }
             }
             out.payload = kept.payload;
+            if (r.code == codes::kHopLimitReached && config_.honour_hop_limit &&
+                out.payload.size() + config_.identifier.size() + 1 <= 1024) {
+                // RFC 8768 §3: the proxies the request went through, nearest first.
+                const std::string id = config_.identifier + " ";
+                out.payload.insert(out.payload.begin(), id.begin(), id.end());
+            }
             const bool blockwise = out.payload.size() > (std::size_t{16} << down_.config().block_szx);
             if (!in.key.empty() && stored != StoreResult::Stored && blockwise && r.code.is_success()) {
                 for (const Waiter& w : in.waiters) keep_transfer(now, w.peer.to_string() + in.key, out);

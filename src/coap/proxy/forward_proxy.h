@@ -15,7 +15,9 @@
 // What it does with a request (each rule has a test in tests/proxy_test.cc):
 // - Hop-Limit (RFC 8768): inserted (16) when absent, decremented when present; a request
 //   that arrives with 1 is answered 5.08 with our identifier as its diagnostic payload;
-//   0 is malformed (4.00).
+//   0 is malformed (4.00). A 5.08 from upstream gets our identifier in front.
+// - A request for a target with a next hop (ProxyConfig::next_hop) goes to that proxy with
+//   the target as Proxy-Uri.
 // - The target (cache_key.h): an invalid Proxy-Uri, or Proxy-Scheme + Uri-* that make no
 //   URI, is 4.02 with the reason; coaps (no DTLS upstream) is 5.05; a target that is the
 //   proxy itself is answered 4.04 (never forwarded); a host the resolver cannot map, 5.02;
@@ -85,6 +87,12 @@ struct ProxyConfig {
     std::function<std::optional<Peer>(const Target&)> resolve;
     /// Whether the proxy may send to this target at this address (default: any but itself). 4.03 if not.
     std::function<bool(const Target&, const Peer&)> allow;
+    /// The next-hop proxy for a target, if the request goes to one instead of the origin
+    /// (it then carries the target as Proxy-Uri); nothing: straight to the origin.
+    std::function<std::optional<Peer>(const Target&)> next_hop;
+    /// false: an RFC 8768-unaware proxy, which neither inserts, checks nor decrements
+    /// Hop-Limit and forwards it as any safe option (the baseline of the loop experiments).
+    bool honour_hop_limit = true;
 };
 
 struct ProxyStats {
@@ -108,6 +116,7 @@ struct ProxyStats {
     std::uint64_t self_target = 0;        ///< 4.04 sent: the target is the proxy
     std::uint64_t not_allowed = 0;        ///< 4.03 sent
     std::uint64_t hop_limit_reached = 0;  ///< 5.08 sent
+    std::uint64_t to_next_hop = 0;        ///< requests forwarded to a next-hop proxy
     std::uint64_t hop_limit_inserted = 0;
     std::uint64_t bad_hop_limit = 0;      ///< 4.00 sent (Hop-Limit 0)
 };
@@ -155,12 +164,11 @@ private:
         std::string target;       ///< the canonical target, for invalidation
         Code method;
         bool revalidating = false;  ///< sent with our stored ETag
+        std::optional<std::uint8_t> hop_limit;  ///< the Hop-Limit it went upstream with
         std::vector<Waiter> waiters;
     };
 
     HandlerResult on_request(const IncomingRequest& req);
-    HandlerResult forward(const IncomingRequest& req, const Target& target, const Peer& origin, std::string key,
-                          std::string target_text, std::optional<std::uint8_t> hop_limit);
     Response from_entry(const ResponseCache::Entry& e, std::uint32_t max_age) const;
     void pump(TimePoint now);
     void finish(TimePoint now, std::uint64_t upstream_id, const Event& e);
