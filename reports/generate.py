@@ -379,6 +379,19 @@ def section_runs(plotter, paths):
                                               show(med(rs, "exchanges_completed"), "%d"), str(len(rs))])
                 out.append(("h3", "Cache poisoning (medians over seeds)"))
                 out.append(("table", table))
+            looped = {k: [r for r in rs if r.get("loop_injected", "") not in ("", "nan")] for k, rs in groups.items()}
+            looped = {k: rs for k, rs in looped.items() if rs}
+            if looped:
+                table = [params + ["looping requests", "answered", "forwards per request", "5.08 made",
+                                   "peak exchanges in flight", "other clients' completions", "their p95 (s)", "runs"]]
+                for key, rs in sorted(looped.items()):
+                    table.append(list(key) + [show(med(rs, "loop_injected"), "%d"), show(med(rs, "loop_answered"), "%d"),
+                                              show(med(rs, "loop_hops_per_request"), "%.2f"),
+                                              show(med(rs, "loop_5_08"), "%d"), show(med(rs, "loop_peak_inflight"), "%d"),
+                                              show(med(rs, "exchanges_completed"), "%d"),
+                                              show(med(rs, "completion_p95_s"), "%.3f"), str(len(rs))])
+                out.append(("h3", "Forwarding loops (medians over seeds)"))
+                out.append(("table", table))
     return out
 
 

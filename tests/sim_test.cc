@@ -610,3 +610,40 @@ rate = 200
     EXPECT_EQ(u(eight.at("metrics"), "forged_accepted"), 0u);
     EXPECT_LT(eight.at("metrics").at("poison_expected").get<double>(), 1e-12);
 }
+
+TEST(SimProxy, HopLimitEndsALoopBetweenTwoProxiesAfterTheInitialCount) {
+    // Two proxies that name each other as next hop for loop.example: with Hop-Limit every
+    // looping request makes 16 forwards and comes back 5.08; without it the request goes
+    // around once, then waits on its own earlier pass (coalescing) and is never answered.
+    auto loop = [](bool honour) {
+        return run(std::string(R"(
+name = "loop"
+duration = 60
+seeds = [1]
+[topology]
+kind = "dumbbell"
+clients = 4
+rate = "50kbps"
+delay = "50ms"
+[workload]
+interval = 1.0
+resources = 10
+[proxy]
+enabled = true
+honour_hop_limit = )") + (honour ? "true" : "false") + R"(
+[attack]
+vector = "proxy-loop"
+rate = 0.05
+)");
+    };
+    const auto with = loop(true);
+    const auto& m = with.at("metrics");
+    ASSERT_GT(u(m, "loop_injected"), 0u);
+    EXPECT_EQ(u(m, "loop_answered"), u(m, "loop_injected"));
+    EXPECT_EQ(u(m, "loop_5_08"), u(m, "loop_injected"));
+    EXPECT_EQ(u(m, "loop_forwards"), 16 * u(m, "loop_injected"));
+    EXPECT_EQ(u(m, "exchanges_failed"), 0u);  // the other clients never notice
+    const auto without = loop(false);
+    EXPECT_EQ(u(without.at("metrics"), "loop_answered"), 0u);
+    EXPECT_EQ(u(without.at("metrics"), "loop_forwards"), 2 * u(without.at("metrics"), "loop_injected"));
+}

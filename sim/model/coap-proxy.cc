@@ -3,6 +3,7 @@
 #include "ns3/boolean.h"
 #include "ns3/double.h"
 #include "ns3/inet-socket-address.h"
+#include "ns3/ipv4-address.h"
 #include "ns3/log.h"
 #include "ns3/simulator.h"
 #include "ns3/string.h"
@@ -26,6 +27,15 @@ TypeId CoapProxy::GetTypeId() {
                           MakeUintegerAccessor(&CoapProxy::m_upstreamPort), MakeUintegerChecker<uint16_t>())
             .AddAttribute("LocalAddress", "The proxy's own address as text (a target equal to it is not forwarded).",
                           StringValue("0.0.0.0"), MakeStringAccessor(&CoapProxy::m_localAddress), MakeStringChecker())
+            .AddAttribute("Identifier", "This proxy's name in 5.08 diagnostics (RFC 8768).", StringValue("coapbed-proxy"),
+                          MakeStringAccessor(&CoapProxy::m_identifier), MakeStringChecker())
+            .AddAttribute("NextHopHost", "Targets with this host go to NextHop, a proxy, with Proxy-Uri (\"\": none).",
+                          StringValue(""), MakeStringAccessor(&CoapProxy::m_nextHopHost), MakeStringChecker())
+            .AddAttribute("NextHop", "The next-hop proxy's address (port 5683).", Ipv4AddressValue(),
+                          MakeIpv4AddressAccessor(&CoapProxy::m_nextHop), MakeIpv4AddressChecker())
+            .AddAttribute("HonourHopLimit", "false: an RFC 8768-unaware proxy (Hop-Limit neither inserted, checked "
+                          "nor decremented).", BooleanValue(true), MakeBooleanAccessor(&CoapProxy::m_honourHopLimit),
+                          MakeBooleanChecker())
             .AddAttribute("Cache", "Keep responses (RFC 7252 §5.6).", BooleanValue(true),
                           MakeBooleanAccessor(&CoapProxy::m_cache), MakeBooleanChecker())
             .AddAttribute("MaxEntries", "Cached responses at most.", UintegerValue(256),
@@ -111,6 +121,15 @@ void CoapProxy::StartApplication() {
     pc.coalesce = m_coalesce;
     pc.initial_hop_limit = static_cast<std::uint8_t>(m_hopLimit);
     pc.local_host = m_localAddress;
+    pc.identifier = m_identifier;
+    pc.honour_hop_limit = m_honourHopLimit;
+    if (!m_nextHopHost.empty()) {
+        const coap::Peer next = CoapApplication::ToPeer(InetSocketAddress(m_nextHop, 5683));
+        pc.next_hop = [host = m_nextHopHost, next](const coap::proxy::Target& t) -> std::optional<coap::Peer> {
+            if (t.host == host) return next;
+            return std::nullopt;
+        };
+    }
     pc.local_port = m_port;
     m_proxy = std::make_unique<coap::proxy::ForwardProxy>(down, up, pc, m_downRandom, m_upRandom);
     m_down = Socket::CreateSocket(GetNode(), UdpSocketFactory::GetTypeId());

@@ -11,6 +11,7 @@
 #include "ns3/event-id.h"
 #include "ns3/nstime.h"
 #include "ns3/socket.h"
+#include "ns3/ipv4-address.h"
 
 #include "coap-application.h"
 #include "coap/proxy/forward_proxy.h"
@@ -63,6 +64,10 @@ private:
     uint32_t m_nstart;
     uint32_t m_blockSize;
     std::string m_localAddress;
+    std::string m_identifier;
+    std::string m_nextHopHost;   ///< targets with this host go to m_nextHop (a proxy), not the origin
+    Ipv4Address m_nextHop;
+    bool m_honourHopLimit;
 
     CoapStreamRandom m_downRandom, m_upRandom;
     std::unique_ptr<coap::proxy::ForwardProxy> m_proxy;

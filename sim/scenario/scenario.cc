@@ -137,7 +137,7 @@ const std::vector<KeySpec>& schema() {
         {"coap", "random_mid", Kind::Bool, 0, 0, {}, COAPBED_BOOL(coap.random_mid)},
         {"attack", "vector", Kind::Choice, 0, 0,
          {"none", "large-get", "well-known-core", "block", "observe", "multicast", "multicast-observe", "dns", "spoofed-rst",
-          "spoofed-ack", "spoofed-separate"},
+          "spoofed-ack", "spoofed-separate", "proxy-loop"},
          COAPBED_STR(attack.vector)},
         {"attack", "rate", Kind::Real, 0.001, 1e5, {}, COAPBED_REAL(attack.rate)},
         {"attack", "resource", Kind::Int, 1, 1 << 20, {}, COAPBED_INT(attack.resource)},
@@ -155,6 +155,7 @@ const std::vector<KeySpec>& schema() {
         {"proxy", "token_length", Kind::Int, 0, 8, {}, COAPBED_INT(proxy.token_length)},
         {"proxy", "coalesce", Kind::Bool, 0, 0, {}, COAPBED_BOOL(proxy.coalesce)},
         {"proxy", "hop_limit", Kind::Int, 1, 255, {}, COAPBED_INT(proxy.hop_limit)},
+        {"proxy", "honour_hop_limit", Kind::Bool, 0, 0, {}, COAPBED_BOOL(proxy.honour_hop_limit)},
     };
     return specs;
 }
@@ -393,11 +394,12 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
         if (c.proxy.enabled && c.topology.kind != "dumbbell") {
             throw ScenarioError(file, "proxy.enabled", "the proxy runs on the dumbbell topology (the clients' router)");
         }
-        if (c.proxy.enabled && c.attack.vector != "none" && c.attack.vector != "spoofed-separate") {
-            throw ScenarioError(file, "attack.vector", "with [proxy], the attack is spoofed-separate (poisoning)");
+        const bool proxy_vector = c.attack.vector == "spoofed-separate" || c.attack.vector == "proxy-loop";
+        if (c.proxy.enabled && c.attack.vector != "none" && !proxy_vector) {
+            throw ScenarioError(file, "attack.vector", "with [proxy], the attack is spoofed-separate or proxy-loop");
         }
-        if (c.attack.vector == "spoofed-separate" && !c.proxy.enabled) {
-            throw ScenarioError(file, "attack.vector", "spoofed-separate attacks a proxy's upstream socket: needs [proxy]");
+        if (proxy_vector && !c.proxy.enabled) {
+            throw ScenarioError(file, "attack.vector", c.attack.vector + " attacks a proxy: needs [proxy] enabled");
         }
         const auto& t = c.topology;
         if (t.loss_model == "gilbert-elliott" && t.loss > 0 && t.loss / (t.burst * (1 - t.loss)) > 1 + 1e-9) {

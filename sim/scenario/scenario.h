@@ -78,7 +78,8 @@ struct CoapParams {
 struct Attack {
     std::string vector = "none";  ///< none | large-get | well-known-core | block | observe | multicast |
                                   ///< multicast-observe | dns | spoofed-rst | spoofed-ack |
-                                  ///< spoofed-separate (forged responses to a [proxy]'s upstream port)
+                                  ///< spoofed-separate (forged responses to a [proxy]'s upstream port) |
+                                  ///< proxy-loop (requests for a host two proxies forward to each other)
     double rate = 10;             ///< datagrams per second
     std::int64_t resource = 1024; ///< bytes of the targeted representation
     std::int64_t servers = 1;     ///< reflectors
@@ -104,6 +105,7 @@ struct Proxy {
     std::int64_t token_length = 8;  ///< upstream token bytes
     bool coalesce = true;
     std::int64_t hop_limit = 16;
+    bool honour_hop_limit = true;   ///< false: RFC 8768-unaware proxies (the loop baseline)
 };
 
 /// One point of a sweep with everything resolved.

@@ -63,7 +63,9 @@ const std::vector<std::string>& metric_columns() {
         "proxy_requests", "proxy_hits", "proxy_hit_ratio", "upstream_requests", "upstream_saved", "upstream_bytes",
         "origin_requests", "proxy_coalesced", "proxy_gateway_errors",
         // Cache poisoning (attack.vector = "spoofed-separate").
-        "poisoned_accepted", "upstream_live_s", "poison_expected"};
+        "poisoned_accepted", "upstream_live_s", "poison_expected",
+        // Forwarding loops (attack.vector = "proxy-loop").
+        "loop_injected", "loop_answered", "loop_forwards", "loop_hops_per_request", "loop_5_08", "loop_peak_inflight"};
     return cols;
 }
 
@@ -159,6 +161,8 @@ struct Built {
     std::vector<Address> client_targets;  ///< server socket address per client
     Ptr<Node> proxy_node;                 ///< dumbbell: the clients' router, where [proxy] runs
     Ipv4Address proxy_address;
+    Ptr<Node> far_router;                 ///< dumbbell: the servers' router (the second proxy of proxy-loop)
+    Ipv4Address far_router_address;
     /// LrWpanHelper disposes its channel when destroyed: it must outlive the run.
     std::unique_ptr<LrWpanHelper> radio;
     std::vector<std::unique_ptr<FrameLoss>> frame_loss;  ///< sixlowpan extra loss, per radio
@@ -271,6 +275,8 @@ Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, co
 
     b.proxy_node = routers.Get(0);
     b.proxy_address = routers.Get(0)->GetObject<Ipv4>()->GetAddress(1, 0).GetLocal();  // its bottleneck address
+    b.far_router = routers.Get(1);
+    b.far_router_address = routers.Get(1)->GetObject<Ipv4>()->GetAddress(1, 0).GetLocal();
     for (uint32_t i = 0; i < b.clients.GetN(); ++i) {
         b.client_targets.push_back(InetSocketAddress(server_addresses[i % server_addresses.size()], 5683));
     }
@@ -447,6 +453,7 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     const bool attack = at.vector != "none";
     const bool against_client = at.vector == "spoofed-rst" || at.vector == "spoofed-ack";
     const bool poisoning = at.vector == "spoofed-separate";
+    const bool loop = at.vector == "proxy-loop";
     constexpr uint16_t kProxyUpstreamPort = 40001;  // fixed: PROXY.md §3.1 "fixed port" (the attacker knows it)
     CoapServerHelper server_helper;
     set_coap(server_helper);
@@ -495,6 +502,33 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         proxy->SetStartTime(Seconds(0));
         stream += proxy->AssignStreams(stream);
     }
+    // proxy-loop: a second proxy on the servers' router; the two name each other as the
+    // next hop for "loop.example" (everything else goes to the origins as usual).
+    Ptr<CoapProxy> far_proxy;
+    if (proxy && loop) {
+        far_proxy = CreateObject<CoapProxy>();
+        proxy->SetAttribute("Identifier", StringValue("A"));
+        proxy->SetAttribute("NextHopHost", StringValue("loop.example"));
+        proxy->SetAttribute("NextHop", Ipv4AddressValue(b.far_router_address));
+        far_proxy->SetAttribute("Cache", BooleanValue(c.proxy.cache));
+        far_proxy->SetAttribute("Coalesce", BooleanValue(c.proxy.coalesce));
+        far_proxy->SetAttribute("HopLimit", UintegerValue(static_cast<uint32_t>(c.proxy.hop_limit)));
+        far_proxy->SetAttribute("HonourHopLimit", BooleanValue(c.proxy.honour_hop_limit));
+        far_proxy->SetAttribute("AckTimeout", TimeValue(Seconds(c.coap.ack_timeout_s)));
+        far_proxy->SetAttribute("AckRandomFactor", DoubleValue(c.coap.ack_random_factor));
+        far_proxy->SetAttribute("MaxRetransmit", UintegerValue(static_cast<uint32_t>(c.coap.max_retransmit)));
+        far_proxy->SetAttribute("Nstart", UintegerValue(static_cast<uint32_t>(c.coap.nstart)));
+        std::ostringstream far;
+        b.far_router_address.Print(far);
+        far_proxy->SetAttribute("LocalAddress", StringValue(far.str()));
+        far_proxy->SetAttribute("Identifier", StringValue("B"));
+        far_proxy->SetAttribute("NextHopHost", StringValue("loop.example"));
+        far_proxy->SetAttribute("NextHop", Ipv4AddressValue(b.proxy_address));
+        b.far_router->AddApplication(far_proxy);
+        far_proxy->SetStartTime(Seconds(0));
+        stream += far_proxy->AssignStreams(stream);
+    }
+    if (proxy) proxy->SetAttribute("HonourHopLimit", BooleanValue(c.proxy.honour_hop_limit));
 
     ApplicationContainer clients;
     for (uint32_t i = 0; i < b.clients.GetN(); ++i) {
@@ -527,7 +561,26 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     // The attacker, and the victim that only counts what reaches it.
     Ptr<CoapAttacker> attacker;
     Victim victim;
-    if (attack) {
+    Ptr<CoapClient> injector;  // proxy-loop: a client beside the others asking for the looping host
+    if (loop) {
+        CoapClientHelper h(InetSocketAddress(b.proxy_address, 5683));
+        set_coap(h);
+        h.SetAttribute("ProxyUri", StringValue("coap://loop.example:5683/"));
+        h.SetAttribute("Path", StringValue("x"));
+        h.SetAttribute("Resources", UintegerValue(1000000));  // a new target each time: no coalescing between them
+        h.SetAttribute("Zipf", DoubleValue(0.0));
+        h.SetAttribute("Arrival", StringValue("poisson"));
+        h.SetAttribute("Interval", TimeValue(Seconds(1.0 / at.rate)));
+        h.SetAttribute("SendUntil", TimeValue(Seconds(c.duration_s)));
+        ApplicationContainer ic = h.Install(b.attacker);
+        ic.Start(Seconds(c.workload.start_s));
+        stream += CoapHelperBase::AssignStreams(ic, stream);
+        injector = DynamicCast<CoapClient>(ic.Get(0));
+        // The run lasts until the injector's requests have ended too (answered or timed out).
+        ++counters.clients_total;
+        injector->TraceConnectWithoutContext("Done", MakeBoundCallback(&on_client_done, &counters));
+    }
+    if (attack && !loop) {
         attacker = CreateObject<CoapAttacker>();
         attacker->SetAttribute("Vector", StringValue(at.vector));
         attacker->SetAttribute("Rate", DoubleValue(at.rate));
@@ -693,13 +746,13 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     m["ip_bytes"] = ip_bytes;
     m["rtt_mean_s"] = number_or_null(rtt_samples > 0 ? engine_clients.value("rtt_sum_s", 0.0) / rtt_samples : NAN);
     // Attack figures (empty when the run has no [attack]).
-    const bool reflection = attack && !against_client && !poisoning;
+    const bool reflection = attack && !against_client && !poisoning && !loop;
     auto ratio = [](uint64_t num, uint64_t den) -> ordered_json {
         if (den == 0) return nullptr;
         return static_cast<double>(num) / static_cast<double>(den);
     };
-    m["attacker_packets"] = attack ? ordered_json(attacker->GetPackets()) : ordered_json(nullptr);
-    m["attacker_bytes"] = attack ? ordered_json(attacker->GetIpBytes()) : ordered_json(nullptr);
+    m["attacker_packets"] = attacker ? ordered_json(attacker->GetPackets()) : ordered_json(nullptr);
+    m["attacker_bytes"] = attacker ? ordered_json(attacker->GetIpBytes()) : ordered_json(nullptr);
     m["victim_packets"] = reflection ? ordered_json(victim.ip_packets) : ordered_json(nullptr);
     m["victim_bytes"] = reflection ? ordered_json(victim.ip_bytes) : ordered_json(nullptr);
     m["amplification_bytes"] = reflection ? ratio(victim.ip_bytes, attacker->GetIpBytes()) : ordered_json(nullptr);
@@ -735,6 +788,18 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         m["proxy_coalesced"] = ps.coalesced;
         m["proxy_gateway_errors"] = ps.upstream_timeouts + ps.bad_gateway + ps.busy;
         m["upstream_live_s"] = proxy->GetUpstreamLiveSeconds();
+        if (loop && far_proxy && injector) {
+            const auto& fs = far_proxy->GetProxyStats();
+            const uint64_t forwards = ps.to_next_hop + fs.to_next_hop;
+            m["loop_injected"] = injector->GetStarted();
+            m["loop_answered"] = injector->GetCompleted();
+            m["loop_forwards"] = forwards;
+            m["loop_hops_per_request"] = injector->GetStarted() > 0
+                                             ? static_cast<double>(forwards) / static_cast<double>(injector->GetStarted())
+                                             : 0.0;
+            m["loop_5_08"] = ps.hop_limit_reached + fs.hop_limit_reached;
+            m["loop_peak_inflight"] = std::max(ps.inflight_peak, fs.inflight_peak);
+        }
         if (poisoning) {
             // Each forged datagram names one of 256^L tokens; it is accepted when that is the
             // token of an upstream exchange in flight: expected acceptances = rate x the

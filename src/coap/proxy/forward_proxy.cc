@@ -321,6 +321,7 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
     in.waiters.push_back(Waiter{req.exchange_id, req.peer});
     if (!key.empty() && config_.coalesce) by_key_[key] = sent.id;
     inflight_.emplace(sent.id, std::move(in));
+    stats_.inflight_peak = std::max<std::uint64_t>(stats_.inflight_peak, inflight_.size());
     return HandlerResult::defer();
 }
 

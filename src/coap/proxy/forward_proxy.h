@@ -117,6 +117,7 @@ struct ProxyStats {
     std::uint64_t not_allowed = 0;        ///< 4.03 sent
     std::uint64_t hop_limit_reached = 0;  ///< 5.08 sent
     std::uint64_t to_next_hop = 0;        ///< requests forwarded to a next-hop proxy
+    std::uint64_t inflight_peak = 0;      ///< the most upstream exchanges in flight at once
     std::uint64_t hop_limit_inserted = 0;
     std::uint64_t bad_hop_limit = 0;      ///< 4.00 sent (Hop-Limit 0)
 };
