@@ -305,7 +305,7 @@ def section_runs(plotter, paths):
             len(rows), ", ".join(params), ", ".join(sorted({r.get("commit", "?") for r in rows})))))
         if "congestion" in cols and "completion_p50_s" in cols:
             out += runs_plots(plotter, i, rows, [c for c in params if c != "congestion"])
-        if {"vector", "amplification_bytes"} <= set(cols):
+        if "amplification_bytes" in cols:
             def median_of(rs, col):
                 vals = [float(r[col]) for r in rs if r.get(col, "") not in ("", "nan")]
                 return statistics.median(vals) if vals else None
@@ -315,10 +315,11 @@ def section_runs(plotter, paths):
             for r in rows:
                 if r["amplification_bytes"] in ("", "nan"):
                     continue
-                key = (r["vector"], r.get("echo", "-"), r.get("amplification_limit", "-"), r.get("rate_limit", "-"))
+                key = (r.get("vector", "-"), r.get("echo", "-"), r.get("amplification_limit", "-"),
+                       r.get("rate_limit", "-"), r.get("resource", "-"))
                 groups.setdefault(key, []).append(r)
             if groups:
-                table = [["vector", "echo", "amplification limit", "rate limit", "amplification (IP, median)",
+                table = [["vector", "echo", "amplification limit", "rate limit", "resource", "amplification (IP, median)",
                           "amplification (CoAP, median)", "legitimate exchanges completed", "runs"]]
                 for key, rs in sorted(groups.items()):
                     table.append(list(key) + [fmt(median_of(rs, "amplification_bytes"), "%.2fx"),

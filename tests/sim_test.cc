@@ -647,3 +647,34 @@ rate = 0.05
     EXPECT_EQ(u(without.at("metrics"), "loop_answered"), 0u);
     EXPECT_EQ(u(without.at("metrics"), "loop_forwards"), 2 * u(without.at("metrics"), "loop_injected"));
 }
+
+TEST(SimProxy, TheProxysEchoHoldsReflectionThroughItToTheThreefoldRule) {
+    // Spoofed Proxy-Uri GETs of a cached 1 KiB resource: the proxy answers each from its
+    // cache to the victim (about 16x the attacker's bytes at IP); with Echo on the proxy's
+    // client side (RFC 9175 §2.4) no more than 3x reaches the victim.
+    auto reflect = [](bool echo) {
+        return run(std::string(R"(
+name = "reflect"
+duration = 30
+seeds = [1]
+[topology]
+kind = "dumbbell"
+clients = 2
+rate = "50kbps"
+delay = "50ms"
+[proxy]
+enabled = true
+[attack]
+vector = "proxy-large-get"
+rate = 10
+resource = 1024
+[defence]
+echo = )") + (echo ? "true" : "false") + "\n");
+    };
+    const auto off = reflect(false);
+    const auto on = reflect(true);
+    EXPECT_GT(off.at("metrics").at("amplification_bytes").get<double>(), 10.0);
+    EXPECT_LE(on.at("metrics").at("amplification_bytes").get<double>(), 3.0);
+    EXPECT_LE(on.at("metrics").at("amplification_coap").get<double>(), 3.0);
+    EXPECT_EQ(u(on.at("metrics"), "exchanges_failed"), 0u);
+}

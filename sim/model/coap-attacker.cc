@@ -45,6 +45,8 @@ TypeId CoapAttacker::GetTypeId() {
             .AddAttribute("ForgedMaxAge", "spoofed-separate: the Max-Age of the forged response (seconds).",
                           UintegerValue(0xFFFFFFFFu), MakeUintegerAccessor(&CoapAttacker::m_forgedMaxAge),
                           MakeUintegerChecker<uint32_t>())
+            .AddAttribute("ProxyTarget", "proxy-large-get: the Proxy-Uri of the forged requests.", StringValue(""),
+                          MakeStringAccessor(&CoapAttacker::m_proxyTarget), MakeStringChecker())
             .AddAttribute("MidSequential",
                           "spoofed-rst/ack: guess Message IDs counting up from 0 (a client that starts at 0 "
                           "and counts, RFC 7252 §4.4 not followed) instead of at random.",
@@ -142,6 +144,14 @@ std::vector<uint8_t> CoapAttacker::MakeDatagram(uint16_t& dstPort, Ipv4Address& 
         return b;
     };
     if (m_vector == "large-get") return build(request({"large"}));
+    if (m_vector == "proxy-large-get") {
+        // Through a forward proxy (RFC 7252 §5.7): the victim's address, a Proxy-Uri naming
+        // a large resource; the origin only ever sees the proxy (RFC 9175 §2.4).
+        coap::MessageBuilder b(coap::MessageType::Con, coap::codes::kGet, rand16());
+        (void)b.set_token(coap::Bytes(token.data(), token.size()));
+        (void)b.add_option(coap::options::kProxyUri, coap::Bytes(std::string_view(m_proxyTarget)));
+        return build(b);
+    }
     if (m_vector == "well-known-core" || m_vector == "multicast") return build(request({".well-known", "core"}));
     if (m_vector == "block") {
         auto b = request({"large"});

@@ -60,6 +60,7 @@ private:
     uint32_t m_blocks;
     uint32_t m_tokenGuessLength;
     uint32_t m_forgedMaxAge;
+    std::string m_proxyTarget;
     bool m_midSequential;
     double m_midGuessRate;
     Time m_started;

@@ -1,5 +1,9 @@
 #include "coap-proxy.h"
 
+#include <memory>
+
+#include "net/hmac.h"
+
 #include "ns3/boolean.h"
 #include "ns3/double.h"
 #include "ns3/inet-socket-address.h"
@@ -36,6 +40,14 @@ TypeId CoapProxy::GetTypeId() {
             .AddAttribute("HonourHopLimit", "false: an RFC 8768-unaware proxy (Hop-Limit neither inserted, checked "
                           "nor decremented).", BooleanValue(true), MakeBooleanAccessor(&CoapProxy::m_honourHopLimit),
                           MakeBooleanChecker())
+            .AddAttribute("Echo", "Defence on the clients' side: 4.01 + Echo instead of large answers to unverified "
+                          "addresses (RFC 9175 §2.4).", BooleanValue(false), MakeBooleanAccessor(&CoapProxy::m_echo),
+                          MakeBooleanChecker())
+            .AddAttribute("AmplificationLimit", "Defence on the clients' side: bytes to an unverified address per byte "
+                          "from it (0: none).", DoubleValue(0), MakeDoubleAccessor(&CoapProxy::m_amplificationLimit),
+                          MakeDoubleChecker<double>(0))
+            .AddAttribute("EchoKeySeed", "Seed of the Echo HMAC key.", UintegerValue(1),
+                          MakeUintegerAccessor(&CoapProxy::m_echoKeySeed), MakeUintegerChecker<uint64_t>())
             .AddAttribute("Cache", "Keep responses (RFC 7252 §5.6).", BooleanValue(true),
                           MakeBooleanAccessor(&CoapProxy::m_cache), MakeBooleanChecker())
             .AddAttribute("MaxEntries", "Cached responses at most.", UintegerValue(256),
@@ -110,6 +122,14 @@ void CoapProxy::StartApplication() {
     cfg.block_szx = szx;
     coap::EndpointConfig down = cfg, up = cfg;
     down.separate_ack_delay = coap::Duration::nanoseconds(m_ackDelay.GetNanoSeconds());
+    down.defences.echo = m_echo;
+    if (m_echo) {
+        std::vector<std::uint8_t> key(32);
+        coap::Xoshiro256 rng(m_echoKeySeed);
+        rng.fill(key.data(), key.size());
+        down.defences.echo_key = std::make_shared<coapbed::net::HmacSha256>(std::move(key));
+    }
+    down.defences.amplification_limit = m_amplificationLimit;
     up.token_length = m_upstreamTokenLength;
     up.allow_short_tokens = true;  // the experiment asks for it (PROXY.md §3.1)
     coap::proxy::ProxyConfig pc;

@@ -68,6 +68,9 @@ private:
     std::string m_nextHopHost;   ///< targets with this host go to m_nextHop (a proxy), not the origin
     Ipv4Address m_nextHop;
     bool m_honourHopLimit;
+    bool m_echo;                 ///< the clients' side: RFC 9175 Echo for large answers to unverified addresses
+    double m_amplificationLimit;
+    uint64_t m_echoKeySeed;
 
     CoapStreamRandom m_downRandom, m_upRandom;
     std::unique_ptr<coap::proxy::ForwardProxy> m_proxy;

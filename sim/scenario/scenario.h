@@ -79,7 +79,8 @@ struct Attack {
     std::string vector = "none";  ///< none | large-get | well-known-core | block | observe | multicast |
                                   ///< multicast-observe | dns | spoofed-rst | spoofed-ack |
                                   ///< spoofed-separate (forged responses to a [proxy]'s upstream port) |
-                                  ///< proxy-loop (requests for a host two proxies forward to each other)
+                                  ///< proxy-loop (requests for a host two proxies forward to each other) |
+                                  ///< proxy-large-get (spoofed Proxy-Uri GETs of /large through a [proxy])
     double rate = 10;             ///< datagrams per second
     std::int64_t resource = 1024; ///< bytes of the targeted representation
     std::int64_t servers = 1;     ///< reflectors

@@ -462,7 +462,9 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     server_helper.SetAttribute("MaxAge", IntegerValue(c.workload.max_age));
     if (attack) {
         const auto size = UintegerValue(static_cast<uint32_t>(at.resource));
-        if (at.vector == "large-get" || at.vector == "block") server_helper.SetAttribute("LargeSize", size);
+        if (at.vector == "large-get" || at.vector == "block" || at.vector == "proxy-large-get") {
+            server_helper.SetAttribute("LargeSize", size);
+        }
         if (at.vector == "well-known-core" || at.vector == "multicast") server_helper.SetAttribute("WellKnownSize", size);
         if (at.vector == "observe" || at.vector == "multicast-observe") server_helper.SetAttribute("ObserveSize", size);
         server_helper.SetAttribute("Multicast", BooleanValue(at.vector.rfind("multicast", 0) == 0));
@@ -498,6 +500,10 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         b.proxy_address.Print(local);
         proxy->SetAttribute("LocalAddress", StringValue(local.str()));
         proxy->SetAttribute("UpstreamPort", UintegerValue(kProxyUpstreamPort));
+        // [defence] on the clients' side of the proxy too: behind it, the origin sees only the proxy.
+        proxy->SetAttribute("Echo", BooleanValue(c.defence.echo));
+        proxy->SetAttribute("AmplificationLimit", DoubleValue(c.defence.amplification_limit));
+        proxy->SetAttribute("EchoKeySeed", UintegerValue(spec.seed + 2));
         b.proxy_node->AddApplication(proxy);
         proxy->SetStartTime(Seconds(0));
         stream += proxy->AssignStreams(stream);
@@ -601,6 +607,11 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
             attacker->SetAttribute("Victim", Ipv4AddressValue(b.victim_address));
             if (at.vector.rfind("multicast", 0) == 0) {
                 attacker->AddTarget(Ipv4Address(kAllCoapNodes), 5683);
+            } else if (at.vector == "proxy-large-get") {
+                std::ostringstream target;
+                b.server_addresses.front().Print(target);
+                attacker->SetAttribute("ProxyTarget", StringValue("coap://" + target.str() + ":5683/large"));
+                attacker->AddTarget(b.proxy_address, 5683);
             } else {
                 for (int64_t i = 0; i < at.servers; ++i) {
                     attacker->AddTarget(b.server_addresses[static_cast<std::size_t>(i)], 5683);
@@ -766,6 +777,13 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     for (const char* k : {"echo_challenges", "echo_verified", "amplification_dropped", "rate_limited",
                           "observe_refused", "format_errors"}) {
         m[k] = engine_servers.value(k, uint64_t{0});
+    }
+    if (proxy) {
+        // The proxy's side toward the clients runs the same defences: count what it did too.
+        const coap::EndpointStats& ds = proxy->GetDownstreamStats();
+        m["echo_challenges"] = m["echo_challenges"].get<uint64_t>() + ds.echo_challenges;
+        m["echo_verified"] = m["echo_verified"].get<uint64_t>() + ds.echo_verified;
+        m["amplification_dropped"] = m["amplification_dropped"].get<uint64_t>() + ds.amplification_dropped;
     }
     m["run_id"] = spec.id;
     if (proxy) {
