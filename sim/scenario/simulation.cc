@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <tuple>
 
 #include "ns3/boolean.h"
 #include "ns3/config.h"
@@ -481,60 +482,53 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
 
     // [proxy]: the forward proxy on the clients' router; the clients send every request to
     // it, naming their server in Proxy-Uri.
+    // One proxy on `node`, its clients' side bound to `address`, configured from [proxy]
+    // and [coap].
+    auto make_proxy = [&](Ptr<Node> node, Ipv4Address address) {
+        Ptr<CoapProxy> p = CreateObject<CoapProxy>();
+        p->SetAttribute("Cache", BooleanValue(c.proxy.cache));
+        p->SetAttribute("MaxEntries", UintegerValue(static_cast<uint32_t>(c.proxy.max_entries)));
+        p->SetAttribute("MaxBytes", UintegerValue(static_cast<uint32_t>(std::min<int64_t>(c.proxy.max_bytes, UINT32_MAX))));
+        p->SetAttribute("MaxFreshness", TimeValue(Seconds(c.proxy.max_freshness_s)));
+        p->SetAttribute("UpstreamTokenLength", UintegerValue(static_cast<uint32_t>(c.proxy.token_length)));
+        p->SetAttribute("Coalesce", BooleanValue(c.proxy.coalesce));
+        p->SetAttribute("HopLimit", UintegerValue(static_cast<uint32_t>(c.proxy.hop_limit)));
+        p->SetAttribute("HonourHopLimit", BooleanValue(c.proxy.honour_hop_limit));
+        p->SetAttribute("AckTimeout", TimeValue(Seconds(c.coap.ack_timeout_s)));
+        p->SetAttribute("AckRandomFactor", DoubleValue(c.coap.ack_random_factor));
+        p->SetAttribute("MaxRetransmit", UintegerValue(static_cast<uint32_t>(c.coap.max_retransmit)));
+        p->SetAttribute("Nstart", UintegerValue(static_cast<uint32_t>(c.coap.nstart)));
+        p->SetAttribute("BlockSize", UintegerValue(static_cast<uint32_t>(c.coap.block_size)));
+        std::ostringstream local;
+        address.Print(local);
+        p->SetAttribute("LocalAddress", StringValue(local.str()));
+        node->AddApplication(p);
+        p->SetStartTime(Seconds(0));
+        return p;
+    };
     Ptr<CoapProxy> proxy;
     if (c.proxy.enabled) {
-        proxy = CreateObject<CoapProxy>();
-        proxy->SetAttribute("Cache", BooleanValue(c.proxy.cache));
-        proxy->SetAttribute("MaxEntries", UintegerValue(static_cast<uint32_t>(c.proxy.max_entries)));
-        proxy->SetAttribute("MaxBytes", UintegerValue(static_cast<uint32_t>(std::min<int64_t>(c.proxy.max_bytes, UINT32_MAX))));
-        proxy->SetAttribute("MaxFreshness", TimeValue(Seconds(c.proxy.max_freshness_s)));
-        proxy->SetAttribute("UpstreamTokenLength", UintegerValue(static_cast<uint32_t>(c.proxy.token_length)));
-        proxy->SetAttribute("Coalesce", BooleanValue(c.proxy.coalesce));
-        proxy->SetAttribute("HopLimit", UintegerValue(static_cast<uint32_t>(c.proxy.hop_limit)));
-        proxy->SetAttribute("AckTimeout", TimeValue(Seconds(c.coap.ack_timeout_s)));
-        proxy->SetAttribute("AckRandomFactor", DoubleValue(c.coap.ack_random_factor));
-        proxy->SetAttribute("MaxRetransmit", UintegerValue(static_cast<uint32_t>(c.coap.max_retransmit)));
-        proxy->SetAttribute("Nstart", UintegerValue(static_cast<uint32_t>(c.coap.nstart)));
-        proxy->SetAttribute("BlockSize", UintegerValue(static_cast<uint32_t>(c.coap.block_size)));
-        std::ostringstream local;
-        b.proxy_address.Print(local);
-        proxy->SetAttribute("LocalAddress", StringValue(local.str()));
+        proxy = make_proxy(b.proxy_node, b.proxy_address);
         proxy->SetAttribute("UpstreamPort", UintegerValue(kProxyUpstreamPort));
         // [defence] on the clients' side of the proxy too: behind it, the origin sees only the proxy.
         proxy->SetAttribute("Echo", BooleanValue(c.defence.echo));
         proxy->SetAttribute("AmplificationLimit", DoubleValue(c.defence.amplification_limit));
         proxy->SetAttribute("EchoKeySeed", UintegerValue(spec.seed + 2));
-        b.proxy_node->AddApplication(proxy);
-        proxy->SetStartTime(Seconds(0));
         stream += proxy->AssignStreams(stream);
     }
     // proxy-loop: a second proxy on the servers' router; the two name each other as the
     // next hop for "loop.example" (everything else goes to the origins as usual).
     Ptr<CoapProxy> far_proxy;
     if (proxy && loop) {
-        far_proxy = CreateObject<CoapProxy>();
-        proxy->SetAttribute("Identifier", StringValue("A"));
-        proxy->SetAttribute("NextHopHost", StringValue("loop.example"));
-        proxy->SetAttribute("NextHop", Ipv4AddressValue(b.far_router_address));
-        far_proxy->SetAttribute("Cache", BooleanValue(c.proxy.cache));
-        far_proxy->SetAttribute("Coalesce", BooleanValue(c.proxy.coalesce));
-        far_proxy->SetAttribute("HopLimit", UintegerValue(static_cast<uint32_t>(c.proxy.hop_limit)));
-        far_proxy->SetAttribute("HonourHopLimit", BooleanValue(c.proxy.honour_hop_limit));
-        far_proxy->SetAttribute("AckTimeout", TimeValue(Seconds(c.coap.ack_timeout_s)));
-        far_proxy->SetAttribute("AckRandomFactor", DoubleValue(c.coap.ack_random_factor));
-        far_proxy->SetAttribute("MaxRetransmit", UintegerValue(static_cast<uint32_t>(c.coap.max_retransmit)));
-        far_proxy->SetAttribute("Nstart", UintegerValue(static_cast<uint32_t>(c.coap.nstart)));
-        std::ostringstream far;
-        b.far_router_address.Print(far);
-        far_proxy->SetAttribute("LocalAddress", StringValue(far.str()));
-        far_proxy->SetAttribute("Identifier", StringValue("B"));
-        far_proxy->SetAttribute("NextHopHost", StringValue("loop.example"));
-        far_proxy->SetAttribute("NextHop", Ipv4AddressValue(b.proxy_address));
-        b.far_router->AddApplication(far_proxy);
-        far_proxy->SetStartTime(Seconds(0));
+        far_proxy = make_proxy(b.far_router, b.far_router_address);
+        for (const auto& [p, id, next] : {std::make_tuple(proxy, "A", b.far_router_address),
+                                          std::make_tuple(far_proxy, "B", b.proxy_address)}) {
+            p->SetAttribute("Identifier", StringValue(id));
+            p->SetAttribute("NextHopHost", StringValue("loop.example"));
+            p->SetAttribute("NextHop", Ipv4AddressValue(next));
+        }
         stream += far_proxy->AssignStreams(stream);
     }
-    if (proxy) proxy->SetAttribute("HonourHopLimit", BooleanValue(c.proxy.honour_hop_limit));
 
     ApplicationContainer clients;
     for (uint32_t i = 0; i < b.clients.GetN(); ++i) {
