@@ -284,6 +284,21 @@ def runs_plots(plotter, index, rows, params):
     return out
 
 
+def median_of(rows, col):
+    """The median of a column over rows, skipping empty cells; None when all are empty."""
+    vals = [float(r[col]) for r in rows if r.get(col, "") not in ("", "nan")]
+    return statistics.median(vals) if vals else None
+
+
+def fmt(v, pattern):
+    return pattern % v if v is not None else "-"
+
+
+def median_cells(rows, columns):
+    """One formatted median per (column, pattern)."""
+    return [fmt(median_of(rows, col), pattern) for col, pattern in columns]
+
+
 def section_runs(plotter, paths):
     out = []
     for i, p in enumerate(paths):
@@ -306,11 +321,6 @@ def section_runs(plotter, paths):
         if "congestion" in cols and "completion_p50_s" in cols:
             out += runs_plots(plotter, i, rows, [c for c in params if c != "congestion"])
         if "amplification_bytes" in cols:
-            def median_of(rs, col):
-                vals = [float(r[col]) for r in rs if r.get(col, "") not in ("", "nan")]
-                return statistics.median(vals) if vals else None
-            def fmt(v, pattern):
-                return pattern % v if v is not None else "-"
             groups = {}
             for r in rows:
                 if r["amplification_bytes"] in ("", "nan"):
@@ -344,11 +354,6 @@ def section_runs(plotter, paths):
                 out.append(("h3", "Spoofed RST and forged responses"))
                 out.append(("table", table))
         if "proxy_hit_ratio" in cols:
-            def med(rs, col):
-                vals = [float(r[col]) for r in rs if r.get(col, "") not in ("", "nan")]
-                return statistics.median(vals) if vals else None
-            def show(v, pattern):
-                return pattern % v if v is not None else "-"
             groups = {}
             for r in rows:
                 if r["proxy_hit_ratio"] in ("", "nan"):
@@ -358,13 +363,10 @@ def section_runs(plotter, paths):
                 table = [params + ["hit ratio", "upstream saved", "upstream bytes", "origin requests",
                                    "exchanges completed", "completion p50 (s)", "completion p95 (s)", "runs"]]
                 for key, rs in sorted(groups.items()):
-                    table.append(list(key) + [show(med(rs, "proxy_hit_ratio"), "%.3f"),
-                                              show(med(rs, "upstream_saved"), "%.3f"),
-                                              show(med(rs, "upstream_bytes"), "%d"),
-                                              show(med(rs, "origin_requests"), "%d"),
-                                              show(med(rs, "exchanges_completed"), "%d"),
-                                              show(med(rs, "completion_p50_s"), "%.3f"),
-                                              show(med(rs, "completion_p95_s"), "%.3f"), str(len(rs))])
+                    table.append(list(key) + median_cells(rs, [
+                        ("proxy_hit_ratio", "%.3f"), ("upstream_saved", "%.3f"), ("upstream_bytes", "%d"),
+                        ("origin_requests", "%d"), ("exchanges_completed", "%d"), ("completion_p50_s", "%.3f"),
+                        ("completion_p95_s", "%.3f")]) + [str(len(rs))])
                 out.append(("h3", "Forward proxy and cache (medians over seeds)"))
                 out.append(("table", table))
             poisoned = {k: [r for r in rs if r.get("poisoned_accepted", "") not in ("", "nan")]
@@ -374,10 +376,9 @@ def section_runs(plotter, paths):
                 table = [params + ["poisoned responses accepted", "analytic mean (rate x live s / 256^L)",
                                    "forged answers served to clients", "exchanges completed", "runs"]]
                 for key, rs in sorted(poisoned.items()):
-                    table.append(list(key) + [show(med(rs, "poisoned_accepted"), "%d"),
-                                              show(med(rs, "poison_expected"), "%.3g"),
-                                              show(med(rs, "forged_accepted"), "%d"),
-                                              show(med(rs, "exchanges_completed"), "%d"), str(len(rs))])
+                    table.append(list(key) + median_cells(rs, [
+                        ("poisoned_accepted", "%d"), ("poison_expected", "%.3g"), ("forged_accepted", "%d"),
+                        ("exchanges_completed", "%d")]) + [str(len(rs))])
                 out.append(("h3", "Cache poisoning (medians over seeds)"))
                 out.append(("table", table))
             looped = {k: [r for r in rs if r.get("loop_injected", "") not in ("", "nan")] for k, rs in groups.items()}
@@ -386,11 +387,10 @@ def section_runs(plotter, paths):
                 table = [params + ["looping requests", "answered", "forwards per request", "5.08 made",
                                    "peak exchanges in flight", "other clients' completions", "their p95 (s)", "runs"]]
                 for key, rs in sorted(looped.items()):
-                    table.append(list(key) + [show(med(rs, "loop_injected"), "%d"), show(med(rs, "loop_answered"), "%d"),
-                                              show(med(rs, "loop_hops_per_request"), "%.2f"),
-                                              show(med(rs, "loop_5_08"), "%d"), show(med(rs, "loop_peak_inflight"), "%d"),
-                                              show(med(rs, "exchanges_completed"), "%d"),
-                                              show(med(rs, "completion_p95_s"), "%.3f"), str(len(rs))])
+                    table.append(list(key) + median_cells(rs, [
+                        ("loop_injected", "%d"), ("loop_answered", "%d"), ("loop_hops_per_request", "%.2f"),
+                        ("loop_5_08", "%d"), ("loop_peak_inflight", "%d"), ("exchanges_completed", "%d"),
+                        ("completion_p95_s", "%.3f")]) + [str(len(rs))])
                 out.append(("h3", "Forwarding loops (medians over seeds)"))
                 out.append(("table", table))
     return out
