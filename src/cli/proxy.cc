@@ -157,11 +157,7 @@ int cmd_proxy(const Args& args, std::ostream& out, std::ostream& err) {
     pc.local_host = host.empty() || host == "::" || host == "0.0.0.0" ? "127.0.0.1" : host;
     pc.names = {"localhost", "127.0.0.1", "::1"};  // a proxy knows all its names (§5.10.2)
     pc.resolve = [](const coap::proxy::Target& t) -> std::optional<coap::Peer> {
-        if (t.host_kind == coap::HostKind::IPv4) {
-            in_addr a{};
-            if (inet_pton(AF_INET, t.host.c_str(), &a) == 1) return coap::Peer::ipv4(ntohl(a.s_addr), t.port);
-            return std::nullopt;
-        }
+        if (t.host_kind != coap::HostKind::RegName) return coap::proxy::resolve_ip_literal(t);
         std::string e;
         const std::vector<coap::Peer> all = net::resolve_all(t.host, t.port, e);
         if (all.empty()) return std::nullopt;

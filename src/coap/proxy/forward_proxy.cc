@@ -39,7 +39,11 @@ bool hop_by_hop(std::uint16_t n) {
     }
 }
 
-std::optional<Peer> ip_literal(const Target& t) {
+std::vector<std::uint8_t> to_bytes(Bytes b) { return std::vector<std::uint8_t>(b.begin(), b.end()); }
+
+}  // namespace
+
+std::optional<Peer> resolve_ip_literal(const Target& t) {
     if (t.host_kind == HostKind::IPv4) {
         in_addr a{};
         if (inet_pton(AF_INET, t.host.c_str(), &a) == 1) return Peer::ipv4(ntohl(a.s_addr), t.port);
@@ -50,15 +54,11 @@ std::optional<Peer> ip_literal(const Target& t) {
     return std::nullopt;  // a reg-name: the driver's resolver, if it gave one
 }
 
-std::vector<std::uint8_t> to_bytes(Bytes b) { return std::vector<std::uint8_t>(b.begin(), b.end()); }
-
-}  // namespace
-
 ForwardProxy::ForwardProxy(EndpointConfig down, EndpointConfig up, ProxyConfig config, Random& down_rng,
                            Random& up_rng)
     : config_(std::move(config)), down_(std::move(down), down_rng), up_(std::move(up), up_rng),
       cache_(config_.cache_config) {
-    if (!config_.resolve) config_.resolve = ip_literal;
+    if (!config_.resolve) config_.resolve = resolve_ip_literal;
     (void)down_.set_proxy_handler([this](const IncomingRequest& req) { return on_request(req); });
 }
 
@@ -95,9 +95,7 @@ bool ForwardProxy::poll_transmit(Side& side, Transmit& into) {
 
 std::optional<TimePoint> ForwardProxy::poll_timeout() const {
     std::optional<TimePoint> t = down_.poll_timeout();
-    for (const std::optional<TimePoint>& u : {up_.poll_timeout()}) {
-        if (u && (!t || *u < *t)) t = u;
-    }
+    if (const std::optional<TimePoint> u = up_.poll_timeout(); u && (!t || *u < *t)) t = u;
     for (const auto& [id, tr] : transfers_) {
         if (!t || tr.expires < *t) t = tr.expires;
     }
@@ -183,15 +181,15 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
     const TimePoint now = req.now;
 
     // RFC 8768 §3: Hop-Limit.
+    // (An RFC 8768-unaware proxy, !honour_hop_limit, forwards it as it came, like any safe option.)
     std::optional<std::uint8_t> hop_limit;
-    if (!config_.honour_hop_limit) {
-        // Forwarded below as it came, like any safe option.
-    } else if (const std::size_t i = m.find(options::kHopLimit); i < m.option_count()) {
-        const std::optional<std::uint64_t> v = decode_uint(m.option(i).value);
+    const std::size_t hop = m.find(options::kHopLimit);
+    if (config_.honour_hop_limit && hop < m.option_count()) {
+        const std::optional<std::uint64_t> v = decode_uint(m.option(hop).value);
         if (!v || *v == 0 || *v > 255) return error(codes::kBadRequest, "Hop-Limit 0", stats_.bad_hop_limit);
         if (*v == 1) return error(codes::kHopLimitReached, config_.identifier, stats_.hop_limit_reached);
         hop_limit = static_cast<std::uint8_t>(*v - 1);
-    } else if (config_.insert_hop_limit) {
+    } else if (config_.honour_hop_limit && config_.insert_hop_limit) {
         hop_limit = config_.initial_hop_limit;
     }
 
@@ -301,7 +299,7 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
         up.options.push_back(OwnedOption{o.number, to_bytes(o.value)});
     }
     if (hop_limit) up.options.push_back(OwnedOption{options::kHopLimit, encode_uint(*hop_limit)});
-    if (hop_limit && m.find(options::kHopLimit) >= m.option_count()) ++stats_.hop_limit_inserted;
+    if (hop_limit && hop >= m.option_count()) ++stats_.hop_limit_inserted;
     if (revalidate) {
         up.options.push_back(OwnedOption{options::kETag, *stale->etag()});
         ++stats_.revalidations;

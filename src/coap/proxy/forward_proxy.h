@@ -62,6 +62,10 @@
 
 namespace coap::proxy {
 
+/// The address of a target whose host is an IP literal; nothing for a reg-name (the
+/// default of ProxyConfig::resolve, and the first step of a resolver that also does names).
+[[nodiscard]] std::optional<Peer> resolve_ip_literal(const Target& t);
+
 struct ProxyConfig {
     bool cache = true;
     CacheConfig cache_config;
