@@ -30,7 +30,9 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kRunUsage =
-    "usage: coapbed run SCENARIO.toml [--out DIR] [-j N] [--pcap] [--list] [--only ID]\n"
+    "usage: coapbed run SCENARIO.toml [--out DIR] [-j N] [--pcap] [--list] [--only ID] [--force]\n"
+    "       coapbed run SCENARIO.toml --out DIR --slurm [--partition P] [--max-parallel N] [--time T]\n"
+    "                   [--mem M] [--sbatch-arg ARG]... [--runs-per-task K] [--wait] [--pcap] [--force]\n"
     "\n"
     "Runs every point of the scenario's sweep (the Cartesian product of its list-valued\n"
     "keys, times its seeds) in ns-3, N runs in parallel, one process per run. Runs whose\n"
@@ -41,16 +43,41 @@ constexpr const char* kRunUsage =
     "  -j N        runs in parallel (default: the number of cores)\n"
     "  --pcap      also write pcap files (DIR/pcap/<id>-*.pcap)\n"
     "  --list      print one command line per run (for Slurm arrays, GNU parallel)\n"
-    "  --only ID   run just that run, in this process; merge with `coapbed collect`\n"
+    "  --only ID   run just that run, in this process, unless DIR has its result made from\n"
+    "              the same parameters and seed; merge with `coapbed collect`\n"
+    "  --force     rerun runs whose result is already in DIR\n"
+    "  --slurm     submit the runs not yet done as Slurm job arrays (one task per run,\n"
+    "              chunked at the cluster's MaxArraySize) and a collect job that runs\n"
+    "              after them whatever their outcome; runs still queued from an earlier\n"
+    "              submission are not submitted again. Needs sbatch, squeue, scontrol\n"
+    "              (SLURM_CONF if not in /etc) and DIR on a file system every node sees\n"
+    "  --partition P, --time T, --mem M   passed to sbatch for every task\n"
+    "  --max-parallel N  at most N tasks of the sweep running at once\n"
+    "  --runs-per-task K  K runs one after the other in each array task (default 1): Slurm\n"
+    "              starts tasks in waves about a second apart, which dominates runs that\n"
+    "              take less than that\n"
+    "  --sbatch-arg ARG  any other sbatch option, e.g. --sbatch-arg --account=X (repeatable)\n"
+    "  --wait      block until the collect job ends; exit 1 naming the runs that failed\n"
     "\n"
-    "Exit status: 0 all runs done; 1 a scenario error or a failed run; 2 bad command\n"
-    "line; 130 interrupted (re-run the same command to resume).\n";
+    "Exit status: 0 all runs done (--slurm: submitted); 1 a scenario error, a failed run\n"
+    "or a Slurm error; 2 bad command line; 130 interrupted (re-run the same command to\n"
+    "resume).\n";
 
 constexpr const char* kCollectUsage =
-    "usage: coapbed collect DIR... [--out DIR]\n"
+    "usage: coapbed collect DIR... [--out DIR] [--scenario FILE] [--partial]\n"
     "\n"
     "Merges DIR/runs/*.json of every DIR (e.g. the outputs of a Slurm array) into\n"
-    "OUT/runs.csv and OUT/summary.md (OUT defaults to the first DIR).\n";
+    "OUT/runs.csv and OUT/summary.md (OUT defaults to the first DIR).\n"
+    "\n"
+    "  --scenario FILE  the sweep the results belong to (default: the file named in the\n"
+    "                   results, if it still exists). Runs of FILE without a result made\n"
+    "                   from their parameters and seed are named, with the end of their\n"
+    "                   log, on stderr and in OUT/missing.txt; runs.csv holds FILE's runs\n"
+    "                   in its order\n"
+    "  --partial        exit 0 even if runs are missing\n"
+    "\n"
+    "Exit status: 0 every run of the scenario collected (or --partial); 1 runs missing,\n"
+    "or a DIR without runs/; 2 bad command line.\n";
 
 volatile sig_atomic_t g_interrupted = 0;
 void on_signal(int) { g_interrupted = 1; }
@@ -105,24 +132,6 @@ std::vector<std::string> axes_of(const std::vector<ordered_json>& results) {
     return axes;
 }
 
-/// The result of `id` in `dir`, if it exists, parses and was made from these params.
-std::optional<ordered_json> existing_result(const std::string& dir, const RunSpec& spec) {
-    const std::string path = dir + "/runs/" + spec.id + ".json";
-    if (!fs::exists(path)) return std::nullopt;
-    try {
-        auto doc = ordered_json::parse(read_file(path));
-        for (const auto& [k, v] : spec.params) {
-            ordered_json expect;
-            std::visit([&](const auto& x) { expect = x; }, v);
-            if (doc.at("params").at(k) != expect) return std::nullopt;
-        }
-        if (doc.at("seed").get<std::uint64_t>() != spec.seed || !doc.contains("metrics")) return std::nullopt;
-        return doc;
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-}
-
 std::string describe_run(const RunSpec& spec) {
     std::string s;
     for (const auto& [k, v] : spec.swept) s += k + "=" + format_value(v) + " ";
@@ -146,7 +155,7 @@ void write_outputs(const std::string& dir, const std::string& title, const std::
     write_atomically(dir + "/summary.md", summary_markdown(title, results));
 }
 
-int run_one(const Scenario& sc, const RunSpec& spec, const std::string& out_dir, bool pcap, std::ostream& out) {
+int run_one(const Scenario& sc, const std::string& file, const RunSpec& spec, const std::string& out_dir, bool pcap, std::ostream& out) {
     fs::create_directories(out_dir + "/runs");
     SimOptions opt;
     opt.commit = commit_of_source();
@@ -154,7 +163,9 @@ int run_one(const Scenario& sc, const RunSpec& spec, const std::string& out_dir,
         fs::create_directories(out_dir + "/pcap");
         opt.pcap_prefix = out_dir + "/pcap/" + spec.id;
     }
-    const ordered_json doc = simulate(sc, spec, opt);
+    ordered_json doc = simulate(sc, spec, opt);
+    // So that `coapbed collect` can tell which runs are missing without --scenario.
+    doc["scenario_file"] = fs::absolute(file).lexically_normal().string();
     write_atomically(out_dir + "/runs/" + spec.id + ".json", doc.dump(2) + "\n");
     const auto& m = doc.at("metrics");
     out << spec.id << ": " << m.at("exchanges_completed") << "/" << m.at("exchanges_started") << " exchanges completed, "
@@ -164,6 +175,31 @@ int run_one(const Scenario& sc, const RunSpec& spec, const std::string& out_dir,
 }
 
 }  // namespace
+
+bool result_matches(const ordered_json& doc, const RunSpec& spec) {
+    try {
+        if (doc.at("id").get<std::string>() != spec.id) return false;
+        for (const auto& [k, v] : spec.params) {
+            ordered_json expect;
+            std::visit([&](const auto& x) { expect = x; }, v);
+            if (doc.at("params").at(k) != expect) return false;
+        }
+        return doc.at("seed").get<std::uint64_t>() == spec.seed && doc.contains("metrics");
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+std::optional<ordered_json> existing_result(const std::string& dir, const RunSpec& spec) {
+    const std::string path = dir + "/runs/" + spec.id + ".json";
+    if (!fs::is_regular_file(path)) return std::nullopt;
+    try {
+        auto doc = ordered_json::parse(read_file(path));
+        if (result_matches(doc, spec)) return doc;
+    } catch (const std::exception&) {
+    }
+    return std::nullopt;
+}
 
 void write_atomically(const std::string& path, const std::string& text) {
     const std::string tmp = path + ".tmp." + std::to_string(getpid());
@@ -241,11 +277,19 @@ std::string summary_markdown(const std::string& title, const std::vector<ordered
     return o.str();
 }
 
-int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+namespace {
+
+struct RunArgs {
     std::string file, out_dir, only;
     // As ninja does: use the machine unless told otherwise.
     int jobs = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-    bool pcap = false, list = false;
+    bool pcap = false, list = false, force = false, slurm = false;
+    SlurmOptions slurm_opt;
+};
+
+/// Parses `coapbed run`'s command line; returns -1 to go on, else the exit status.
+int parse_run_args(const std::vector<std::string>& args, RunArgs& r, std::ostream& out, std::ostream& err) {
+    std::vector<std::string> slurm_only;  // flags that mean nothing without --slurm
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         auto need = [&](const char* what) -> const std::string* {
@@ -255,77 +299,108 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostrea
             }
             return &args[++i];
         };
+        auto number = [&](const char* flag, int lo, int hi, int& into) {
+            const auto* v = need("a number");
+            if (!v) return false;
+            try {
+                into = std::stoi(*v);
+            } catch (const std::exception&) {
+                into = lo - 1;
+            }
+            if (into < lo || into > hi) {
+                err << "error: " << flag << " needs a number from " << lo << " to " << hi << "\n" << kRunUsage;
+                return false;
+            }
+            return true;
+        };
+        const std::string* v = nullptr;
         if (a == "--help" || a == "-h") {
             out << kRunUsage;
             return 0;
         } else if (a == "--out") {
-            const auto* v = need("a directory");
-            if (!v) return 2;
-            out_dir = *v;
+            if (!(v = need("a directory"))) return 2;
+            r.out_dir = *v;
         } else if (a == "-j" || a == "--jobs") {
-            const auto* v = need("a number");
-            if (!v) return 2;
-            try {
-                jobs = std::stoi(*v);
-            } catch (const std::exception&) {
-                jobs = 0;
-            }
-            if (jobs < 1 || jobs > 1024) {
-                err << "error: -j needs a number from 1 to 1024\n" << kRunUsage;
-                return 2;
-            }
+            if (!number("-j", 1, 1024, r.jobs)) return 2;
         } else if (a == "--only") {
-            const auto* v = need("a run id (see --list)");
-            if (!v) return 2;
-            only = *v;
+            if (!(v = need("a run id (see --list)"))) return 2;
+            r.only = *v;
         } else if (a == "--pcap") {
-            pcap = true;
+            r.pcap = true;
         } else if (a == "--list") {
-            list = true;
+            r.list = true;
+        } else if (a == "--force") {
+            r.force = true;
+        } else if (a == "--slurm") {
+            r.slurm = true;
+        } else if (a == "--wait") {
+            r.slurm_opt.wait = true;
+            slurm_only.push_back(a);
+        } else if (a == "--runs-per-task") {
+            if (!number("--runs-per-task", 1, 100000, r.slurm_opt.runs_per_task)) return 2;
+            slurm_only.push_back(a);
+        } else if (a == "--max-parallel") {
+            if (!number("--max-parallel", 1, 1000000, r.slurm_opt.max_parallel)) return 2;
+            slurm_only.push_back(a);
+        } else if (a == "--partition" || a == "--time" || a == "--mem" || a == "--sbatch-arg") {
+            if (!(v = need("a value"))) return 2;
+            if (a == "--partition") r.slurm_opt.partition = *v;
+            if (a == "--time") r.slurm_opt.time = *v;
+            if (a == "--mem") r.slurm_opt.mem = *v;
+            if (a == "--sbatch-arg") r.slurm_opt.sbatch_args.push_back(*v);
+            slurm_only.push_back(a);
         } else if (!a.empty() && a[0] == '-') {
             err << "error: unknown option " << a << "\n" << kRunUsage;
             return 2;
-        } else if (file.empty()) {
-            file = a;
+        } else if (r.file.empty()) {
+            r.file = a;
         } else {
             err << "error: one scenario file at a time\n" << kRunUsage;
             return 2;
         }
     }
-    if (file.empty()) {
+    if (r.file.empty()) {
         err << "error: run needs a scenario file\n" << kRunUsage;
         return 2;
     }
-    Scenario sc;
-    try {
-        sc = load_scenario(file);
-    } catch (const ScenarioError& e) {
-        err << "error: " << e.what() << "\n";
-        return 1;
-    }
-    if (out_dir.empty()) out_dir = "results/" + sc.name;
-
-    if (list) {
-        for (const auto& r : sc.runs) {
-            out << "coapbed run " << file << " --out " << out_dir << (pcap ? " --pcap" : "") << " --only " << r.id
-                << "\n";
-        }
-        return 0;
-    }
-    if (!only.empty()) {
-        for (const auto& r : sc.runs) {
-            if (r.id == only) return run_one(sc, r, out_dir, pcap, out);
-        }
-        err << "error: " << file << " has no run " << only << " (see --list)\n";
+    if (!r.slurm && !slurm_only.empty()) {
+        err << "error: " << slurm_only.front() << " goes with --slurm\n" << kRunUsage;
         return 2;
     }
+    if (r.slurm && (r.list || !r.only.empty())) {
+        err << "error: --slurm submits the whole sweep; it does not go with --list or --only\n" << kRunUsage;
+        return 2;
+    }
+    return -1;
+}
 
+/// `--only ID`: one run in this process, unless its result is already there.
+int run_only(const Scenario& sc, const RunArgs& a, std::ostream& out, std::ostream& err) {
+    for (const auto& r : sc.runs) {
+        if (r.id != a.only) continue;
+        if (!a.force && existing_result(a.out_dir, r)) {
+            out << "coapbed: run " << r.id << " already done in " << a.out_dir
+                << " (same parameters and seed); --force reruns it\n";
+            return 0;
+        }
+        return run_one(sc, a.file, r, a.out_dir, a.pcap, out);
+    }
+    err << "error: " << a.file << " has no run " << a.only << " (see --list)\n";
+    return 2;
+}
+
+/// The sweep on this machine: `jobs` child processes at a time, each `run --only ID`.
+int run_sweep(const Scenario& sc, const RunArgs& args, std::ostream& out, std::ostream& err) {
+    const std::string& file = args.file;
+    const std::string& out_dir = args.out_dir;
+    const int jobs = args.jobs;
+    const bool pcap = args.pcap, force = args.force;
     fs::create_directories(out_dir + "/runs");
     fs::create_directories(out_dir + "/logs");
     std::vector<std::optional<ordered_json>> results(sc.runs.size());
     std::vector<std::size_t> todo;
     for (std::size_t i = 0; i < sc.runs.size(); ++i) {
-        results[i] = existing_result(out_dir, sc.runs[i]);
+        if (!force) results[i] = existing_result(out_dir, sc.runs[i]);
         if (!results[i]) todo.push_back(i);
     }
     const std::size_t total = sc.runs.size();
@@ -373,6 +448,7 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostrea
             const std::string log = out_dir + "/logs/" + spec.id + ".log";
             std::vector<std::string> argv = {"coapbed", "run", file, "--out", out_dir, "--only", spec.id};
             if (pcap) argv.push_back("--pcap");
+            if (force) argv.push_back("--force");
             const pid_t pid = fork();
             if (pid == 0) {
                 const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -451,43 +527,55 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     return 0;
 }
 
-int cmd_collect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-    std::vector<std::string> dirs;
-    std::string out_dir;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == "--help" || args[i] == "-h") {
-            out << kCollectUsage;
-            return 0;
-        }
-        if (args[i] == "--out") {
-            if (i + 1 >= args.size()) {
-                err << "error: --out needs a directory\n" << kCollectUsage;
-                return 2;
-            }
-            out_dir = args[++i];
-        } else if (!args[i].empty() && args[i][0] == '-') {
-            err << "error: unknown option " << args[i] << "\n" << kCollectUsage;
-            return 2;
-        } else {
-            dirs.push_back(args[i]);
-        }
+}  // namespace
+
+int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    RunArgs a;
+    if (const int rc = parse_run_args(args, a, out, err); rc >= 0) return rc;
+    Scenario sc;
+    try {
+        sc = load_scenario(a.file);
+    } catch (const ScenarioError& e) {
+        err << "error: " << e.what() << "\n";
+        return 1;
     }
-    if (dirs.empty()) {
-        err << "error: collect needs at least one results directory\n" << kCollectUsage;
-        return 2;
+    if (a.out_dir.empty()) a.out_dir = "results/" + sc.name;
+    if (a.list) {
+        for (const auto& r : sc.runs) {
+            out << "coapbed run " << a.file << " --out " << a.out_dir << (a.pcap ? " --pcap" : "")
+                << (a.force ? " --force" : "") << " --only " << r.id << "\n";
+        }
+        return 0;
     }
-    if (out_dir.empty()) out_dir = dirs.front();
+    if (!a.only.empty()) return run_only(sc, a, out, err);
+    if (a.slurm) {
+        std::vector<std::string> task_flags;
+        if (a.pcap) task_flags.push_back("--pcap");
+        if (a.force) task_flags.push_back("--force");
+        return submit_to_slurm(sc, a.file, a.out_dir, task_flags, a.force, a.slurm_opt, out, err);
+    }
+    return run_sweep(sc, a, out, err);
+}
+
+namespace {
+
+struct Gathered {
     std::map<std::string, ordered_json> by_id;
     std::string title;
+    std::set<std::string> scenario_files;  // as recorded in the results
+};
+
+/// Reads every DIR/runs/*.json; returns false (after saying why) if a DIR has no runs/.
+bool gather(const std::vector<std::string>& dirs, Gathered& g, std::ostream& err) {
     for (const auto& d : dirs) {
         const fs::path runs = fs::path(d) / "runs";
         if (!fs::is_directory(runs)) {
             err << "error: " << d << " has no runs/ directory\n";
-            return 1;
+            return false;
         }
         std::vector<fs::path> files;
         for (const auto& e : fs::directory_iterator(runs)) {
-            if (e.path().extension() == ".json") files.push_back(e.path());
+            if (e.path().extension() == ".json" && e.is_regular_file()) files.push_back(e.path());
         }
         std::sort(files.begin(), files.end());
         for (const auto& f : files) {
@@ -496,25 +584,142 @@ int cmd_collect(const std::vector<std::string>& args, std::ostream& out, std::os
                 doc = ordered_json::parse(read_file(f.string()));
                 (void)doc.at("metrics");
                 (void)doc.at("swept");
+                (void)doc.at("id").get<std::string>();
             } catch (const std::exception& e) {
                 err << "warning: skipping " << f.string() << ": not a run result (" << e.what() << ")\n";
                 continue;
             }
             const std::string id = doc.at("id").get<std::string>();
-            if (title.empty()) title = doc.value("scenario", "runs");
-            auto [it, fresh] = by_id.emplace(id, doc);
+            if (g.title.empty()) g.title = doc.value("scenario", "runs");
+            if (doc.contains("scenario_file")) g.scenario_files.insert(doc.value("scenario_file", ""));
+            auto [it, fresh] = g.by_id.emplace(id, doc);
             if (!fresh && it->second.at("params") != doc.at("params")) {
                 err << "warning: run " << id << " appears with different parameters; keeping " << f.string() << "\n";
                 it->second = doc;
             }
         }
     }
+    return true;
+}
+
+/// Why `id` has no usable result: what its log (in any DIR) ends with, or that it never ran.
+std::string why_missing(const std::string& id, const std::vector<std::string>& dirs, bool stale) {
+    if (stale) return "its result was made from other parameters (the scenario changed): rerun";
+    for (const auto& d : dirs) {
+        const std::string log = d + "/logs/" + id + ".log";
+        if (!fs::is_regular_file(log)) continue;
+        std::istringstream lines(read_file(log));
+        std::string line, last;
+        while (std::getline(lines, line)) {
+            if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+        }
+        if (last.size() > 160) last = last.substr(0, 160) + "...";
+        return "failed or cut short (log " + log + (last.empty() ? ", empty" : ": " + last) + ")";
+    }
+    return "not run (no result, no log)";
+}
+
+}  // namespace
+
+int collect_runs(const Scenario* sc, const std::vector<std::string>& dirs, const std::string& out_dir, bool partial,
+                 std::ostream& out, std::ostream& err) {
+    Gathered g;
+    if (!gather(dirs, g, err)) return 1;
     std::vector<ordered_json> results;
-    for (auto& [id, doc] : by_id) results.push_back(std::move(doc));
+    std::vector<std::pair<std::string, std::string>> missing;  // id, why
+    if (sc == nullptr) {
+        for (auto& [id, doc] : g.by_id) results.push_back(std::move(doc));
+    } else {
+        // The scenario's runs in its order (as `coapbed run` writes them); results that
+        // are not among them (an older version of the sweep) stay out of runs.csv.
+        std::size_t foreign = g.by_id.size();
+        for (const auto& spec : sc->runs) {
+            auto it = g.by_id.find(spec.id);
+            if (it != g.by_id.end()) --foreign;
+            if (it != g.by_id.end() && result_matches(it->second, spec)) {
+                results.push_back(it->second);
+            } else {
+                missing.emplace_back(spec.id, why_missing(spec.id, dirs, it != g.by_id.end()));
+            }
+        }
+        if (foreign > 0) {
+            err << "note: " << foreign << " results in " << dirs.front()
+                << "/runs are not runs of this scenario; left out of runs.csv\n";
+        }
+    }
     fs::create_directories(out_dir);
-    write_outputs(out_dir, title.empty() ? "runs" : title, results);
-    out << "coapbed: " << results.size() << " runs in " << out_dir << "/runs.csv and " << out_dir << "/summary.md\n";
-    return 0;
+    write_outputs(out_dir, sc ? sc->name : (g.title.empty() ? "runs" : g.title), results);
+    const std::string missing_file = out_dir + "/missing.txt";
+    if (missing.empty()) {
+        fs::remove(missing_file);
+    } else {
+        std::string text;
+        for (const auto& [id, why] : missing) text += id + "\t" + why + "\n";
+        write_atomically(missing_file, text);
+    }
+    out << "coapbed: " << results.size() << (sc ? " of " + std::to_string(sc->runs.size()) : std::string())
+        << " runs in " << out_dir << "/runs.csv and " << out_dir << "/summary.md\n";
+    if (sc == nullptr) {
+        err << "note: no scenario file known, so missing runs cannot be named: pass --scenario FILE\n";
+        return 0;
+    }
+    if (missing.empty()) return 0;
+    err << (partial ? "warning: " : "error: ") << missing.size() << " of " << sc->runs.size()
+        << " runs have no result (" << missing_file << "):\n";
+    for (std::size_t i = 0; i < missing.size() && i < 20; ++i) err << "  " << missing[i].first << ": " << missing[i].second << "\n";
+    if (missing.size() > 20) err << "  ... and " << missing.size() - 20 << " more\n";
+    return partial ? 0 : 1;
+}
+
+int cmd_collect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    std::vector<std::string> dirs;
+    std::string out_dir, scenario_file;
+    bool partial = false;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--help" || a == "-h") {
+            out << kCollectUsage;
+            return 0;
+        }
+        if (a == "--out" || a == "--scenario") {
+            if (i + 1 >= args.size()) {
+                err << "error: " << a << " needs " << (a == "--out" ? "a directory" : "a scenario file") << "\n"
+                    << kCollectUsage;
+                return 2;
+            }
+            (a == "--out" ? out_dir : scenario_file) = args[++i];
+        } else if (a == "--partial") {
+            partial = true;
+        } else if (!a.empty() && a[0] == '-') {
+            err << "error: unknown option " << a << "\n" << kCollectUsage;
+            return 2;
+        } else {
+            dirs.push_back(a);
+        }
+    }
+    if (dirs.empty()) {
+        err << "error: collect needs at least one results directory\n" << kCollectUsage;
+        return 2;
+    }
+    if (out_dir.empty()) out_dir = dirs.front();
+    if (scenario_file.empty()) {
+        // The file the runs were made from, if they all name the same one and it is still there.
+        Gathered g;
+        if (!gather(dirs, g, err)) return 1;
+        if (g.scenario_files.size() == 1 && fs::is_regular_file(*g.scenario_files.begin())) {
+            scenario_file = *g.scenario_files.begin();
+            out << "coapbed: checking for missing runs against " << scenario_file << " (named in the results)\n";
+        }
+    }
+    if (scenario_file.empty()) return collect_runs(nullptr, dirs, out_dir, partial, out, err);
+    Scenario sc;
+    try {
+        sc = load_scenario(scenario_file);
+    } catch (const ScenarioError& e) {
+        err << "error: " << e.what() << "\n";
+        return 1;
+    }
+    return collect_runs(&sc, dirs, out_dir, partial, out, err);
 }
 
 }  // namespace coapbed::sim

@@ -3,17 +3,31 @@
 #pragma once
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "sim/scenario/scenario.h"
+#include "sim/slurm.h"
+
 namespace coapbed::sim {
 
 /// `coapbed run FILE [--out DIR] [-j N] [--pcap] [--list] [--only ID]`.
 int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
-/// `coapbed collect DIR... [--out DIR]`.
+/// `coapbed collect DIR... [--out DIR] [--scenario FILE] [--partial]`.
 int cmd_collect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+/// Merges the results in `dirs` into OUT/runs.csv and summary.md. With a scenario, only
+/// its runs, in its order; the ones without a matching result are named on `err` and in
+/// OUT/missing.txt, and the result is 1 unless `partial`.
+int collect_runs(const Scenario* sc, const std::vector<std::string>& dirs, const std::string& out_dir, bool partial,
+                 std::ostream& out, std::ostream& err);
+/// True if `doc` is the result of `spec`: same id, every parameter and the seed.
+[[nodiscard]] bool result_matches(const nlohmann::ordered_json& doc, const RunSpec& spec);
+/// DIR/runs/<id>.json if it exists, parses and matches `spec`.
+[[nodiscard]] std::optional<nlohmann::ordered_json> existing_result(const std::string& dir, const RunSpec& spec);
 
 /// runs.csv text for these result documents (in this order).
 [[nodiscard]] std::string runs_csv(const std::vector<nlohmann::ordered_json>& results);

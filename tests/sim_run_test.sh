@@ -9,20 +9,7 @@ SRC=$2
 SMOKE=$SRC/scenarios/smoke.toml
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-fails=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-# runs.csv without the wall_seconds column (the only one allowed to differ).
-strip_wall() {
-  python3 - "$1" <<'EOF'
-import csv, sys
-rows = list(csv.reader(open(sys.argv[1])))
-i = rows[0].index("wall_seconds")
-for r in rows:
-    print(",".join(r[:i] + r[i + 1:]))
-EOF
-}
+source "$(dirname "${BASH_SOURCE[0]}")/sweep_lib.sh"
 
 # 1. The same file and seed give the same runs.csv, except wall_seconds.
 "$COAPBED" run "$SMOKE" --out "$T/a" -j 2 >"$T/a.out" 2>&1 || bad "smoke run failed: $(cat "$T/a.out")"
