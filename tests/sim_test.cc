@@ -213,7 +213,7 @@ TEST(Scenario, ErrorsNameTheFileTheKeyAndTheReason) {
     EXPECT_EQ(error_of(head + "[topology]\nclients = \"ten\"\n"),
               "bad.toml: topology.clients: expected an integer, got a string");
     EXPECT_EQ(error_of(head + "[topology]\nclients = 0\n"),
-              "bad.toml: topology.clients: 0 is out of range (must be between 1 and 1000)");
+              "bad.toml: topology.clients: 0 is out of range (must be between 1 and 100000)");
     EXPECT_EQ(error_of(head + "[topology]\nloss = 1.5\n"),
               "bad.toml: topology.loss: 1.5 is out of range (must be between 0 and 0.99)");
     EXPECT_EQ(error_of(head + "[topology]\nrate = \"fast\"\n"),
@@ -311,6 +311,22 @@ TEST(SimRun, WithoutLossEveryExchangeCompletesWithoutRetransmission) {
     EXPECT_DOUBLE_EQ(m.at("jain_fairness").get<double>() > 0.9, true);
     // 300-byte responses at 40 kbit/s plus 2 x 50 ms: at least 0.16 s each.
     EXPECT_GT(m.at("completion_p50_s").get<double>(), 0.16);
+}
+
+TEST(SimRun, SwitchedAccessCarriesEveryExchangeAndItsBytesWithoutPppHeaders) {
+    std::string toml = dumbbell("0.0");
+    toml.replace(toml.find("kind = \"dumbbell\""), 17, "kind = \"dumbbell\"\naccess = \"switch\"");
+    const auto doc = run(toml);
+    const auto& m = doc.at("metrics");
+    EXPECT_GT(u(m, "exchanges_started"), 100u);
+    EXPECT_EQ(u(m, "exchanges_completed"), u(m, "exchanges_started"));
+    EXPECT_EQ(u(m, "retransmissions"), 0u);
+    EXPECT_EQ(u(m, "queue_drops"), 0u);
+    expect_accounting(doc, 20 + 8);
+    // The clients' links carry bare IP; the bottleneck and the server's link add PPP.
+    const auto ip = u(doc.at("flowmon"), "tx_bytes"), pkts = u(doc.at("flowmon"), "tx_packets");
+    EXPECT_EQ(u(m, "link_bytes"), ip + 2 * (ip + 2 * pkts));
+    EXPECT_EQ(u(m, "bottleneck_bytes"), ip + 2 * pkts);
 }
 
 TEST(SimRun, WithLossCompletedPlusFailedIsStartedAndRetransmissionsAppear) {

@@ -87,7 +87,7 @@ const std::vector<KeySpec>& schema() {
     static const std::vector<KeySpec> specs = {
         {"", "duration", Kind::Time, 0.001, 1e7, {}, COAPBED_REAL(duration_s)},
         {"topology", "kind", Kind::Choice, 0, 0, {"dumbbell", "sixlowpan"}, COAPBED_STR(topology.kind)},
-        {"topology", "clients", Kind::Int, 1, 1000, {}, COAPBED_INT(topology.clients)},
+        {"topology", "clients", Kind::Int, 1, 100000, {}, COAPBED_INT(topology.clients)},
         {"topology", "servers", Kind::Int, 1, 100, {}, COAPBED_INT(topology.servers)},
         {"topology", "rate", Kind::Rate, 1000, 1e9, {}, COAPBED_REAL(topology.rate_bps)},
         {"topology", "delay", Kind::Time, 0, 10, {}, COAPBED_REAL(topology.delay_s)},
@@ -111,6 +111,7 @@ const std::vector<KeySpec>& schema() {
         {"topology", "burst", Kind::Real, 1, 1e6, {}, COAPBED_REAL(topology.burst)},
         {"topology", "access_rate", Kind::Rate, 1000, 1e10, {}, COAPBED_REAL(topology.access_rate_bps)},
         {"topology", "access_delay", Kind::Time, 0, 10, {}, COAPBED_REAL(topology.access_delay_s)},
+        {"topology", "access", Kind::Choice, 0, 0, {"p2p", "switch"}, COAPBED_STR(topology.access)},
         {"topology", "hops", Kind::Int, 1, 10, {}, COAPBED_INT(topology.hops)},
         {"topology", "spacing", Kind::Real, 1, 200, {}, COAPBED_REAL(topology.spacing_m)},
         {"workload", "requests", Kind::Int, 0, 1e9, {}, COAPBED_INT(workload.requests)},

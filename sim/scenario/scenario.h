@@ -42,6 +42,10 @@ struct Topology {
     double burst = 2;               ///< gilbert-elliott: mean burst length in packets (>= 1)
     double access_rate_bps = 10e6;  ///< client and server access links (dumbbell)
     double access_delay_s = 0.001;
+    /// dumbbell: how the clients reach their router. "p2p": one point-to-point link (and
+    /// router interface) per client; "switch": a link per client into a switch with one
+    /// port on the router (sim/model/access-switch.h), whose cost does not grow with clients.
+    std::string access = "p2p";
     std::int64_t hops = 1;          ///< sixlowpan: radio hops between the clients and the server
     double spacing_m = 50;          ///< sixlowpan: distance between neighbouring relays
 };

@@ -6,12 +6,11 @@
 #include <limits>
 #include <memory>
 #include <tuple>
+#include <unordered_set>
 
 #include "ns3/boolean.h"
 #include "ns3/config.h"
 #include "ns3/core-module.h"
-#include "ns3/flow-monitor-helper.h"
-#include "ns3/flow-monitor.h"
 #include "ns3/inet-socket-address.h"
 #include "ns3/inet6-socket-address.h"
 #include "ns3/internet-stack-helper.h"
@@ -21,6 +20,8 @@
 #include "ns3/ipv4-l3-protocol.h"
 #include "ns3/udp-socket-factory.h"
 #include "ns3/ipv6-address-helper.h"
+#include "ns3/ipv6-l3-protocol.h"
+#include "ns3/tag.h"
 #include "ns3/ipv4-static-routing-helper.h"
 #include "ns3/ipv6-static-routing-helper.h"
 #include "ns3/ipv6-static-routing.h"
@@ -41,6 +42,7 @@
 #include "sim/model/coap-client.h"
 #include "sim/model/coap-proxy.h"
 #include "sim/model/coap-server.h"
+#include "sim/model/access-switch.h"
 #include "sim/model/gilbert-elliott-error-model.h"
 
 namespace coapbed::sim {
@@ -73,6 +75,79 @@ const std::vector<std::string>& metric_columns() {
 namespace {
 
 using namespace ns3;
+
+/// Marks a datagram where IpTally saw it leave. A byte tag, so that it survives 6LoWPAN
+/// fragmentation and reassembly (a packet's uid does not).
+class IpTallyTag : public Tag {
+public:
+    static TypeId GetTypeId() {
+        static TypeId tid = TypeId("coapbed::IpTallyTag").SetParent<Tag>().AddConstructor<IpTallyTag>();
+        return tid;
+    }
+    TypeId GetInstanceTypeId() const override { return GetTypeId(); }
+    uint32_t GetSerializedSize() const override { return 8; }
+    void Serialize(TagBuffer b) const override { b.WriteU64(id); }
+    void Deserialize(TagBuffer b) override { id = b.ReadU64(); }
+    void Print(std::ostream& os) const override { os << "ip-tally=" << id; }
+    uint64_t id = 0;
+};
+
+/// UDP and TCP datagrams sent and delivered at the IP layer of every node, counted as
+/// ns-3's FlowMonitor counts them: sent where they originate (SendOutgoing), delivered
+/// once, where they first arrive, and only if they were seen leaving (datagrams an
+/// attacker injects below IP are not), IP header included. Hooked to each node's IP
+/// protocol directly: a FlowMonitor resolves a Config path per probe, which costs
+/// O(nodes^2) to set up. The set of datagrams in flight is the one table; it holds at
+/// most the datagrams sent and not yet delivered (lost ones stay until the run ends).
+class IpTally {
+public:
+    void Attach(const NodeContainer& nodes) {
+        for (uint32_t i = 0; i < nodes.GetN(); ++i) {
+            if (auto ip = nodes.Get(i)->GetObject<Ipv4L3Protocol>()) {
+                ip->TraceConnectWithoutContext("SendOutgoing", MakeCallback(&IpTally::Sent4, this));
+                ip->TraceConnectWithoutContext("LocalDeliver", MakeCallback(&IpTally::Delivered4, this));
+            }
+            if (auto ip = nodes.Get(i)->GetObject<Ipv6L3Protocol>()) {
+                ip->TraceConnectWithoutContext("SendOutgoing", MakeCallback(&IpTally::Sent6, this));
+                ip->TraceConnectWithoutContext("LocalDeliver", MakeCallback(&IpTally::Delivered6, this));
+            }
+        }
+    }
+    uint64_t tx_packets = 0, tx_bytes = 0, rx_packets = 0, rx_bytes = 0;
+    uint64_t in_flight() const { return in_flight_.size(); }
+
+private:
+    static bool Counted(uint8_t protocol) { return protocol == 17 || protocol == 6; }  // UDP, TCP
+    void Sent(Ptr<const Packet> p, uint64_t bytes) {
+        IpTallyTag tag;
+        tag.id = ++next_id_;
+        p->AddByteTag(tag);
+        ++tx_packets;
+        tx_bytes += bytes;
+        in_flight_.insert(tag.id);
+    }
+    void Delivered(Ptr<const Packet> p, uint64_t bytes) {
+        IpTallyTag tag;
+        // Not seen leaving (injected below IP), or a group datagram's later copy.
+        if (!p->FindFirstMatchingByteTag(tag) || in_flight_.erase(tag.id) == 0) return;
+        ++rx_packets;
+        rx_bytes += bytes;
+    }
+    void Sent4(const Ipv4Header& h, Ptr<const Packet> p, uint32_t) {
+        if (Counted(h.GetProtocol()) && h.GetFragmentOffset() == 0) Sent(p, p->GetSize() + h.GetSerializedSize());
+    }
+    void Delivered4(const Ipv4Header& h, Ptr<const Packet> p, uint32_t) {
+        if (Counted(h.GetProtocol())) Delivered(p, p->GetSize() + h.GetSerializedSize());
+    }
+    void Sent6(const Ipv6Header& h, Ptr<const Packet> p, uint32_t) {
+        if (Counted(h.GetNextHeader())) Sent(p, p->GetSize() + h.GetSerializedSize());
+    }
+    void Delivered6(const Ipv6Header& h, Ptr<const Packet> p, uint32_t) {
+        if (Counted(h.GetNextHeader())) Delivered(p, p->GetSize() + h.GetSerializedSize());
+    }
+    uint64_t next_id_ = 0;
+    std::unordered_set<uint64_t> in_flight_;
+};
 
 /// Byte and packet counters fed by trace sources.
 struct Counters {
@@ -180,7 +255,16 @@ Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, co
     NodeContainer extra;  // attacker and victim, beside the clients
     if (c.attack.vector != "none") extra.Create(2);
     InternetStackHelper stack;
-    stack.Install(b.clients);
+    const bool switched = t.access == "switch";
+    if (switched) {
+        // Static routing only on the clients (a default route to the router): with a
+        // GlobalRouter each, building the routing tables would cost O(clients^2).
+        InternetStackHelper client_stack;
+        client_stack.SetRoutingHelper(Ipv4StaticRoutingHelper());
+        client_stack.Install(b.clients);
+    } else {
+        stack.Install(b.clients);
+    }
     stack.Install(b.servers);
     stack.Install(routers);
     if (extra.GetN() > 0) {
@@ -210,12 +294,20 @@ Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, co
     NetDeviceContainer bottleneck = neck.Install(routers.Get(0), routers.Get(1));
     addr.Assign(bottleneck);
     all.Add(bottleneck);
-    addr.SetBase("10.1.0.0", "255.255.255.252");
-    for (uint32_t i = 0; i < b.clients.GetN(); ++i) {
-        NetDeviceContainer d = access.Install(b.clients.Get(i), routers.Get(0));
-        b.client_addresses.push_back(addr.Assign(d).GetAddress(0));
-        addr.NewNetwork();
-        all.Add(d);
+    addr.SetBase("10.1.0.0", "255.255.255.252");  // the clients' links (p2p), then the attacker's and victim's
+    if (switched) {
+        // One router interface and one subnet for every client (sim/model/access-switch.h).
+        const Ipv4InterfaceContainer ifc =
+            InstallAccessSwitch(routers.Get(0), b.clients, DataRate(static_cast<uint64_t>(t.access_rate_bps)),
+                                Seconds(t.access_delay_s), "10.128.0.0", "255.128.0.0", all);
+        for (uint32_t i = 0; i < b.clients.GetN(); ++i) b.client_addresses.push_back(ifc.GetAddress(i + 1));
+    } else {
+        for (uint32_t i = 0; i < b.clients.GetN(); ++i) {
+            NetDeviceContainer d = access.Install(b.clients.Get(i), routers.Get(0));
+            b.client_addresses.push_back(addr.Assign(d).GetAddress(0));
+            addr.NewNetwork();
+            all.Add(d);
+        }
     }
     NetDeviceContainer attacker_link;
     for (uint32_t i = 0; i < extra.GetN(); ++i) {
@@ -262,6 +354,11 @@ Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, co
         dev->TraceConnectWithoutContext("PhyTxBegin", MakeBoundCallback(&on_bottleneck_tx, &counters));
     }
     connect_counters(counters, "$ns3::PointToPointNetDevice/", "PhyTxBegin", "TxQueue/Drop", "PhyRxDrop");
+    if (switched) {
+        const std::string sw = "/NodeList/*/DeviceList/*/$ns3::AccessSwitchNetDevice/";
+        Config::ConnectWithoutContext(sw + "PhyTxBegin", MakeBoundCallback(&on_phy_tx, &counters));
+        Config::ConnectWithoutContext(sw + "Drop", MakeBoundCallback(&on_queue_drop, &counters));
+    }
     Ipv4GlobalRoutingHelper::PopulateRoutingTables();
     if (multicast) {
         // Static multicast routes for the group, from the attacker's side to the LAN.
@@ -623,8 +720,8 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         stream += attacker->AssignStreams(stream);
     }
 
-    FlowMonitorHelper flow_helper;
-    Ptr<FlowMonitor> monitor = flow_helper.InstallAll();
+    IpTally ip_tally;
+    ip_tally.Attach(NodeContainer::GetGlobal());
 
     // Requests stop at `duration`; the run goes on until every exchange has ended,
     // bounded by a drain window long enough for any exchange the parameters allow.
@@ -637,7 +734,6 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     Simulator::Run();
     const double sim_seconds = Simulator::Now().GetSeconds();
     const uint64_t events = Simulator::GetEventCount();
-    monitor->CheckForLostPackets();
 
     // ---- measure -------------------------------------------------------------------
     ordered_json doc;
@@ -708,15 +804,9 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         }
         retransmissions += e->value("retransmissions", uint64_t{0});
     }
-    uint64_t ip_packets = 0, ip_bytes = 0, ip_rx_packets = 0, ip_rx_bytes = 0, ip_lost = 0;
-    for (const auto& [flow, st] : monitor->GetFlowStats()) {
-        (void)flow;
-        ip_packets += st.txPackets;
-        ip_bytes += st.txBytes;
-        ip_rx_packets += st.rxPackets;
-        ip_rx_bytes += st.rxBytes;
-        ip_lost += st.lostPackets;
-    }
+    const uint64_t ip_packets = ip_tally.tx_packets, ip_bytes = ip_tally.tx_bytes;
+    const uint64_t ip_rx_packets = ip_tally.rx_packets, ip_rx_bytes = ip_tally.rx_bytes;
+    const uint64_t ip_lost = ip_tally.in_flight();  // never delivered (FlowMonitor: lost after 10 s)
     double jain = NAN;
     {
         double sum = 0, sq = 0;
