@@ -10,7 +10,7 @@ RESULTS are files or directories; what is recognized:
     commits (plot);
   * a fuzzing summary (reports/fuzz/summary.json): harness table and coverage;
   * scenario results (runs.csv): completion time against loss per congestion
-    strategy (median and interquartile range over seeds), retransmissions, goodput and
+    strategy (mean and 95 % t-interval over seeds), retransmissions, goodput and
     Jain fairness (plots), and the amplification table when its columns are present.
 With no RESULTS, the default locations under reports/ are used.
 
@@ -24,6 +24,7 @@ import csv
 import html
 import json
 import os
+import math
 import re
 import shutil
 import statistics
@@ -141,12 +142,34 @@ class Plotter:
         return os.path.basename(svg)
 
 
-def quartiles(values):
-    v = sorted(values)
-    if len(v) == 1:
-        return v[0], v[0], v[0]
-    q = statistics.quantiles(v, n=4, method="inclusive")
-    return q[0], statistics.median(v), q[2]
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def t975(df):
+    """Student's t two-sided 95 % quantile (as sim/runner.cc: table to 30, then Cornish-Fisher)."""
+    if df <= 30:
+        return T975[df - 1]
+    z = 1.959964
+    return z + (z ** 3 + z) / (4.0 * df)
+
+
+def mean_ci(values):
+    """Mean and 95 % t-interval over seeds; (mean, mean, mean) for a single value."""
+    m = statistics.fmean(values)
+    if len(values) < 2:
+        return m, m, m
+    half = t975(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return m, m - half, m + half
+
+
+def versus(ci, ref):
+    """How interval ci stands against interval ref: below, above, or overlapping."""
+    if ci[2] < ref[1]:
+        return "below"
+    if ci[1] > ref[2]:
+        return "above"
+    return "overlap"
 
 
 # ---- sections -----------------------------------------------------------------------
@@ -235,9 +258,10 @@ def is_number(v):
 
 
 def runs_plots(plotter, index, rows, params):
-    """Median and IQR over seeds of the main figures against the x parameter (loss when it
-    is swept, else the first numeric swept parameter), one line per congestion strategy,
-    one set of plots per combination of the remaining swept parameters."""
+    """Mean and 95 % t-interval over seeds of the main figures against the x parameter (loss
+    when it is swept, else the first numeric swept parameter), one line per congestion
+    strategy, one set of plots per combination of the remaining swept parameters. The tables
+    say, per point, whether a strategy's interval lies below or above default's or overlaps it."""
     swept = [c for c in params if len({r[c] for r in rows}) > 1]
     numeric = [c for c in swept if all(is_number(r[c]) for r in rows)]
     x = "loss" if "loss" in numeric else (numeric[0] if numeric else None)
@@ -257,16 +281,24 @@ def runs_plots(plotter, index, rows, params):
                                     ("goodput_bps", "goodput", "bit/s"), ("jain_fairness", "Jain fairness", "index")):
             if metric not in rows[0]:
                 continue
-            blocks, plots, table = {}, [], [["congestion", x, "median", "25th pct", "75th pct", "runs"]]
-            for k, st in enumerate(strategies):
-                pts = []
+            blocks, plots = {}, []
+            table = [["congestion", x, "mean", "95 % CI low", "95 % CI high", "median", "runs", "vs default"]]
+            cis = {}
+            for st in strategies:
                 for xv in sorted({float(r[x]) for r in sub if r["congestion"] == st}):
                     vals = [float(r[metric]) for r in sub if r["congestion"] == st and float(r[x]) == xv
                             and r[metric] not in ("", "nan")]
                     if vals:
-                        q1, med, q3 = quartiles(vals)
-                        pts.append((xv, med, q1, q3))
-                        table.append([st, "%g" % xv, "%.4g" % med, "%.4g" % q1, "%.4g" % q3, str(len(vals))])
+                        cis[(st, xv)] = (mean_ci(vals), statistics.median(vals), len(vals))
+            for k, st in enumerate(strategies):
+                pts = []
+                for (s2, xv), (ci, med, n) in sorted(cis.items(), key=lambda kv: kv[0][1]):
+                    if s2 != st:
+                        continue
+                    pts.append((xv, ci[0], ci[1], ci[2]))
+                    ref = cis.get(("default", xv))
+                    vs = "-" if st == "default" or ref is None or n < 2 else versus(ci, ref[0])
+                    table.append([st, "%g" % xv, "%.4g" % ci[0], "%.4g" % ci[1], "%.4g" % ci[2], "%.4g" % med, str(n), vs])
                 blocks["s%d" % k] = pts
                 if pts:
                     plots.append("$s%d using 1:2:3:4 with yerrorlines title '%s'" % (k, st))
@@ -275,7 +307,7 @@ def runs_plots(plotter, index, rows, params):
             name = "runs-%d-%s-%s" % (index, re.sub(r"[^A-Za-z0-9.]+", "-", label_f) or "all", metric)
             xlabel = "packet loss probability" if x == "loss" else x
             svg = plotter.plot(name, "\n".join([
-                'set title "%s against %s (median, IQR over seeds)%s"' % (label, x, (", " + label_f) if label_f else ""),
+                'set title "%s against %s (mean, 95%% t-interval over seeds)%s"' % (label, x, (", " + label_f) if label_f else ""),
                 'set xlabel "%s"' % xlabel, 'set ylabel "%s (%s)"' % (label, unit),
                 "plot " + ", ".join(plots)]), blocks)
             out.append(("h3" if not label_f else "p", label.capitalize()))

@@ -229,6 +229,35 @@ std::string runs_csv(const std::vector<ordered_json>& results) {
     return o.str();
 }
 
+double t_quantile_975(std::size_t df) {
+    // Student's t, two-sided 95 %: exact to 3 decimals up to 30 degrees of freedom, then
+    // the Cornish-Fisher correction z + (z^3 + z) / (4 df) of the normal quantile.
+    static const double kT[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                                2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+                                2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+    if (df == 0) return NAN;
+    if (df <= 30) return kT[df - 1];
+    const double z = 1.959964;
+    return z + (z * z * z + z) / (4.0 * static_cast<double>(df));
+}
+
+MeanInterval mean_interval(const std::vector<double>& v) {
+    MeanInterval m;
+    m.n = v.size();
+    if (v.empty()) return m;
+    double sum = 0;
+    for (double x : v) sum += x;
+    m.mean = sum / static_cast<double>(v.size());
+    if (v.size() < 2) return m;
+    double ss = 0;
+    for (double x : v) ss += (x - m.mean) * (x - m.mean);
+    const double sd = std::sqrt(ss / static_cast<double>(v.size() - 1));
+    const double half = t_quantile_975(v.size() - 1) * sd / std::sqrt(static_cast<double>(v.size()));
+    m.low = m.mean - half;
+    m.high = m.mean + half;
+    return m;
+}
+
 std::string summary_markdown(const std::string& title, const std::vector<ordered_json>& results) {
     const auto axes = axes_of(results);
     const std::vector<std::string> figures = {"completion_p50_s", "completion_p95_s", "retransmissions",
@@ -243,14 +272,20 @@ std::string summary_markdown(const std::string& title, const std::vector<ordered
     }
     std::ostringstream o;
     o << "# " << title << "\n\n"
-      << results.size() << " runs. Each row is one sweep point; figures are medians over its seeds "
-      << "(completion times in seconds, goodput in bit/s).\n\n|";
+      << results.size() << " runs. Each row is one sweep point; each figure is the mean over its seeds with a 95 % "
+      << "confidence interval [low, high] from Student's t distribution (mean +- t(0.975, n-1) s / sqrt(n); none "
+      << "with one seed). Completion times in seconds, goodput in bit/s.\n\n|";
     for (const auto& a : axes) o << " " << a << " |";
     o << " seeds |";
     for (const auto& f : figures) o << " " << f << " |";
     o << "\n|";
     for (std::size_t i = 0; i < axes.size() + 1 + figures.size(); ++i) o << "---|";
     o << "\n";
+    auto num = [](double x) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.4g", x);
+        return std::string(buf);
+    };
     for (const auto& key : order) {
         const auto& rows = groups[key];
         o << "|";
@@ -266,11 +301,10 @@ std::string summary_markdown(const std::string& title, const std::vector<ordered
                 o << " - |";
                 continue;
             }
-            std::sort(v.begin(), v.end());
-            const double med = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-            char buf[32];
-            std::snprintf(buf, sizeof buf, "%.4g", med);
-            o << " " << buf << " |";
+            const MeanInterval m = mean_interval(v);
+            o << " " << num(m.mean);
+            if (m.n >= 2) o << " [" << num(m.low) << ", " << num(m.high) << "]";
+            o << " |";
         }
         o << "\n";
     }

@@ -2,6 +2,7 @@
 // N at a time), resume, and merge results into runs.csv and summary.md.
 #pragma once
 
+#include <cmath>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -31,7 +32,17 @@ int collect_runs(const Scenario* sc, const std::vector<std::string>& dirs, const
 
 /// runs.csv text for these result documents (in this order).
 [[nodiscard]] std::string runs_csv(const std::vector<nlohmann::ordered_json>& results);
-/// summary.md text: the median over seeds of the main figures for every sweep point.
+/// The mean of `v` and its 95 % confidence interval from Student's t distribution
+/// (low = high = NaN with fewer than two values).
+struct MeanInterval {
+    double mean = 0, low = NAN, high = NAN;
+    std::size_t n = 0;
+};
+[[nodiscard]] MeanInterval mean_interval(const std::vector<double>& v);
+/// t(0.975, df): the two-sided 95 % quantile of Student's t distribution.
+[[nodiscard]] double t_quantile_975(std::size_t df);
+/// summary.md text: the mean over seeds of the main figures for every sweep point, each
+/// with its 95 % t-interval.
 [[nodiscard]] std::string summary_markdown(const std::string& title, const std::vector<nlohmann::ordered_json>& results);
 /// Writes `text` to `path` through a temporary file and a rename.
 void write_atomically(const std::string& path, const std::string& text);

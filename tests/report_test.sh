@@ -8,9 +8,9 @@ src="$(cd "$(dirname "$0")/.." && pwd)"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 "$bin" report "$src/tests/fixtures/report" --out "$out"
-python3 - "$out" <<'PY'
+python3 - "$out" "$src" <<'PY'
 import os, re, sys, xml.etree.ElementTree as ET
-out = sys.argv[1]
+out, src = sys.argv[1], sys.argv[2]
 md = open(os.path.join(out, "report.md")).read()
 page = open(os.path.join(out, "index.html")).read()
 def need(cond, what):
@@ -24,7 +24,15 @@ need("| option-lookup | con-get | 5e+08 | 3.33e+07 | 15.0x |" in md, "option-loo
 others = md.split("Other coapbed benchmarks", 1)[-1].split("\n#", 1)[0]
 need("coapbed/endpoint-roundtrip" in others and "coapbed/uri-compose/typical" in others, "unpaired benchmarks listed")
 need("option-lookup" not in others, "a paired benchmark is not listed again")
-need("| default | 0.3 | 3.15 | 3.025 | 3.275 | 2 |" in md, "completion median/IQR row")
+# Mean and 95 % t-interval over the 2 seeds (t(0.975, 1) = 12.706), median, and how the
+# interval stands against default's.
+need("| default | 0.3 | 3.15 | -0.0265 | 6.326 | 3.15 | 2 | - |" in md, "completion mean/CI row")
+need("| cocoa | 0.3 | 2.25 | 0.3441 | 4.156 | 2.25 | 2 | overlap |" in md, "interval comparison against default")
+sys.path.insert(0, os.path.join(src, "reports"))
+import generate
+need(generate.versus((1, 0.9, 1.1), (2, 1.9, 2.1)) == "below" and generate.versus((3, 2.5, 3.5), (2, 1.9, 2.1)) == "above"
+     and generate.versus((2, 1.5, 2.5), (2, 1.9, 2.1)) == "overlap", "versus: below, above, overlap")
+need(abs(generate.mean_ci([1, 2, 3, 4, 5])[1] - (3 - 2.776 * 2.5 ** 0.5 / 5 ** 0.5)) < 1e-12, "t-interval of five seeds")
 need("| message_parse | 17 | 2000000 |" in md, "fuzz row")
 need("fixture0001" in md and "fixture, 2 cores" in md, "provenance of the numbers")
 # Only swept keys are parameters, not result columns such as forged_accepted.
