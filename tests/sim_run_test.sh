@@ -93,9 +93,9 @@ printf 'name = "x"\nseeds = [1]\n[topology]\nclients = "many"\n' >"$T/bad.toml"
 out=$("$COAPBED" run "$T/bad.toml" --out "$T/f" 2>&1); rc=$?
 [[ $rc -eq 1 && $out == "error: $T/bad.toml: topology.clients: expected an integer, got a string" && ! -d $T/f ]] \
   && ok "scenario error: exit 1, file/key/reason, nothing run" || bad "scenario error (rc $rc): $out"
-printf 'name = "x"\nseeds = [1]\n[workload]\nthink = 2\n' >"$T/bad2.toml"
+printf 'name = "x"\nseeds = [1]\n[workload]\nthinking = 2\n' >"$T/bad2.toml"
 out=$("$COAPBED" run "$T/bad2.toml" 2>&1)
-[[ $out == "error: $T/bad2.toml: workload.think: unknown key" ]] && ok "unknown key" || bad "unknown key: $out"
+[[ $out == "error: $T/bad2.toml: workload.thinking: unknown key" ]] && ok "unknown key" || bad "unknown key: $out"
 "$COAPBED" run 2>/dev/null; [[ $? -eq 2 ]] && ok "no file: exit 2" || bad "no file"
 
 # 7. The pcap of smoke.toml is CoAP to tshark, with no malformed packets.

@@ -374,6 +374,38 @@ response = 100
     expect_accounting(doc, 20 + 8);
 }
 
+TEST(SimRun, ShortLivedClientsArriveWithFreshEnginesAndLeave) {
+    // A round trip of 3.5 s, above any initial RTO (ACK_TIMEOUT 2 s x up to 1.5): a client
+    // that starts with no RTT estimate retransmits its first request. Each client here has
+    // only that one exchange, so every exchange is retransmitted; a long-lived client
+    // would have learnt the round trip after its first.
+    const auto doc = run(R"(
+name = "short"
+duration = 60
+seeds = [1]
+[topology]
+clients = 3
+rate = "50kbps"
+delay = "1.75s"
+[workload]
+arrival = "short-lived"
+interval = 2.0
+exchanges_per_client = 1
+[coap]
+congestion = "cocoa"
+)");
+    const auto& m = doc.at("metrics");
+    // About 3 nodes x 59 s / 2 s = 88 clients (Poisson), one exchange each.
+    const auto clients = doc.at("clients").size();
+    EXPECT_GT(clients, 60u);
+    EXPECT_LT(clients, 120u);
+    EXPECT_EQ(u(m, "exchanges_started"), clients);
+    for (const auto& c : doc.at("clients")) EXPECT_EQ(u(c, "started"), 1u);
+    EXPECT_EQ(u(m, "exchanges_completed"), u(m, "exchanges_started"));
+    EXPECT_GE(u(m, "retransmissions"), u(m, "exchanges_completed"));
+    expect_accounting(doc, 20 + 8);
+}
+
 TEST(SimRun, SixlowpanChainOfThreeHops) {
     const auto doc = run(R"(
 name = "six"

@@ -50,6 +50,9 @@ TypeId CoapClient::GetTypeId() {
                           MakeUintegerChecker<uint32_t>())
             .AddAttribute("Confirmable", "Send CON (true) or NON (false) requests.", BooleanValue(true),
                           MakeBooleanAccessor(&CoapClient::m_confirmable), MakeBooleanChecker())
+            .AddAttribute("Spread", "Send the first request at a random time within one Interval of the start "
+                          "(false: at once, as a short-lived client that arrives with a request).",
+                          BooleanValue(true), MakeBooleanAccessor(&CoapClient::m_spread), MakeBooleanChecker())
             .AddAttribute("SendUntil", "No new request after this time; outstanding ones still finish.",
                           TimeValue(Time::Max()), MakeTimeAccessor(&CoapClient::m_sendUntil), MakeTimeChecker())
             .AddTraceSource("ExchangeStarted", "A request was handed to the engine.",
@@ -73,7 +76,7 @@ void CoapClient::StartApplication() {
     CoapApplication::StartApplication();
     TrackRto(ToPeer(m_remote));
     // Spread the clients' first requests over one interval so they do not start in step.
-    const double first = m_workloadStream->GetValue(0.0, std::max(m_interval.GetSeconds(), 1e-9));
+    const double first = m_spread ? m_workloadStream->GetValue(0.0, std::max(m_interval.GetSeconds(), 1e-9)) : 0.0;
     ScheduleNext(Seconds(first));
 }
 

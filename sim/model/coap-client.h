@@ -68,6 +68,7 @@ private:
     std::string m_path;
     uint32_t m_requestSize;
     bool m_confirmable;
+    bool m_spread = true;
     Time m_sendUntil;
     std::string m_proxyUri;     ///< non-empty: requests go to RemoteAddress (a proxy) with Proxy-Uri = this + path
     uint32_t m_resources = 0;   ///< 0: always Path

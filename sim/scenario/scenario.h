@@ -52,8 +52,11 @@ struct Topology {
 
 struct Workload {
     std::int64_t requests = 0;      ///< per client; 0: until `duration`
-    double interval_s = 1;          ///< closed loop: think time; poisson: mean inter-arrival time
-    std::string arrival = "closed"; ///< "closed" | "poisson"
+    double interval_s = 1;          ///< closed: think time; poisson: mean gap; short-lived: mean gap between clients
+    std::string arrival = "closed"; ///< "closed" | "poisson" | "short-lived"
+    /// short-lived: exchanges each arriving client does (closed loop, `think` apart) before it leaves
+    std::int64_t exchanges_per_client = 5;
+    double think_s = 0;             ///< short-lived: pause after each exchange of a client
     std::string method = "GET";
     std::int64_t payload = 0;       ///< request body bytes
     std::int64_t response = 64;     ///< response body bytes

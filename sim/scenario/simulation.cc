@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <tuple>
@@ -176,6 +177,52 @@ void connect_counters(Counters& c, const std::string& device, const char* tx, co
 void on_client_done(Counters* c) {
     if (++c->clients_done == c->clients_total) Simulator::Stop();
 }
+
+/// [workload] arrival = "short-lived": on every client node, clients arrive as a Poisson
+/// process (mean gap `interval`) from `start` until `duration`. Each is a new CoapClient,
+/// so a fresh engine (no RTT estimate) on a new port, that does its exchanges and leaves.
+/// The run ends when every node's arrivals are over and every client is done.
+struct ClientArrivals {
+    std::function<ApplicationContainer(uint32_t node)> make;
+    Time until;
+    ApplicationContainer* clients = nullptr;
+    Counters* counters = nullptr;
+    std::vector<Ptr<ExponentialRandomVariable>> gaps;
+    int64_t next_stream = 0;  ///< streams for the clients, assigned in arrival order
+    int64_t streams_per_client = 0;
+    std::vector<uint64_t> arrived;  ///< per node
+
+    /// Schedules the first arrival on each of `nodes` nodes; returns the streams it used.
+    int64_t Begin(uint32_t nodes, double mean_gap_s, Time start, int64_t stream) {
+        counters->clients_total = nodes;  // one per node's arrival process, until it ends
+        arrived.assign(nodes, 0);
+        for (uint32_t i = 0; i < nodes; ++i) {
+            auto g = CreateObject<ExponentialRandomVariable>();
+            g->SetAttribute("Mean", DoubleValue(mean_gap_s));
+            g->SetStream(stream + i);
+            gaps.push_back(g);
+            Simulator::Schedule(start + Seconds(g->GetValue()), &ClientArrivals::Arrive, this, i);
+        }
+        // Every client application takes the same number of streams; a block far above
+        // anything else the run assigns keeps them apart.
+        next_stream = stream + (int64_t{1} << 40);
+        return nodes;
+    }
+    void Arrive(uint32_t node) {
+        if (Simulator::Now() >= until) {
+            on_client_done(counters);  // this node's arrivals are over
+            return;
+        }
+        ++arrived[node];
+        ApplicationContainer one = make(node);
+        const int64_t used = CoapHelperBase::AssignStreams(one, next_stream);
+        next_stream += used;
+        ++counters->clients_total;
+        one.Get(0)->TraceConnectWithoutContext("Done", MakeBoundCallback(&on_client_done, counters));
+        clients->Add(one);
+        Simulator::Schedule(Seconds(gaps[node]->GetValue()), &ClientArrivals::Arrive, this, node);
+    }
+};
 
 /// The loss model of one link end or receiver, its random stream fixed to `stream`.
 Ptr<ErrorModel> make_loss(const Topology& t, int64_t stream) {
@@ -627,8 +674,9 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         stream += far_proxy->AssignStreams(stream);
     }
 
-    ApplicationContainer clients;
-    for (uint32_t i = 0; i < b.clients.GetN(); ++i) {
+    // The workload's clients: one per client node for the whole run, or (short-lived)
+    // new ones arriving on every node, each with a fresh engine.
+    auto client_helper = [&](uint32_t i) {
         CoapClientHelper h(proxy ? Address(InetSocketAddress(b.proxy_address, 5683)) : b.client_targets[i]);
         set_coap(h);
         if (proxy) {
@@ -646,13 +694,36 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         h.SetAttribute("Confirmable", BooleanValue(c.workload.confirmable));
         h.SetAttribute("SendUntil", TimeValue(Seconds(c.duration_s)));
         if (against_client) h.SetAttribute("Port", UintegerValue(5683));  // a port the attacker knows
-        clients.Add(h.Install(b.clients.Get(i)));
-    }
-    clients.Start(Seconds(c.workload.start_s));
-    stream += CoapHelperBase::AssignStreams(clients, stream);
-    counters.clients_total = clients.GetN();
-    for (uint32_t i = 0; i < clients.GetN(); ++i) {
-        clients.Get(i)->TraceConnectWithoutContext("Done", MakeBoundCallback(&on_client_done, &counters));
+        return h;
+    };
+    ApplicationContainer clients;
+    std::unique_ptr<ClientArrivals> arrivals;
+    if (c.workload.arrival == "short-lived") {
+        arrivals = std::make_unique<ClientArrivals>();
+        arrivals->until = Seconds(c.duration_s);
+        arrivals->clients = &clients;
+        arrivals->counters = &counters;
+        arrivals->make = [&c, client_helper, nodes = b.clients](uint32_t i) {
+            CoapClientHelper h = client_helper(i);
+            // It arrives with its first request, does its exchanges, and leaves.
+            h.SetAttribute("Arrival", StringValue("closed"));
+            h.SetAttribute("Interval", TimeValue(Seconds(c.workload.think_s)));
+            h.SetAttribute("MaxRequests", UintegerValue(static_cast<uint32_t>(c.workload.exchanges_per_client)));
+            h.SetAttribute("SendUntil", TimeValue(Time::Max()));
+            h.SetAttribute("Spread", BooleanValue(false));
+            ApplicationContainer one = h.Install(nodes.Get(i));
+            one.Start(Seconds(0));
+            return one;
+        };
+        stream += arrivals->Begin(b.clients.GetN(), c.workload.interval_s, Seconds(c.workload.start_s), stream);
+    } else {
+        for (uint32_t i = 0; i < b.clients.GetN(); ++i) clients.Add(client_helper(i).Install(b.clients.Get(i)));
+        clients.Start(Seconds(c.workload.start_s));
+        stream += CoapHelperBase::AssignStreams(clients, stream);
+        counters.clients_total = clients.GetN();
+        for (uint32_t i = 0; i < clients.GetN(); ++i) {
+            clients.Get(i)->TraceConnectWithoutContext("Done", MakeBoundCallback(&on_client_done, &counters));
+        }
     }
 
     // The attacker, and the victim that only counts what reaches it.
