@@ -311,6 +311,12 @@ TEST(SimRun, WithoutLossEveryExchangeCompletesWithoutRetransmission) {
     EXPECT_DOUBLE_EQ(m.at("jain_fairness").get<double>() > 0.9, true);
     // 300-byte responses at 40 kbit/s plus 2 x 50 ms: at least 0.16 s each.
     EXPECT_GT(m.at("completion_p50_s").get<double>(), 0.16);
+    // A CON and its piggybacked response per exchange, every byte a useful first copy.
+    EXPECT_DOUBLE_EQ(m.at("tx_necessary_per_exchange").get<double>(), 2.0);
+    EXPECT_DOUBLE_EQ(m.at("tx_spurious_per_exchange").get<double>(), 0.0);
+    EXPECT_DOUBLE_EQ(m.at("useful_fraction").get<double>(), 1.0);
+    EXPECT_EQ(u(m, "rtt_samples"), u(m, "exchanges_completed"));
+    EXPECT_GE(u(m, "queue_peak"), 1u);
 }
 
 TEST(SimRun, SwitchedAccessCarriesEveryExchangeAndItsBytesWithoutPppHeaders) {
@@ -333,6 +339,14 @@ TEST(SimRun, WithLossCompletedPlusFailedIsStartedAndRetransmissionsAppear) {
     const auto doc = run(dumbbell("0.25"));
     const auto& m = doc.at("metrics");
     EXPECT_GT(u(m, "retransmissions"), 10u);
+    // The ledger sees every CON retransmission the engines count; with loss in both
+    // directions some of them follow a lost ACK, i.e. are spurious, and some are not.
+    EXPECT_EQ(u(m, "ledger_retransmissions"), u(m, "retransmissions"));
+    EXPECT_GT(u(m, "spurious_retransmissions"), 0u);
+    EXPECT_LT(u(m, "spurious_retransmissions"), u(m, "retransmissions"));
+    EXPECT_GT(m.at("tx_spurious_per_exchange").get<double>(), 0.0);
+    EXPECT_LT(m.at("useful_fraction").get<double>(), 0.95);
+    EXPECT_GT(m.at("useful_fraction").get<double>(), 0.3);
     EXPECT_GT(u(m, "rx_drops"), 10u);
     EXPECT_EQ(u(m, "exchanges_unfinished"), 0u);
     EXPECT_EQ(u(m, "exchanges_completed") + u(m, "exchanges_failed"), u(m, "exchanges_started"));

@@ -1,5 +1,7 @@
 #include "coap-application.h"
 
+#include "sim/scenario/ledger.h"
+
 #include <vector>
 
 #include "ns3/boolean.h"
@@ -16,6 +18,7 @@
 #include "ns3/packet.h"
 #include "ns3/simulator.h"
 #include "ns3/string.h"
+#include "ns3/tag.h"
 #include "ns3/uinteger.h"
 #include "ns3/udp-socket-factory.h"
 
@@ -184,10 +187,72 @@ void CoapApplication::StopApplication() {
     }
 }
 
+namespace {
+
+/// A datagram's message (MessageLedger id) and copy number. A byte tag: it stays on the
+/// UDP payload through every link, 6LoWPAN fragmentation and reassembly included.
+class LedgerTag : public Tag {
+public:
+    static TypeId GetTypeId() {
+        static TypeId tid = TypeId("ns3::CoapLedgerTag").SetParent<Tag>().AddConstructor<LedgerTag>();
+        return tid;
+    }
+    TypeId GetInstanceTypeId() const override { return GetTypeId(); }
+    uint32_t GetSerializedSize() const override { return 12; }
+    void Serialize(TagBuffer b) const override {
+        b.WriteU64(id);
+        b.WriteU32(copy);
+    }
+    void Deserialize(TagBuffer b) override {
+        id = b.ReadU64();
+        copy = b.ReadU32();
+    }
+    void Print(std::ostream& os) const override { os << "message=" << id << " copy=" << copy; }
+    uint64_t id = 0;
+    uint32_t copy = 0;
+};
+
+uint64_t hash_address(const Address& a) {
+    uint8_t buf[Address::MAX_SIZE + 2];
+    const uint32_t n = a.CopyAllTo(buf, sizeof buf);
+    uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
+    for (uint32_t i = 0; i < n; ++i) h = (h ^ buf[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+}  // namespace
+
+void CoapApplication::LedgerTx(coapbed::sim::MessageLedger* ledger, const void* sender, const Address& to,
+                               Ptr<Packet> p) {
+    uint8_t h[4];
+    if (!ledger || p->CopyData(h, 4) != 4 || (h[0] >> 6) != 1) return;  // RFC 7252 §3: Ver 1
+    const auto c = ledger->sent(reinterpret_cast<uintptr_t>(sender), hash_address(to), (h[0] >> 4) & 3,
+                                static_cast<uint16_t>(h[2] << 8 | h[3]), Simulator::Now().GetSeconds());
+    LedgerTag tag;
+    tag.id = c.id;
+    tag.copy = c.copy;
+    p->AddByteTag(tag);
+}
+
+void CoapApplication::LedgerRx(coapbed::sim::MessageLedger* ledger, Ptr<const Packet> p) {
+    uint64_t id = 0;
+    uint32_t copy = 0;
+    if (ledger && LedgerTagOf(p, id, copy)) ledger->delivered(id);
+}
+
+bool CoapApplication::LedgerTagOf(Ptr<const Packet> p, uint64_t& id, uint32_t& copy) {
+    LedgerTag tag;
+    if (!p->FindFirstMatchingByteTag(tag)) return false;
+    id = tag.id;
+    copy = tag.copy;
+    return true;
+}
+
 void CoapApplication::HandleRead(Ptr<Socket> socket) {
     Address from;
     while (Ptr<Packet> packet = socket->RecvFrom(from)) {
         if (!m_endpoint) continue;
+        LedgerRx(m_ledger, packet);
         m_rxTrace(packet);
         std::vector<std::uint8_t> bytes(packet->GetSize());
         packet->CopyData(bytes.data(), bytes.size());
@@ -211,8 +276,10 @@ void CoapApplication::Drive() {
     if (!m_endpoint) return;
     while (auto t = m_endpoint->poll_transmit()) {
         Ptr<Packet> p = Create<Packet>(t->bytes.data(), t->bytes.size());
+        const Address to = ToAddress(t->peer);
+        LedgerTx(m_ledger, this, to, p);
         m_txTrace(p);
-        m_socket->SendTo(p, 0, ToAddress(t->peer));
+        m_socket->SendTo(p, 0, to);
     }
     const uint64_t rtx = m_endpoint->stats().retransmissions;
     if (rtx != m_lastRetransmissions) {

@@ -33,6 +33,14 @@ public:
     Ptr<UniformRandomVariable> stream;
 };
 
+}  // namespace ns3
+
+namespace coapbed::sim {
+class MessageLedger;
+}
+
+namespace ns3 {
+
 class CoapApplication : public Application {
 public:
     static TypeId GetTypeId();
@@ -48,6 +56,16 @@ public:
     static coap::Peer ToPeer(const Address& address);
     static Address ToAddress(const coap::Peer& peer);
     static coap::TimePoint EngineNow();
+
+    /// The run's MessageLedger (null: none). Every datagram this application sends is
+    /// tagged with its message and copy number, and every one it receives reported.
+    void SetLedger(coapbed::sim::MessageLedger* ledger) { m_ledger = ledger; }
+    /// The ledger side of sending datagram `p` (its first bytes a CoAP header) from
+    /// `sender` to `to`, and of receiving one; for applications with their own sockets.
+    static void LedgerTx(coapbed::sim::MessageLedger* ledger, const void* sender, const Address& to, Ptr<Packet> p);
+    static void LedgerRx(coapbed::sim::MessageLedger* ledger, Ptr<const Packet> p);
+    /// The message id and copy number a datagram was tagged with; false if untagged.
+    static bool LedgerTagOf(Ptr<const Packet> p, uint64_t& id, uint32_t& copy);
 
     /// Fired for every CON retransmission the engine sends (count since the last call).
     typedef void (*RetransmissionCallback)(uint32_t count);
@@ -97,6 +115,7 @@ private:
     bool m_randomInitialMid;
 
     Ptr<Socket> m_socket;
+    coapbed::sim::MessageLedger* m_ledger = nullptr;
     EventId m_timer;
     CoapStreamRandom m_random;
     std::unique_ptr<coap::Endpoint> m_endpoint;

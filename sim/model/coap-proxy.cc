@@ -189,6 +189,7 @@ void CoapProxy::HandleRead(Ptr<Socket> socket) {
     std::vector<std::uint8_t> bytes;
     while (Ptr<Packet> packet = socket->RecvFrom(from)) {
         if (!m_proxy) continue;
+        CoapApplication::LedgerRx(m_ledger, packet);
         bytes.resize(packet->GetSize());
         packet->CopyData(bytes.data(), bytes.size());
         m_proxy->handle_datagram(CoapApplication::EngineNow(), side, CoapApplication::ToPeer(from),
@@ -203,7 +204,11 @@ void CoapProxy::Drive() {
     coap::Transmit t;
     while (m_proxy->poll_transmit(side, t)) {
         Ptr<Packet> p = Create<Packet>(t.bytes.data(), t.bytes.size());
-        (side == coap::proxy::ForwardProxy::Side::Down ? m_down : m_up)->SendTo(p, 0, CoapApplication::ToAddress(t.peer));
+        const Address to = CoapApplication::ToAddress(t.peer);
+        // The two sides are two senders: each has its own Message IDs.
+        const bool down = side == coap::proxy::ForwardProxy::Side::Down;
+        CoapApplication::LedgerTx(m_ledger, down ? static_cast<const void*>(this) : PeekPointer(m_up), to, p);
+        (down ? m_down : m_up)->SendTo(p, 0, to);
     }
     Simulator::Cancel(m_timer);
     if (const auto at = m_proxy->poll_timeout()) {

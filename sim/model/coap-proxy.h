@@ -30,6 +30,8 @@ public:
     const coap::EndpointStats& GetDownstreamStats() const;
     const coap::EndpointStats& GetUpstreamStats() const;
     int64_t AssignStreams(int64_t stream);
+    /// The run's MessageLedger (see CoapApplication::SetLedger).
+    void SetLedger(coapbed::sim::MessageLedger* ledger) { m_ledger = ledger; }
     /// Upstream responses accepted whose payload is "forged" (what CoapAttacker's
     /// spoofed-separate vector sends): poisoned answers the proxy took for the origin's.
     uint64_t GetForgedAccepted() const { return m_forgedAccepted; }
@@ -75,6 +77,7 @@ private:
     CoapStreamRandom m_downRandom, m_upRandom;
     std::unique_ptr<coap::proxy::ForwardProxy> m_proxy;
     Ptr<Socket> m_down, m_up;
+    coapbed::sim::MessageLedger* m_ledger = nullptr;
     EventId m_timer;
 };
 

@@ -30,6 +30,7 @@
 #include "ns3/lr-wpan-net-device.h"
 #include "ns3/lr-wpan-mac.h"
 #include "ns3/mobility-helper.h"
+#include "ns3/node-list.h"
 #include "ns3/point-to-point-helper.h"
 #include "ns3/point-to-point-net-device.h"
 #include "ns3/queue-size.h"
@@ -44,6 +45,7 @@
 #include "sim/model/coap-proxy.h"
 #include "sim/model/coap-server.h"
 #include "sim/model/access-switch.h"
+#include "sim/scenario/ledger.h"
 #include "sim/model/gilbert-elliott-error-model.h"
 
 namespace coapbed::sim {
@@ -69,7 +71,10 @@ const std::vector<std::string>& metric_columns() {
         // Cache poisoning (attack.vector = "spoofed-separate").
         "poisoned_accepted", "upstream_live_s", "poison_expected",
         // Forwarding loops (attack.vector = "proxy-loop").
-        "loop_injected", "loop_answered", "loop_forwards", "loop_hops_per_request", "loop_5_08", "loop_peak_inflight"};
+        "loop_injected", "loop_answered", "loop_forwards", "loop_hops_per_request", "loop_5_08", "loop_peak_inflight",
+        // Collapse metrics (issue #20): what the simulator knows about every copy.
+        "spurious_retransmissions", "tx_necessary_per_exchange", "tx_spurious_per_exchange", "useful_fraction",
+        "rtt_samples", "queue_peak"};
     return cols;
 }
 
@@ -156,12 +161,20 @@ struct Counters {
     uint64_t bottleneck_bytes = 0;
     uint64_t queue_drops = 0;
     uint64_t rx_drops = 0;
+    uint32_t queue_peak = 0;  ///< most packets in a bottleneck transmit queue
     uint32_t clients_done = 0;
     uint32_t clients_total = 0;
+    MessageLedger* ledger = nullptr;
 };
 
 void on_phy_tx(Counters* c, Ptr<const Packet> p) { c->link_bytes += p->GetSize(); }
-void on_bottleneck_tx(Counters* c, Ptr<const Packet> p) { c->bottleneck_bytes += p->GetSize(); }
+void on_bottleneck_tx(Counters* c, Ptr<const Packet> p) {
+    c->bottleneck_bytes += p->GetSize();
+    uint64_t id = 0;
+    uint32_t copy = 0;
+    if (c->ledger && CoapApplication::LedgerTagOf(p, id, copy)) c->ledger->on_bottleneck(id, copy, p->GetSize());
+}
+void on_queue_length(Counters* c, uint32_t, uint32_t now) { c->queue_peak = std::max(c->queue_peak, now); }
 void on_queue_drop(Counters* c, Ptr<const Packet>) { ++c->queue_drops; }
 void on_rx_drop(Counters* c, Ptr<const Packet>) { ++c->rx_drops; }
 
@@ -215,6 +228,7 @@ struct ClientArrivals {
         }
         ++arrived[node];
         ApplicationContainer one = make(node);
+        DynamicCast<CoapApplication>(one.Get(0))->SetLedger(counters->ledger);
         const int64_t used = CoapHelperBase::AssignStreams(one, next_stream);
         next_stream += used;
         ++counters->clients_total;
@@ -399,6 +413,7 @@ Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, co
         auto dev = DynamicCast<PointToPointNetDevice>(bottleneck.Get(i));
         if (auto em = make_loss(t, stream++)) dev->SetReceiveErrorModel(em);
         dev->TraceConnectWithoutContext("PhyTxBegin", MakeBoundCallback(&on_bottleneck_tx, &counters));
+        dev->GetQueue()->TraceConnectWithoutContext("PacketsInQueue", MakeBoundCallback(&on_queue_length, &counters));
     }
     connect_counters(counters, "$ns3::PointToPointNetDevice/", "PhyTxBegin", "TxQueue/Drop", "PhyRxDrop");
     if (switched) {
@@ -576,7 +591,16 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     // Real UDP/IP checksums and 802.15.4 FCS, so the pcap files dissect cleanly.
     GlobalValue::Bind("ChecksumEnabled", BooleanValue(true));
 
+    // Requests stop at `duration`; the run goes on until every exchange has ended,
+    // bounded by a drain window long enough for any exchange the parameters allow.
+    coap::TransmissionParams tp;
+    tp.ack_timeout = coap::Duration::from_seconds(c.coap.ack_timeout_s);
+    tp.ack_random_factor = c.coap.ack_random_factor;
+    tp.max_retransmit = static_cast<unsigned>(c.coap.max_retransmit);
+    // Copies of a message come within MAX_TRANSMIT_WAIT of the first (RFC 7252 §4.8.2).
+    MessageLedger ledger(tp.max_transmit_wait().seconds_f());
     Counters counters;
+    counters.ledger = &ledger;
     int64_t stream = 1000;
     Built b = c.topology.kind == "sixlowpan" ? build_sixlowpan(c, counters, stream, options.pcap_prefix)
                                             : build_dumbbell(c, counters, stream, options.pcap_prefix);
@@ -793,13 +817,13 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
 
     IpTally ip_tally;
     ip_tally.Attach(NodeContainer::GetGlobal());
+    for (auto n = NodeList::Begin(); n != NodeList::End(); ++n) {
+        for (uint32_t i = 0; i < (*n)->GetNApplications(); ++i) {
+            if (auto a = DynamicCast<CoapApplication>((*n)->GetApplication(i))) a->SetLedger(&ledger);
+            if (auto p = DynamicCast<CoapProxy>((*n)->GetApplication(i))) p->SetLedger(&ledger);
+        }
+    }
 
-    // Requests stop at `duration`; the run goes on until every exchange has ended,
-    // bounded by a drain window long enough for any exchange the parameters allow.
-    coap::TransmissionParams tp;
-    tp.ack_timeout = coap::Duration::from_seconds(c.coap.ack_timeout_s);
-    tp.ack_random_factor = c.coap.ack_random_factor;
-    tp.max_retransmit = static_cast<unsigned>(c.coap.max_retransmit);
     const double drain = std::max(300.0, 4 * tp.max_transmit_wait().seconds_f());
     Simulator::Stop(Seconds(c.duration_s + drain));
     Simulator::Run();
@@ -911,6 +935,19 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     m["ip_packets"] = ip_packets;
     m["ip_bytes"] = ip_bytes;
     m["rtt_mean_s"] = number_or_null(rtt_samples > 0 ? engine_clients.value("rtt_sum_s", 0.0) / rtt_samples : NAN);
+    // What only the simulator knows (sim/scenario/ledger.h), issue #20.
+    const auto lt = ledger.finish();
+    const double per = started > 0 ? 1.0 / static_cast<double>(started) : NAN;
+    m["spurious_retransmissions"] = lt.spurious_retransmissions;
+    m["tx_necessary_per_exchange"] = number_or_null(static_cast<double>(lt.datagrams - lt.spurious) * per);
+    m["tx_spurious_per_exchange"] = number_or_null(static_cast<double>(lt.spurious) * per);
+    m["useful_fraction"] = counters.bottleneck_bytes > 0 && c.topology.kind == "dumbbell"
+                               ? ordered_json(static_cast<double>(lt.useful_bottleneck_bytes) /
+                                              static_cast<double>(counters.bottleneck_bytes))
+                               : ordered_json();
+    m["rtt_samples"] = static_cast<uint64_t>(rtt_samples);
+    m["queue_peak"] = c.topology.kind == "dumbbell" ? ordered_json(counters.queue_peak) : ordered_json();
+    m["ledger_retransmissions"] = lt.con_retransmissions;
     // Attack figures (empty when the run has no [attack]).
     const bool reflection = attack && !against_client && !poisoning && !loop;
     auto ratio = [](uint64_t num, uint64_t den) -> ordered_json {
