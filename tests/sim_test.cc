@@ -342,6 +342,13 @@ TEST(SimRun, WithLossCompletedPlusFailedIsStartedAndRetransmissionsAppear) {
     // The ledger sees every CON retransmission the engines count; with loss in both
     // directions some of them follow a lost ACK, i.e. are spurious, and some are not.
     EXPECT_EQ(u(m, "ledger_retransmissions"), u(m, "retransmissions"));
+    // RFC 7252 §4.5 in the simulator's server: each duplicate CON is answered with a copy
+    // of the same ACK (same type and Message ID, to the same client), never processed twice.
+    const auto& srv = doc.at("engine").at("servers");
+    EXPECT_GT(u(srv, "duplicates_received"), 0u);
+    EXPECT_EQ(u(m, "ledger_reply_copies"), u(srv, "duplicates_received"));
+    EXPECT_EQ(u(srv, "requests_received") + u(srv, "duplicates_received"), u(srv, "received_con"));
+    EXPECT_EQ(u(srv, "dedup_evictions"), 0u);
     EXPECT_GT(u(m, "spurious_retransmissions"), 0u);
     EXPECT_LT(u(m, "spurious_retransmissions"), u(m, "retransmissions"));
     EXPECT_GT(m.at("tx_spurious_per_exchange").get<double>(), 0.0);

@@ -43,6 +43,9 @@ TypeId CoapServer::GetTypeId() {
                           MakeUintegerAccessor(&CoapServer::m_observeSize), MakeUintegerChecker<uint32_t>())
             .AddAttribute("NotifyInterval", "How often /obs changes (a notification to every observer).",
                           TimeValue(Seconds(5)), MakeTimeAccessor(&CoapServer::m_notifyInterval), MakeTimeChecker())
+            .AddAttribute("DedupCapacity", "De-duplication entries (RFC 7252 §4.5); 0: the engine's default.",
+                          UintegerValue(0), MakeUintegerAccessor(&CoapServer::m_dedupCapacity),
+                          MakeUintegerChecker<uint32_t>())
             .AddAttribute("MaxObservers", "Observers per resource (RFC 7641).", UintegerValue(32),
                           MakeUintegerAccessor(&CoapServer::m_maxObservers), MakeUintegerChecker<uint32_t>(1))
             .AddAttribute("Echo", "Defence: 4.01 + Echo instead of large responses to unverified addresses (RFC 9175).",
@@ -81,6 +84,7 @@ void CoapServer::ConfigureEngine(coap::EndpointConfig& config) {
     d.rate_limit = m_rateLimit;
     d.observe_verified_only = m_observeVerifiedOnly;
     config.max_observers_per_resource = m_maxObservers;
+    if (m_dedupCapacity > 0) config.dedup_capacity = m_dedupCapacity;
 }
 
 void CoapServer::StopApplication() {

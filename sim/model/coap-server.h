@@ -40,6 +40,7 @@ private:
     bool m_observeVerifiedOnly;
     bool m_multicast;
     uint32_t m_maxObservers;
+    uint32_t m_dedupCapacity = 0;
     uint64_t m_echoKeySeed;
     uint64_t m_served = 0;
     uint32_t m_obsValue = 0;

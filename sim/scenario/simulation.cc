@@ -550,6 +550,7 @@ void add_stats(ordered_json& j, const coap::EndpointStats& s) {
     }
     add("retransmissions", s.retransmissions);
     add("duplicates_received", s.duplicates_received);
+    add("dedup_evictions", s.dedup_evictions);
     add("exchanges_started", s.exchanges_started);
     add("exchanges_completed", s.exchanges_completed);
     add("exchanges_failed", s.exchanges_failed);
@@ -629,6 +630,16 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     server_helper.SetAttribute("ResponseSize", UintegerValue(static_cast<uint32_t>(c.workload.response)));
     server_helper.SetAttribute("Resources", UintegerValue(static_cast<uint32_t>(c.workload.resources)));
     server_helper.SetAttribute("MaxAge", IntegerValue(c.workload.max_age));
+    {
+        // RFC 7252 §4.5: a server answers a duplicate CON with the same ACK or response for
+        // EXCHANGE_LIFETIME. Room for every message the clients can send in that time (up
+        // to 4 M), so that a collapse is not under-estimated by forgotten duplicates.
+        const double lifetime = tp.exchange_lifetime().seconds_f();
+        double per_s = static_cast<double>(c.topology.clients) / std::max(c.workload.interval_s, 0.01);
+        if (c.workload.arrival == "short-lived") per_s *= static_cast<double>(c.workload.exchanges_per_client);
+        const double need = std::ceil(per_s * lifetime * 1.1);
+        server_helper.SetAttribute("DedupCapacity", UintegerValue(static_cast<uint32_t>(std::clamp(need, 1024.0, 4e6))));
+    }
     if (attack) {
         const auto size = UintegerValue(static_cast<uint32_t>(at.resource));
         if (at.vector == "large-get" || at.vector == "block" || at.vector == "proxy-large-get") {
@@ -948,6 +959,7 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     m["rtt_samples"] = static_cast<uint64_t>(rtt_samples);
     m["queue_peak"] = c.topology.kind == "dumbbell" ? ordered_json(counters.queue_peak) : ordered_json();
     m["ledger_retransmissions"] = lt.con_retransmissions;
+    m["ledger_reply_copies"] = lt.datagrams - lt.messages - lt.con_retransmissions;
     // Attack figures (empty when the run has no [attack]).
     const bool reflection = attack && !against_client && !poisoning && !loop;
     auto ratio = [](uint64_t num, uint64_t den) -> ordered_json {
