@@ -248,3 +248,24 @@ TEST(Congestion, PeakHopperHopsAndDecays) {
     EXPECT_LT(cc->current_rto(at(8)), s(10));
     EXPECT_GT(cc->current_rto(at(8)), s(7));
 }
+
+TEST(Congestion, EachStrategySaysWhichAcksItTookAsRttSamples) {
+    // (strategy, retransmissions of the acknowledged exchange, sample taken?)
+    const struct {
+        const char* name;
+        unsigned retransmissions;
+        bool taken;
+    } cases[] = {
+        {"default", 0, false},        {"default", 2, false},
+        {"cocoa", 0, true},           {"cocoa", 2, true},  // weak estimator (cocoa-03 §4.2.1)
+        {"cocoa", 3, false},          {"cocoa-strong", 0, true},
+        {"cocoa-strong", 1, false},   {"fasor", 0, true},
+        {"fasor", 4, true},  // SlowRTO from the ambiguous ACK time
+        {"linux-rto", 0, true},       {"linux-rto", 1, false},  // Karn
+        {"peakhopper-rto", 0, true},  {"peakhopper-rto", 1, false},
+    };
+    for (const auto& c : cases) {
+        auto cc = make(c.name);
+        EXPECT_EQ(cc->on_ack(at(1), s(0.5), c.retransmissions), c.taken) << c.name << " " << c.retransmissions;
+    }
+}

@@ -237,7 +237,7 @@ void CoapApplication::LedgerTx(coapbed::sim::MessageLedger* ledger, const void* 
 void CoapApplication::LedgerRx(coapbed::sim::MessageLedger* ledger, Ptr<const Packet> p) {
     uint64_t id = 0;
     uint32_t copy = 0;
-    if (ledger && LedgerTagOf(p, id, copy)) ledger->delivered(id);
+    if (ledger && LedgerTagOf(p, id, copy)) ledger->delivered(id, copy);
 }
 
 bool CoapApplication::LedgerTagOf(Ptr<const Packet> p, uint64_t& id, uint32_t& copy) {

@@ -18,21 +18,16 @@ MessageLedger::Copy MessageLedger::sent(std::uint64_t sender, std::uint64_t peer
         by_id_.emplace(id, e);
         order_.push_back(id);
         ++totals_.messages;
-        return {id, 0, false};
+        return {id, 0};
     }
     Entry& e = by_id_.at(it->second);
-    Copy c{it->second, e.copies++, e.delivered};
-    if (c.spurious) ++totals_.spurious;
-    if (type == 0) {  // CON (RFC 7252 §3: Type 0)
-        ++totals_.con_retransmissions;
-        if (c.spurious) ++totals_.spurious_retransmissions;
-    }
-    return c;
+    if (type == 0) ++totals_.con_retransmissions;  // CON (RFC 7252 §3: Type 0)
+    return {it->second, e.copies++};
 }
 
-void MessageLedger::delivered(std::uint64_t id) {
+void MessageLedger::delivered(std::uint64_t id, std::uint32_t copy) {
     auto it = by_id_.find(id);
-    if (it != by_id_.end()) it->second.delivered = true;
+    if (it != by_id_.end() && copy < it->second.first_delivered) it->second.first_delivered = copy;
 }
 
 void MessageLedger::on_bottleneck(std::uint64_t id, std::uint32_t copy, std::uint64_t bytes) {
@@ -42,9 +37,12 @@ void MessageLedger::on_bottleneck(std::uint64_t id, std::uint32_t copy, std::uin
 }
 
 void MessageLedger::settle(const Entry& e) {
-    if (!e.delivered) return;
+    if (e.first_delivered == kNone) return;  // every copy lost: each retransmission was needed
     ++totals_.delivered;
     totals_.useful_bottleneck_bytes += e.first_bottleneck_bytes;
+    const std::uint32_t after = e.copies - 1 - e.first_delivered;  // copies sent after the one that got through
+    totals_.spurious += after;
+    if ((e.key.type_mid >> 16) == 0) totals_.spurious_retransmissions += after;
 }
 
 void MessageLedger::expire(double now_s) {

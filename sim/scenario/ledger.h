@@ -1,7 +1,7 @@
-// MessageLedger: what the simulator knows and an endpoint cannot, whether a copy of a
-// message had already reached its destination when another copy was sent. It tells a
-// spurious retransmission (an earlier copy got through: the RTO was too short) from a
-// necessary one, and which bottleneck bytes carried the first copy of a message that got
+// MessageLedger: what the simulator knows and an endpoint cannot, which copies of a
+// message reached its destination. A copy sent after an earlier copy that got through
+// (then or later) was spurious: it tells a spurious retransmission (the RTO fired before
+// the earlier copy's ACK could arrive) from a necessary one (every earlier copy was lost), and which bottleneck bytes carried the first copy of a message that got
 // through (`useful_fraction`). No ns-3 in here; the simulation tags each datagram with
 // the id and copy number `sent` returns and reports deliveries and bottleneck bytes.
 //
@@ -26,20 +26,19 @@ public:
     struct Copy {
         std::uint64_t id = 0;    ///< the message
         std::uint32_t copy = 0;  ///< 0 for the first transmission
-        bool spurious = false;   ///< an earlier copy had already been delivered
     };
     /// A datagram leaves `sender` toward `peer`. `confirmable`: a CON (its copies are
     /// retransmissions; the copies of other types are replies re-sent for duplicates).
     Copy sent(std::uint64_t sender, std::uint64_t peer, std::uint8_t type, std::uint16_t mid, double now_s);
-    /// A copy of message `id` reached its destination.
-    void delivered(std::uint64_t id);
+    /// Copy `copy` of message `id` reached its destination.
+    void delivered(std::uint64_t id, std::uint32_t copy);
     /// `bytes` of a copy crossed the bottleneck (counted toward useful_fraction when it
     /// is the first copy of a message that gets through).
     void on_bottleneck(std::uint64_t id, std::uint32_t copy, std::uint64_t bytes);
 
     struct Totals {
         std::uint64_t datagrams = 0;                ///< every copy of every message
-        std::uint64_t spurious = 0;                 ///< copies sent after an earlier one was delivered
+        std::uint64_t spurious = 0;                 ///< copies after the first one that got through
         std::uint64_t con_retransmissions = 0;      ///< copies of CON messages after the first
         std::uint64_t spurious_retransmissions = 0; ///< those among them that were spurious
         std::uint64_t useful_bottleneck_bytes = 0;  ///< first copies of delivered messages
@@ -66,9 +65,10 @@ private:
         Key key;
         double first_s;
         std::uint32_t copies = 0;
-        bool delivered = false;
+        std::uint32_t first_delivered = kNone;  ///< the earliest copy that got through
         std::uint64_t first_bottleneck_bytes = 0;
     };
+    static constexpr std::uint32_t kNone = 0xFFFFFFFF;
     void settle(const Entry& e);
     void expire(double now_s);
 

@@ -90,7 +90,7 @@ const std::vector<KeySpec>& schema() {
         {"topology", "clients", Kind::Int, 1, 100000, {}, COAPBED_INT(topology.clients)},
         {"topology", "servers", Kind::Int, 1, 100, {}, COAPBED_INT(topology.servers)},
         {"topology", "rate", Kind::Rate, 1000, 1e9, {}, COAPBED_REAL(topology.rate_bps)},
-        {"topology", "delay", Kind::Time, 0, 10, {}, COAPBED_REAL(topology.delay_s)},
+        {"topology", "delay", Kind::Time, 0, 60, {}, COAPBED_REAL(topology.delay_s)},
         {"topology", "queue", Kind::Queue, 1, 1e9, {},
          [](RunConfig& c, const Value& v) {
              if (const auto* i = std::get_if<std::int64_t>(&v)) {

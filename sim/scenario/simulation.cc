@@ -561,6 +561,7 @@ void add_stats(ordered_json& j, const coap::EndpointStats& s) {
     add("dropped_unexpected", s.dropped_unexpected);
     add("probing_delays", s.probing_delays);
     add("rtt_samples", s.rtt_samples);
+    add("rtt_samples_taken", s.rtt_samples_taken);
     add("echo_challenges", s.echo_challenges);
     add("echo_verified", s.echo_verified);
     add("amplification_dropped", s.amplification_dropped);
@@ -956,7 +957,7 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
                                ? ordered_json(static_cast<double>(lt.useful_bottleneck_bytes) /
                                               static_cast<double>(counters.bottleneck_bytes))
                                : ordered_json();
-    m["rtt_samples"] = static_cast<uint64_t>(rtt_samples);
+    m["rtt_samples"] = engine_clients.value("rtt_samples_taken", uint64_t{0});
     m["queue_peak"] = c.topology.kind == "dumbbell" ? ordered_json(counters.queue_peak) : ordered_json();
     m["ledger_retransmissions"] = lt.con_retransmissions;
     m["ledger_reply_copies"] = lt.datagrams - lt.messages - lt.con_retransmissions;

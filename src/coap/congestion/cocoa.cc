@@ -31,7 +31,7 @@ public:
         return std::min(previous * vbf, kMaxTimeout);
     }
 
-    void on_ack(TimePoint now, Duration rtt, unsigned retransmissions) override {
+    bool on_ack(TimePoint now, Duration rtt, unsigned retransmissions) override {
         age(now);
         if (retransmissions == 0) {
             // cocoa-03 §4.2.1 strong estimator: RFC 6298 with K = 4;
@@ -44,9 +44,10 @@ public:
             weak_.sample(rtt);
             rto_ = weak_.rto(1) / 4 + rto_ * 3 / 4;
         } else {
-            return;  // 3 or more retransmissions: no sample (cocoa-03 §4.2.1)
+            return false;  // 3 or more retransmissions: no sample (cocoa-03 §4.2.1)
         }
         last_update_ = now;
+        return true;
     }
 
     Duration current_rto(TimePoint now) const override {

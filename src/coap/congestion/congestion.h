@@ -38,8 +38,9 @@ public:
     [[nodiscard]] virtual Duration next_timeout(TimePoint now, const FirstTimeout& first, Duration previous,
                                                 unsigned retransmission) = 0;
     /// An ACK arrived `rtt` after the original transmission of an exchange that needed
-    /// `retransmissions` retransmissions (0: an unambiguous sample).
-    virtual void on_ack(TimePoint now, Duration rtt, unsigned retransmissions) = 0;
+    /// `retransmissions` retransmissions (0: an unambiguous sample). Returns whether the
+    /// strategy took it as an RTT sample (counted in EndpointStats::rtt_samples_taken).
+    virtual bool on_ack(TimePoint now, Duration rtt, unsigned retransmissions) = 0;
     /// The current base RTO (before dithering), for statistics and traces.
     [[nodiscard]] virtual Duration current_rto(TimePoint now) const = 0;
     /// The strategy's registered name.

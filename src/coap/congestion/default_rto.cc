@@ -18,7 +18,7 @@ public:
     Duration next_timeout(TimePoint, const FirstTimeout&, Duration previous, unsigned) override {
         return previous * 2;
     }
-    void on_ack(TimePoint, Duration, unsigned) override {}
+    bool on_ack(TimePoint, Duration, unsigned) override { return false; }  // never learns
     Duration current_rto(TimePoint) const override { return p_.ack_timeout; }
     std::string_view name() const noexcept override { return "default"; }
 

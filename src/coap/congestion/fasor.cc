@@ -46,17 +46,19 @@ public:
         return std::min(t, kMaxTimeout);
     }
 
-    void on_ack(TimePoint, Duration rtt, unsigned retransmissions) override {
+    bool on_ack(TimePoint, Duration rtt, unsigned retransmissions) override {
         if (retransmissions == 0) {
             // FastRTO: RFC 6298 on unambiguous samples, without the 1 s minimum.
             estimator_.sample(rtt);
             fast_rto_ = std::min(estimator_.rto(4), kMaxTimeout);
             state_ = kFast;
-            return;
+            return true;
         }
-        // SlowRTO = 1.5 x the time from the original transmission to the ACK.
+        // SlowRTO = 1.5 x the time from the original transmission to the ACK: an
+        // ambiguous measurement, but one FASOR takes.
         slow_rto_ = std::min(rtt * 1.5, kMaxTimeout);
         state_ = state_ == kFast ? kFastSlowFast : kSlowFast;
+        return true;
     }
 
     Duration current_rto(TimePoint) const override { return state_ == kSlowFast ? slow_rto_ : fast_rto_; }

@@ -20,7 +20,7 @@ public:
         return std::min(previous * 2, kMaxRto);
     }
 
-    void on_ack(TimePoint, Duration m, unsigned retransmissions) override {
+    bool on_ack(TimePoint, Duration m, unsigned retransmissions) override {
         if (retransmissions != 0) {
             // Karn's rule: an ambiguous exchange gives no sample. Linux keeps the RTO its
             // retransmission timer backed off (tcp_retransmit_timer doubles icsk_rto) until
@@ -28,7 +28,7 @@ public:
             // Without that, an RTO below the RTT (the 2 s initial one behind a queue, say)
             // times out every exchange, and none of them gives the sample that would fix it.
             rto_ = std::min(rto_ * (std::int64_t{1} << std::min(retransmissions, 8u)), kMaxRto);
-            return;
+            return false;
         }
         if (!valid_) {
             srtt_ = m;
@@ -57,6 +57,7 @@ public:
             mdev_max_ = kMdevMin;
         }
         rto_ = std::clamp(srtt_ + rttvar_ * 4, kRtoMin, kMaxRto);
+        return true;
     }
 
     Duration current_rto(TimePoint) const override { return rto_; }

@@ -24,7 +24,7 @@ public:
     Duration next_timeout(TimePoint, const FirstTimeout&, Duration previous, unsigned) override {
         return std::min(previous * 2, kMaxRto);
     }
-    void on_ack(TimePoint now, Duration rtt, unsigned retransmissions) override {
+    bool on_ack(TimePoint now, Duration rtt, unsigned retransmissions) override {
         if (retransmissions != 0) {
             // Karn's rule: no sample from an ambiguous exchange. But its timer expired, a
             // sign the RTO was too low (Karn and Partridge 1987; RFC 6298 §5.5 backs the
@@ -34,13 +34,14 @@ public:
             // sample again.
             rto_ = std::min(current_rto(now) * (1u << std::min(retransmissions, 8u)), kMaxRto);
             since_ = now;
-            return;
+            return false;
         }
         const Duration decayed = current_rto(now);
         estimator_.sample(rtt);
         // Hop: never below twice the newest sample.
         rto_ = std::clamp(std::max(decayed, rtt * 2), kMinRto, kMaxRto);
         since_ = now;
+        return true;
     }
     Duration current_rto(TimePoint now) const override {
         if (!estimator_.valid()) return rto_;

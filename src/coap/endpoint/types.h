@@ -279,7 +279,8 @@ struct EndpointStats {
     std::uint64_t multicast_requests = 0;    ///< requests that arrived through a multicast group
     std::uint64_t multicast_ignored = 0;     ///< ... CON, or for a resource not open to multicast
     std::uint64_t multicast_suppressed = 0;  ///< ... whose error response was not sent (RFC 7390 §2.7)
-    std::uint64_t rtt_samples = 0;
+    std::uint64_t rtt_samples = 0;        ///< ACKs timed from the first transmission
+    std::uint64_t rtt_samples_taken = 0;  ///< those the congestion strategy took as a sample
     Duration rtt_sum;                        ///< over all samples (mean = sum / samples)
     Duration rtt_min = Duration::max();
     Duration rtt_max;

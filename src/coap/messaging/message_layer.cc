@@ -439,7 +439,7 @@ void MessageLayer::on_ack_or_rst(TimePoint now, const Peer& from, const MessageV
     }
     // An ACK: an RTT sample for the peer's strategy, measured from the first transmission.
     const Duration rtt = now - first_sent;
-    if (PeerState* ps = find_peer(from)) ps->cc->on_ack(now, rtt, retransmissions);
+    if (PeerState* ps = find_peer(from); ps && ps->cc->on_ack(now, rtt, retransmissions)) ++stats_.rtt_samples_taken;
     ++stats_.rtt_samples;
     stats_.rtt_sum += rtt;
     stats_.rtt_min = std::min(stats_.rtt_min, rtt);
