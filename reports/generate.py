@@ -23,13 +23,16 @@ import argparse
 import csv
 import html
 import json
-import os
 import math
+import os
 import re
 import shutil
 import statistics
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from findings import section_findings  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -487,6 +490,7 @@ def main():
     benches = [load_bench(p, False) for p in found["bench"]] + [load_bench(p, True) for p in found["bench-raw"]]
     blocks = [("h1", "coapbed report")]
     blocks += section_bench(plotter, benches, found["history"])
+    blocks += section_findings(plotter, found["runs"], load_csv, mean_ci, versus)
     blocks += section_runs(plotter, found["runs"])
     blocks += section_fuzz(found["fuzz"])
     if len(blocks) == 1:

@@ -33,6 +33,20 @@ import generate
 need(generate.versus((1, 0.9, 1.1), (2, 1.9, 2.1)) == "below" and generate.versus((3, 2.5, 3.5), (2, 1.9, 2.1)) == "above"
      and generate.versus((2, 1.5, 2.5), (2, 1.9, 2.1)) == "overlap", "versus: below, above, overlap")
 need(abs(generate.mean_ci([1, 2, 3, 4, 5])[1] - (3 - 2.776 * 2.5 ** 0.5 / 5 ** 0.5)) < 1e-12, "t-interval of five seeds")
+# The Findings section is computed from the findings-f2 fixture (real runs, 2 seeds).
+need("### F2: CoCoA collapses with short-lived clients (reproduced)" in md, "F2 verdict from the fixture")
+need("| the cliff lies within the derived 12-21 s | yes | cocoa samples at least half its exchanges up to 14 s, fewer from 20 s |" in md,
+     "F2 cliff located")
+need(md.index("## Findings") < md.index("## Scenario results"), "Findings come before the raw scenario results")
+# ... and the verdict follows the figures: a cocoa that kept sampling would not reproduce it.
+import csv, findings
+rows = list(csv.DictReader(open(os.path.join(src, "tests/fixtures/report/findings-f2/runs.csv"))))
+for r in rows:
+    if r["congestion"] == "cocoa":
+        r["rtt_samples"] = r["exchanges_started"]
+        r["retransmissions"] = "0"
+blocks = findings.finding_f2(generate.Plotter(out), rows, generate.mean_ci, generate.versus)
+need("F2: CoCoA collapses with short-lived clients (partly reproduced)" in blocks[0][1], "F2 verdict when cocoa keeps sampling: %s" % blocks[0][1])
 need("| message_parse | 17 | 2000000 |" in md, "fuzz row")
 need("fixture0001" in md and "fixture, 2 cores" in md, "provenance of the numbers")
 # Only swept keys are parameters, not result columns such as forged_accepted.
@@ -44,7 +58,7 @@ for s in svgs:
     need(os.path.exists(path), "plot %s exists" % s)
     root = ET.parse(path).getroot()
     need(root.tag.endswith("svg"), "%s is an SVG document" % s)
-    need("speed-up" in open(path).read() or "median" in open(path).read() or "loss" in open(path).read(),
+    need(any(w in open(path).read() for w in ("speed-up", "median", "mean", "loss", "round trip")),
          "%s has axis labels" % s)
 need(page.count("<svg") == len(svgs), "every plot inlined in index.html")
 need("http://" not in page.replace("http://www.w3.org", ""), "no network references in index.html")

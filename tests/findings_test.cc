@@ -1,0 +1,62 @@
+// The findings scenarios, scaled down: each TEST asserts the direction the full run in
+// scenarios/findings/ shows, so that a change to a strategy that breaks a finding breaks
+// CI. One simulation per TEST (CTest runs each in its own process).
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sim/scenario/scenario.h"
+#include "sim/scenario/simulation.h"
+
+namespace {
+
+/// scenarios/findings/f2-cocoa-short-lived.toml at one round trip, one strategy, one seed.
+nlohmann::ordered_json f2(const std::string& one_way_delay, const std::string& congestion) {
+    const std::string toml = R"(
+name = "f2"
+duration = 300
+seeds = [3]
+[topology]
+clients = 4
+rate = "50kbps"
+delay = )" + one_way_delay + R"(
+queue = 2000
+[workload]
+arrival = "short-lived"
+interval = 20.0
+exchanges_per_client = 3
+[coap]
+congestion = ")" + congestion + "\"\n";
+    const auto sc = coapbed::sim::parse_scenario(toml, "f2.toml");
+    return coapbed::sim::simulate(sc, sc.runs.front(), {}).at("metrics");
+}
+
+double per_exchange(const nlohmann::ordered_json& m, const char* k) {
+    return m.at(k).get<double>() / m.at("exchanges_started").get<double>();
+}
+
+TEST(FindingF2, BelowTheCliffCocoaTakesASampleFromEveryExchange) {
+    const auto m = f2("5", "cocoa");  // a 10 s round trip: ACKs come after at most 2 retransmissions
+    ASSERT_GT(m.at("exchanges_started").get<int>(), 30);
+    EXPECT_DOUBLE_EQ(per_exchange(m, "rtt_samples"), 1.0);
+    EXPECT_LT(per_exchange(m, "retransmissions"), 1.5);  // the weak estimator adapts
+}
+
+TEST(FindingF2, BeyondTheCliffCocoaTakesNoSampleAndRetransmitsLikeDefault) {
+    const auto m = f2("15", "cocoa");  // 30 s: every ACK after the third retransmission
+    ASSERT_GT(m.at("exchanges_started").get<int>(), 30);
+    EXPECT_EQ(m.at("rtt_samples").get<int>(), 0);
+    EXPECT_DOUBLE_EQ(per_exchange(m, "retransmissions"), 3.0);  // default's n(30 s) = 3
+    EXPECT_DOUBLE_EQ(per_exchange(m, "spurious_retransmissions"), 3.0);
+    EXPECT_EQ(m.at("exchanges_failed").get<int>(), 0);
+}
+
+TEST(FindingF2, FasorRecoversFromEachClientsSecondExchange) {
+    const auto m = f2("15", "fasor");
+    ASSERT_GT(m.at("exchanges_started").get<int>(), 30);
+    // The first exchange is blind (3 retransmissions), the next two are not: 4/3.
+    EXPECT_GT(per_exchange(m, "retransmissions"), 1.2);
+    EXPECT_LT(per_exchange(m, "retransmissions"), 1.5);
+}
+
+}  // namespace
