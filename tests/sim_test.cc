@@ -427,6 +427,51 @@ congestion = "cocoa"
     expect_accounting(doc, 20 + 8);
 }
 
+TEST(CoapHelpers, AnOnOffClientSendsInBurstsSeparatedByIdlePeriods) {
+    using namespace ns3;
+    NodeContainer nodes;
+    nodes.Create(2);
+    PointToPointHelper p2p;
+    p2p.SetDeviceAttribute("DataRate", StringValue("1Mbps"));
+    p2p.SetChannelAttribute("Delay", StringValue("10ms"));
+    NetDeviceContainer devs = p2p.Install(nodes);
+    InternetStackHelper stack;
+    stack.Install(nodes);
+    Ipv4AddressHelper addr;
+    addr.SetBase("10.9.0.0", "255.255.255.0");
+    Ipv4InterfaceContainer ifs = addr.Assign(devs);
+    ApplicationContainer s = CoapServerHelper().Install(nodes.Get(1));
+    CoapClientHelper client(InetSocketAddress(ifs.GetAddress(1), 5683));
+    client.SetAttribute("Arrival", StringValue("on-off"));
+    client.SetAttribute("Interval", TimeValue(MilliSeconds(500)));
+    client.SetAttribute("OnTime", TimeValue(Seconds(5)));
+    client.SetAttribute("OffTime", TimeValue(Seconds(20)));
+    client.SetAttribute("SendUntil", TimeValue(Seconds(2001)));
+    ApplicationContainer c = client.Install(nodes.Get(0));
+    CoapHelperBase::AssignStreams(s, 10);
+    CoapHelperBase::AssignStreams(c, 20);
+    c.Start(Seconds(1));
+    Simulator::Stop(Seconds(2100));
+    Simulator::Run();
+    const auto& records = DynamicCast<CoapClient>(c.Get(0))->GetRecords();
+    // On a fifth of the time, one request per ~0.52 s when on: about 2000 x 0.2 / 0.52 = 770.
+    EXPECT_GT(records.size(), 500u);
+    EXPECT_LT(records.size(), 1100u);
+    // Within a burst the requests follow 0.5 s + one round trip apart; between bursts
+    // lie idle periods (mean 20 s): about 2000 / 25 = 80 of them.
+    int bursts = 0, close = 0;
+    for (std::size_t i = 1; i < records.size(); ++i) {
+        const double gap = records[i].started_s - records[i - 1].started_s;
+        EXPECT_GE(gap, 0.5);
+        if (gap > 2.0) ++bursts;
+        if (gap < 0.6) ++close;
+    }
+    EXPECT_GT(bursts, 40);
+    EXPECT_LT(bursts, 130);
+    EXPECT_GT(close, 400);
+    Simulator::Destroy();
+}
+
 TEST(SimRun, SixlowpanChainOfThreeHops) {
     const auto doc = run(R"(
 name = "six"

@@ -31,7 +31,8 @@ TypeId CoapClient::GetTypeId() {
                           MakeUintegerAccessor(&CoapClient::m_maxRequests), MakeUintegerChecker<uint32_t>())
             .AddAttribute("Interval", "Closed loop: think time after a request ends. Poisson: mean gap.",
                           TimeValue(Seconds(1)), MakeTimeAccessor(&CoapClient::m_interval), MakeTimeChecker())
-            .AddAttribute("Arrival", "\"closed\" or \"poisson\".", StringValue("closed"),
+            .AddAttribute("Arrival", "\"closed\", \"poisson\" or \"on-off\" (closed loop during on periods).",
+                          StringValue("closed"),
                           MakeStringAccessor(&CoapClient::m_arrival), MakeStringChecker())
             .AddAttribute("Method", "GET, POST, PUT, DELETE or FETCH.", StringValue("GET"),
                           MakeStringAccessor(&CoapClient::m_method), MakeStringChecker())
@@ -50,6 +51,10 @@ TypeId CoapClient::GetTypeId() {
                           MakeUintegerChecker<uint32_t>())
             .AddAttribute("Confirmable", "Send CON (true) or NON (false) requests.", BooleanValue(true),
                           MakeBooleanAccessor(&CoapClient::m_confirmable), MakeBooleanChecker())
+            .AddAttribute("OnTime", "on-off: mean length of a period of requests (exponential).", TimeValue(Seconds(10)),
+                          MakeTimeAccessor(&CoapClient::m_onMean), MakeTimeChecker())
+            .AddAttribute("OffTime", "on-off: mean length of an idle period (exponential).", TimeValue(Seconds(50)),
+                          MakeTimeAccessor(&CoapClient::m_offMean), MakeTimeChecker())
             .AddAttribute("Spread", "Send the first request at a random time within one Interval of the start "
                           "(false: at once, as a short-lived client that arrives with a request).",
                           BooleanValue(true), MakeBooleanAccessor(&CoapClient::m_spread), MakeBooleanChecker())
@@ -75,6 +80,12 @@ CoapClient::~CoapClient() = default;
 void CoapClient::StartApplication() {
     CoapApplication::StartApplication();
     TrackRto(ToPeer(m_remote));
+    if (m_arrival == "on-off") {
+        // Start in the stationary state: on with probability on / (on + off).
+        const double on = m_onMean.GetSeconds(), off = m_offMean.GetSeconds();
+        m_on = m_workloadStream->GetValue(0.0, 1.0) * (on + off) < on;
+        m_periodEnd = Simulator::Now() + Exponential(m_on ? m_onMean : m_offMean);
+    }
     // Spread the clients' first requests over one interval so they do not start in step.
     const double first = m_spread ? m_workloadStream->GetValue(0.0, std::max(m_interval.GetSeconds(), 1e-9)) : 0.0;
     ScheduleNext(Seconds(first));
@@ -106,12 +117,27 @@ bool CoapClient::MaySend() const {
 
 Time CoapClient::NextGap() {
     if (m_arrival != "poisson") return m_interval;
-    const double u = m_workloadStream->GetValue(0.0, 1.0);
-    return Seconds(-m_interval.GetSeconds() * std::log(1.0 - u));
+    return Exponential(m_interval);
+}
+
+Time CoapClient::Exponential(Time mean) {
+    return Seconds(-mean.GetSeconds() * std::log(1.0 - m_workloadStream->GetValue(0.0, 1.0)));
+}
+
+Time CoapClient::NextOnTime(Time t) {
+    for (;;) {
+        while (t >= m_periodEnd) {
+            m_on = !m_on;
+            m_periodEnd += Exponential(m_on ? m_onMean : m_offMean);
+        }
+        if (m_on) return t;
+        t = m_periodEnd;  // the next request waits for the next on period
+    }
 }
 
 void CoapClient::ScheduleNext(Time after) {
     Simulator::Cancel(m_sendEvent);
+    if (m_arrival == "on-off") after = NextOnTime(Simulator::Now() + after) - Simulator::Now();
     if (Simulator::Now() + after >= m_sendUntil) {
         // The next request would fall after SendUntil: none follows.
         m_stopped = true;

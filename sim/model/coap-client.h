@@ -1,6 +1,7 @@
 // CoapClient: a workload generator on one engine Endpoint. Closed loop (the next
-// request a think time after the previous one ended) or open loop (Poisson arrivals;
-// requests beyond NSTART wait in the engine's queue). It records every exchange.
+// request a think time after the previous one ended), open loop (Poisson arrivals;
+// requests beyond NSTART wait in the engine's queue), or on-off (closed loop during
+// exponential on periods, idle during exponential off periods). It records every exchange.
 #ifndef COAPBED_COAP_CLIENT_H
 #define COAPBED_COAP_CLIENT_H
 
@@ -55,6 +56,9 @@ private:
     void SendRequest();
     void ScheduleNext(Time after);
     Time NextGap();
+    Time Exponential(Time mean);
+    /// on-off: `t` if it falls in an on period, else the start of the next one.
+    Time NextOnTime(Time t);
     bool MaySend() const;
     void CheckDone();
     /// The Uri-Path of the next request: Path, or Path/k with k Zipf-distributed over Resources.
@@ -69,6 +73,9 @@ private:
     uint32_t m_requestSize;
     bool m_confirmable;
     bool m_spread = true;
+    Time m_onMean, m_offMean;  ///< on-off periods
+    bool m_on = true;
+    Time m_periodEnd;
     Time m_sendUntil;
     std::string m_proxyUri;     ///< non-empty: requests go to RemoteAddress (a proxy) with Proxy-Uri = this + path
     uint32_t m_resources = 0;   ///< 0: always Path

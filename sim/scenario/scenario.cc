@@ -116,7 +116,9 @@ const std::vector<KeySpec>& schema() {
         {"topology", "spacing", Kind::Real, 1, 200, {}, COAPBED_REAL(topology.spacing_m)},
         {"workload", "requests", Kind::Int, 0, 1e9, {}, COAPBED_INT(workload.requests)},
         {"workload", "interval", Kind::Time, 0, 1e6, {}, COAPBED_REAL(workload.interval_s)},
-        {"workload", "arrival", Kind::Choice, 0, 0, {"closed", "poisson", "short-lived"}, COAPBED_STR(workload.arrival)},
+        {"workload", "arrival", Kind::Choice, 0, 0, {"closed", "poisson", "short-lived", "on-off"}, COAPBED_STR(workload.arrival)},
+        {"workload", "on", Kind::Time, 0.001, 1e6, {}, COAPBED_REAL(workload.on_s)},
+        {"workload", "off", Kind::Time, 0, 1e6, {}, COAPBED_REAL(workload.off_s)},
         {"workload", "exchanges_per_client", Kind::Int, 1, 1000000, {}, COAPBED_INT(workload.exchanges_per_client)},
         {"workload", "think", Kind::Time, 0, 1e6, {}, COAPBED_REAL(workload.think_s)},
         {"workload", "method", Kind::Choice, 0, 0, {"GET", "POST", "PUT", "DELETE", "FETCH"}, COAPBED_STR(workload.method)},
@@ -388,7 +390,7 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
         if (c.topology.kind == "sixlowpan" && c.topology.servers != 1) {
             throw ScenarioError(file, "topology.servers", "sixlowpan has one server, at the border");
         }
-        if (c.workload.arrival != "closed" && c.workload.interval_s <= 0) {
+        if ((c.workload.arrival == "poisson" || c.workload.arrival == "short-lived") && c.workload.interval_s <= 0) {
             throw ScenarioError(file, "workload.interval", c.workload.arrival + " arrivals need a mean interval > 0");
         }
         if (c.attack.vector != "none" && c.topology.kind != "dumbbell") {

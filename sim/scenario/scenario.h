@@ -53,7 +53,8 @@ struct Topology {
 struct Workload {
     std::int64_t requests = 0;      ///< per client; 0: until `duration`
     double interval_s = 1;          ///< closed: think time; poisson: mean gap; short-lived: mean gap between clients
-    std::string arrival = "closed"; ///< "closed" | "poisson" | "short-lived"
+    std::string arrival = "closed"; ///< "closed" | "poisson" | "short-lived" | "on-off"
+    double on_s = 10, off_s = 50;   ///< on-off: mean on and off period lengths (exponential)
     /// short-lived: exchanges each arriving client does (closed loop, `think` apart) before it leaves
     std::int64_t exchanges_per_client = 5;
     double think_s = 0;             ///< short-lived: pause after each exchange of a client

@@ -725,6 +725,8 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         h.SetAttribute("MaxRequests", UintegerValue(static_cast<uint32_t>(c.workload.requests)));
         h.SetAttribute("Interval", TimeValue(Seconds(c.workload.interval_s)));
         h.SetAttribute("Arrival", StringValue(c.workload.arrival));
+        h.SetAttribute("OnTime", TimeValue(Seconds(c.workload.on_s)));
+        h.SetAttribute("OffTime", TimeValue(Seconds(c.workload.off_s)));
         h.SetAttribute("Method", StringValue(c.workload.method));
         h.SetAttribute("RequestSize", UintegerValue(static_cast<uint32_t>(c.workload.payload)));
         h.SetAttribute("Confirmable", BooleanValue(c.workload.confirmable));
