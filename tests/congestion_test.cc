@@ -269,3 +269,21 @@ TEST(Congestion, EachStrategySaysWhichAcksItTookAsRttSamples) {
         EXPECT_EQ(cc->on_ack(at(1), s(0.5), c.retransmissions), c.taken) << c.name << " " << c.retransmissions;
     }
 }
+
+TEST(Congestion, CocoaBacksOffByItsInitialRtoOrPerStep) {
+    // A fresh endpoint, no dither: the first timeout is the blind 2 s (cocoa-03 §4.2).
+    const coap::FirstTimeout f{s(2), s(2), 0};
+    // Californium: the factor is fixed from the exchange's initial RTO (2 s -> x2).
+    auto initial = make("cocoa");
+    EXPECT_EQ(initial->next_timeout(at(0), f, s(2), 1), s(4));
+    EXPECT_EQ(initial->next_timeout(at(0), f, s(4), 2), s(8));
+    EXPECT_EQ(initial->next_timeout(at(0), f, s(8), 3), s(16));
+    // Per step (TransmissionParams::cocoa_vbf_per_step): by the timeout that expired,
+    // 2 s -> x2, then above 3 s -> x1.5: 2, 4, 6, 9 s, the third retransmission at 12 s.
+    coap::TransmissionParams p;
+    p.cocoa_vbf_per_step = true;
+    auto step = coap::make_congestion_control("cocoa", p);
+    EXPECT_EQ(step->next_timeout(at(0), f, s(2), 1), s(4));
+    EXPECT_EQ(step->next_timeout(at(0), f, s(4), 2), s(6));
+    EXPECT_EQ(step->next_timeout(at(0), f, s(6), 3), s(9));
+}

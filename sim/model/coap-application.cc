@@ -45,6 +45,9 @@ TypeId CoapApplication::GetTypeId() {
             .AddAttribute("Congestion", "Congestion-control strategy (a name from the engine's registry).",
                           StringValue("default"), MakeStringAccessor(&CoapApplication::m_congestion),
                           MakeStringChecker())
+            .AddAttribute("CocoaVbfPerStep", "CoCoA's back-off factor chosen at every retransmission (see "
+                          "coap::TransmissionParams::cocoa_vbf_per_step).", BooleanValue(false),
+                          MakeBooleanAccessor(&CoapApplication::m_cocoaVbfPerStep), MakeBooleanChecker())
             .AddAttribute("AckTimeout", "ACK_TIMEOUT (RFC 7252 §4.8).", TimeValue(Seconds(2)),
                           MakeTimeAccessor(&CoapApplication::m_ackTimeout), MakeTimeChecker())
             .AddAttribute("AckRandomFactor", "ACK_RANDOM_FACTOR (RFC 7252 §4.8).", DoubleValue(1.5),
@@ -144,6 +147,7 @@ void CoapApplication::StartApplication() {
     cfg.congestion = m_congestion;
     cfg.params.ack_timeout = coap::Duration::nanoseconds(m_ackTimeout.GetNanoSeconds());
     cfg.params.ack_random_factor = m_ackRandomFactor;
+    cfg.params.cocoa_vbf_per_step = m_cocoaVbfPerStep;
     cfg.params.max_retransmit = m_maxRetransmit;
     cfg.params.nstart = m_nstart;
     cfg.params.default_leisure = coap::Duration::nanoseconds(m_defaultLeisure.GetNanoSeconds());

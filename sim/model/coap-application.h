@@ -105,6 +105,7 @@ private:
     std::string m_congestion;
     Time m_ackTimeout;
     double m_ackRandomFactor;
+    bool m_cocoaVbfPerStep = false;
     uint32_t m_maxRetransmit;
     uint32_t m_nstart;
     Time m_defaultLeisure;

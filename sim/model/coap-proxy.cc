@@ -66,6 +66,8 @@ TypeId CoapProxy::GetTypeId() {
                           TimeValue(Seconds(1)), MakeTimeAccessor(&CoapProxy::m_ackDelay), MakeTimeChecker())
             .AddAttribute("AckTimeout", "ACK_TIMEOUT on both sides (RFC 7252 §4.8).", TimeValue(Seconds(2)),
                           MakeTimeAccessor(&CoapProxy::m_ackTimeout), MakeTimeChecker())
+            .AddAttribute("CocoaVbfPerStep", "CoCoA's back-off factor chosen at every retransmission.",
+                          BooleanValue(false), MakeBooleanAccessor(&CoapProxy::m_cocoaVbfPerStep), MakeBooleanChecker())
             .AddAttribute("AckRandomFactor", "ACK_RANDOM_FACTOR.", DoubleValue(1.5),
                           MakeDoubleAccessor(&CoapProxy::m_ackRandomFactor), MakeDoubleChecker<double>(1.0))
             .AddAttribute("MaxRetransmit", "MAX_RETRANSMIT.", UintegerValue(4),
@@ -114,6 +116,7 @@ void CoapProxy::StartApplication() {
     coap::EndpointConfig cfg;
     cfg.params.ack_timeout = coap::Duration::nanoseconds(m_ackTimeout.GetNanoSeconds());
     cfg.params.ack_random_factor = m_ackRandomFactor;
+    cfg.params.cocoa_vbf_per_step = m_cocoaVbfPerStep;
     cfg.params.max_retransmit = m_maxRetransmit;
     cfg.params.nstart = m_nstart;
     cfg.params.processing_delay = cfg.params.ack_timeout;

@@ -62,6 +62,7 @@ private:
     Time m_ackDelay;
     Time m_ackTimeout;
     double m_ackRandomFactor;
+    bool m_cocoaVbfPerStep = false;
     uint32_t m_maxRetransmit;
     uint32_t m_nstart;
     uint32_t m_blockSize;

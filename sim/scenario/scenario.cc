@@ -130,6 +130,7 @@ const std::vector<KeySpec>& schema() {
         {"workload", "zipf", Kind::Real, 0, 10, {}, COAPBED_REAL(workload.zipf)},
         {"workload", "max_age", Kind::Int, -1, 4294967295LL, {}, COAPBED_INT(workload.max_age)},
         {"coap", "congestion", Kind::Congestion, 0, 0, congestion_names(), COAPBED_STR(coap.congestion)},
+        {"coap", "cocoa_vbf", Kind::Choice, 0, 0, {"initial", "per-step"}, COAPBED_STR(coap.cocoa_vbf)},
         {"coap", "nstart", Kind::Int, 1, 64, {}, COAPBED_INT(coap.nstart)},
         {"coap", "ack_timeout", Kind::Time, 0.001, 600, {}, COAPBED_REAL(coap.ack_timeout_s)},
         {"coap", "ack_random_factor", Kind::Real, 1, 10, {}, COAPBED_REAL(coap.ack_random_factor)},

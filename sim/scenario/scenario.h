@@ -70,6 +70,7 @@ struct Workload {
 
 struct CoapParams {
     std::string congestion = "default";
+    std::string cocoa_vbf = "initial";  ///< "initial" (Californium) | "per-step" (FINDINGS.md's cocoa-03 reading)
     std::int64_t nstart = 1;
     double ack_timeout_s = 2;
     double ack_random_factor = 1.5;

@@ -612,6 +612,7 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         h.SetAttribute("Nstart", UintegerValue(static_cast<uint32_t>(c.coap.nstart)));
         h.SetAttribute("AckTimeout", TimeValue(Seconds(c.coap.ack_timeout_s)));
         h.SetAttribute("AckRandomFactor", DoubleValue(c.coap.ack_random_factor));
+        h.SetAttribute("CocoaVbfPerStep", BooleanValue(c.coap.cocoa_vbf == "per-step"));
         h.SetAttribute("MaxRetransmit", UintegerValue(static_cast<uint32_t>(c.coap.max_retransmit)));
         h.SetAttribute("DefaultLeisure", TimeValue(Seconds(c.coap.default_leisure_s)));
         h.SetAttribute("ProbingRate", DoubleValue(c.coap.probing_rate));
@@ -676,6 +677,7 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         p->SetAttribute("HonourHopLimit", BooleanValue(c.proxy.honour_hop_limit));
         p->SetAttribute("AckTimeout", TimeValue(Seconds(c.coap.ack_timeout_s)));
         p->SetAttribute("AckRandomFactor", DoubleValue(c.coap.ack_random_factor));
+        p->SetAttribute("CocoaVbfPerStep", BooleanValue(c.coap.cocoa_vbf == "per-step"));
         p->SetAttribute("MaxRetransmit", UintegerValue(static_cast<uint32_t>(c.coap.max_retransmit)));
         p->SetAttribute("Nstart", UintegerValue(static_cast<uint32_t>(c.coap.nstart)));
         p->SetAttribute("BlockSize", UintegerValue(static_cast<uint32_t>(c.coap.block_size)));

@@ -23,10 +23,13 @@ public:
     }
 
     Duration next_timeout(TimePoint, const FirstTimeout& first, Duration previous, unsigned) override {
-        // cocoa-03 §4.2.2: variable back-off factor from the exchange's initial RTO.
+        // cocoa-03 §4.2.2: variable back-off factor by the RTO: 3 below 1 s, 1.5 above
+        // 3 s, else 2. Which RTO: the exchange's initial one (Californium), or the
+        // timeout that just expired (per step, TransmissionParams::cocoa_vbf_per_step).
+        const Duration basis = p_.cocoa_vbf_per_step ? previous : first.base;
         double vbf = 2.0;
-        if (first.base < Duration::seconds(1)) vbf = 3.0;
-        if (first.base > Duration::seconds(3)) vbf = 1.5;
+        if (basis < Duration::seconds(1)) vbf = 3.0;
+        if (basis > Duration::seconds(3)) vbf = 1.5;
         // cocoa-03 §4.2.2: back-off truncated at 32 s.
         return std::min(previous * vbf, kMaxTimeout);
     }

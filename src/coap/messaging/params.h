@@ -16,6 +16,11 @@ struct TransmissionParams {
     double probing_rate = 1.0;                           ///< PROBING_RATE, bytes/second (§4.7)
     Duration max_latency = Duration::seconds(100);       ///< MAX_LATENCY (§4.8.2)
     Duration processing_delay = Duration::seconds(2);    ///< PROCESSING_DELAY (§4.8.2), = ACK_TIMEOUT
+    /// CoCoA only: choose the variable back-off factor at every retransmission from the
+    /// timeout that just expired (2 -> 4 -> 6 -> 9 s), as ../shared/FINDINGS.md reads
+    /// cocoa-03; false (default): once per exchange from its initial RTO, as Californium
+    /// does (2 -> 4 -> 8 -> 16 s for a 2 s RTO).
+    bool cocoa_vbf_per_step = false;
 
     // RFC 7252 §4.8.2 derived values.
     /// ACK_TIMEOUT * (2^MAX_RETRANSMIT - 1) * ACK_RANDOM_FACTOR (45 s by default).
