@@ -90,7 +90,9 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 wait "$flood"
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$serve_pid/status")
 echo "rc=$rc ms=$ms growth_kb=$((hwm - hwm0)) $(cat "$work/flood.log")" >"$work/flood"
-# Reading the whole file for a request would grow the server by 64 MiB at least.
-check "during a GET flood on a 64 MiB file /counter answers within 2 s and the server grows by less than 32 MiB" \
-    "$work/flood" '[[ "$out" =~ rc=0\ ms=([0-9]+)\ growth_kb=(-?[0-9]+) && ${BASH_REMATCH[1]} -lt 2000 && ${BASH_REMATCH[2]} -lt 32768 ]]'
+# Reading the whole file for a request would grow the server by 64 MiB at least, and
+# left /counter unanswered for 10 s. The bound on the answer time is loose on purpose:
+# under ASan on a busy 2-core machine it came after 3.3 s.
+check "during a GET flood on a 64 MiB file /counter is answered (within 8 s) and the server grows by less than 32 MiB" \
+    "$work/flood" '[[ "$out" =~ rc=0\ ms=([0-9]+)\ growth_kb=(-?[0-9]+) && ${BASH_REMATCH[1]} -lt 8000 && ${BASH_REMATCH[2]} -lt 32768 ]]'
 exit $fail
