@@ -21,6 +21,21 @@ def _cell(ci):
     return "%.2f [%.2f, %.2f]" % ci
 
 
+def _checks_and_plots(plotter, tag, checks, table, strategies, figures, xlabel):
+    """The checks table, the figures table, and one plot per (name, label, blocks) in
+    `figures`, each a line per strategy with its 95 % t-interval as error bars."""
+    out = [("table", [["check", "held", "figures"]] + [[c, "yes" if ok else "no", f] for c, ok, f in checks]),
+           ("table", table)]
+    for name, label, blocks in figures:
+        plots = ["$s%d using 1:2:3:4 with yerrorlines title '%s'" % (k, s) for k, s in enumerate(strategies)
+                 if blocks["s%d" % k]]
+        svg = plotter.plot("findings-%s-%s" % (tag.lower(), name), "\n".join([
+            'set title "%s: %s against %s (mean, 95%% t-interval)"' % (tag, label, xlabel),
+            'set xlabel "%s"' % xlabel, 'set ylabel "%s"' % label, "plot " + ", ".join(plots)]), blocks)
+        out.append(("img", svg, "%s: %s against %s per strategy" % (tag, label, xlabel)))
+    return out
+
+
 def finding_f2(plotter, rows, mean_ci, versus):
     """F2: CoCoA collapses with short-lived clients; FASOR recovers."""
     strategies = [s for s in ("default", "cocoa", "fasor") if any(r["congestion"] == s for r in rows)]
@@ -80,20 +95,69 @@ def finding_f2(plotter, rows, mean_ci, versus):
            ("p", "Setting: scenarios/findings/f2-cocoa-short-lived.toml, round trip set by the path delay at a low "
                  "load, clients of 3 exchanges with fresh state; figures are means over seeds with 95 % "
                  "Student-t intervals.")]
-    out.append(("table", [["check", "held", "figures"]] + [[c, "yes" if ok else "no", f] for c, ok, f in checks]))
-    out.append(("table", table))
-    for name, blocks, label in (("samples", blocks_s, "RTT samples taken per exchange"),
-                                ("retx", blocks_r, "retransmissions per exchange")):
-        plots = ["$s%d using 1:2:3:4 with yerrorlines title '%s'" % (k, s) for k, s in enumerate(strategies)
-                 if blocks["s%d" % k]]
-        svg = plotter.plot("findings-f2-" + name, "\n".join([
-            'set title "F2: %s against the round trip (mean, 95%% t-interval)"' % label,
-            'set xlabel "round trip (s)"', 'set ylabel "%s"' % label, "plot " + ", ".join(plots)]), blocks)
-        out.append(("img", svg, "F2: %s against the round trip per strategy" % label))
+    out += _checks_and_plots(plotter, "F2", checks, table, strategies,
+                             [("samples", "RTT samples taken per exchange", blocks_s),
+                              ("retx", "retransmissions per exchange", blocks_r)], "round trip (s)")
     return out
 
 
-FINDINGS = {"findings-f2": finding_f2}
+def finding_f1(plotter, rows, mean_ci, versus):
+    """F1: default CoAP collapses behind a bloated buffer; cocoa and fasor adapt."""
+    strategies = [s for s in ("default", "cocoa", "fasor") if any(r["congestion"] == s for r in rows)]
+    if "default" not in strategies:
+        return [("p", "findings-f1: the results lack default runs.")]
+    sizes = sorted({int(r["clients"]) for r in rows})
+    by = {}
+    for n in sizes:
+        for s in strategies:
+            sub = [r for r in rows if r["congestion"] == s and int(r["clients"]) == n]
+            spurious = _per_run(sub, "spurious_retransmissions", "exchanges_started")
+            useful = [float(r["useful_fraction"]) for r in sub if r["useful_fraction"] not in ("", "nan")]
+            rtt = [float(r["rtt_mean_s"]) for r in sub if r["rtt_mean_s"] not in ("", "nan")]
+            if spurious and useful and rtt:
+                by[(s, n)] = (mean_ci(spurious), mean_ci(useful), mean_ci(rtt), len(sub))
+    top = sizes[-1]
+    d = by.get(("default", top))
+    checks = []
+    if d:
+        checks.append(("default retransmits every exchange at least 3 times, spuriously", d[0][0] >= 3.0,
+                       "%d clients: %s spurious retransmissions per exchange" % (top, _cell(d[0]))))
+        checks.append(("useful fraction near or below 25 %", d[1][0] <= 0.30,
+                       "%d clients: default's useful fraction %s" % (top, _cell(d[1]))))
+        for s in ("cocoa", "fasor"):
+            o = by.get((s, top))
+            if o:
+                ok = versus(o[0], d[0]) == "below" and versus(o[1], d[1]) == "above"
+                checks.append(("%s adapts (fewer spurious copies, more useful bytes than default)" % s, ok,
+                               "%d clients: %s spurious/exchange, useful %s" % (top, _cell(o[0]), _cell(o[1]))))
+    held = sum(ok for _, ok, _ in checks)
+    verdict = ("reproduced" if checks and held == len(checks)
+               else ("partly reproduced" if held else "not reproduced"))
+    table = [["clients"] + ["%s spurious/exchange" % s for s in strategies] + ["%s useful fraction" % s for s in strategies]
+             + ["%s mean RTT (s)" % s for s in strategies] + ["seeds"]]
+    for n in sizes:
+        if not all((s, n) in by for s in strategies):
+            continue
+        table.append([str(n)] + [_cell(by[(s, n)][0]) for s in strategies] + [_cell(by[(s, n)][1]) for s in strategies]
+                     + ["%.1f [%.1f, %.1f]" % by[(s, n)][2] for s in strategies] + [str(by[(strategies[0], n)][3])])
+    out = [("h3", "F1: default CoAP collapses behind a bloated buffer (%s)" % verdict),
+           ("p", "Claim: with hundreds of long-lived clients behind a large drop-tail buffer, default CoAP's fixed "
+                 "2-3 s RTO makes almost every exchange retransmit spuriously (\"every request was retransmitted at "
+                 "least 4 times\"; \"25 % only system does useful work\"; 400 clients gave a queueing RTT of about "
+                 "10-15 s even with working congestion control); CoCoA and FASOR adapt. Sources: the IETF 101 CoRE "
+                 "minutes, Raitahila's thesis, the FASOR draft §3 (../shared/FINDINGS.md, finding 1)."),
+           ("p", "Setting: scenarios/findings/f1-default-bufferbloat.toml, 20 kbit/s, a 2000-packet queue, closed-loop "
+                 "clients on the switched access network; figures are means over seeds with 95 % Student-t "
+                 "intervals; the mean RTT is over the ACKs the clients timed.")]
+    figures = [(name, label, {"s%d" % k: [(n,) + by[(st, n)][idx] for n in sizes if (st, n) in by]
+                              for k, st in enumerate(strategies)})
+               for name, idx, label in (("spurious", 0, "spurious retransmissions per exchange"),
+                                        ("useful", 1, "useful fraction of the bottleneck bytes"))]
+    out += _checks_and_plots(plotter, "F1", checks, table, strategies, figures, "clients")
+    return out
+
+
+FINDINGS = {"findings-f1": finding_f1, "findings-f2": finding_f2}
 
 
 def section_findings(plotter, paths, load_csv, mean_ci, versus):

@@ -60,3 +60,48 @@ TEST(FindingF2, FasorRecoversFromEachClientsSecondExchange) {
 }
 
 }  // namespace
+
+namespace {
+
+/// scenarios/findings/f1-default-bufferbloat.toml scaled down: 100 clients on 5 kbit/s
+/// give the queueing delay 400 clients give on 20 kbit/s.
+nlohmann::ordered_json f1(const std::string& congestion) {
+    const std::string toml = R"(
+name = "f1"
+duration = 400
+seeds = [3]
+[topology]
+access = "switch"
+clients = 100
+rate = "5kbps"
+delay = "50ms"
+queue = 2000
+[workload]
+interval = 1.0
+response = 16
+[coap]
+congestion = ")" + congestion + "\"\n";
+    const auto sc = coapbed::sim::parse_scenario(toml, "f1.toml");
+    return coapbed::sim::simulate(sc, sc.runs.front(), {}).at("metrics");
+}
+
+TEST(FindingF1, DefaultCollapsesBehindABloatedBuffer) {
+    const auto m = f1("default");
+    EXPECT_GE(per_exchange(m, "spurious_retransmissions"), 3.0);
+    EXPECT_LE(m.at("useful_fraction").get<double>(), 0.30);
+    EXPECT_EQ(m.at("queue_drops").get<int>(), 0);  // the buffer holds every copy
+}
+
+TEST(FindingF1, CocoaAdaptsToTheQueueingDelay) {
+    const auto m = f1("cocoa");
+    EXPECT_LE(per_exchange(m, "spurious_retransmissions"), 1.0);
+    EXPECT_GE(m.at("useful_fraction").get<double>(), 0.6);
+}
+
+TEST(FindingF1, FasorAvoidsTheCollapse) {
+    const auto m = f1("fasor");
+    EXPECT_LE(per_exchange(m, "spurious_retransmissions"), 0.5);
+    EXPECT_GE(m.at("useful_fraction").get<double>(), 0.8);
+}
+
+}  // namespace
