@@ -40,6 +40,7 @@ need("| the cliff lies within the derived 12-21 s | yes | cocoa samples at least
 need(md.index("## Findings") < md.index("## Scenario results"), "Findings come before the raw scenario results")
 need("### F1: default CoAP collapses behind a bloated buffer (reproduced)" in md, "F1 verdict from the fixture")
 need("| useful fraction near or below 25 % | yes | 400 clients: default's useful fraction 0.22" in md, "F1 useful-fraction check")
+need("### F3: FASOR keeps completion times short on an error-prone link (reproduced)" in md, "F3 verdict from the fixture")
 # ... and the verdict follows the figures: a cocoa that kept sampling would not reproduce it.
 import csv, findings
 rows = list(csv.DictReader(open(os.path.join(src, "tests/fixtures/report/findings-f2/runs.csv"))))
