@@ -335,6 +335,27 @@ TEST(SimRun, SwitchedAccessCarriesEveryExchangeAndItsBytesWithoutPppHeaders) {
     EXPECT_EQ(u(m, "bottleneck_bytes"), ip + 2 * pkts);
 }
 
+TEST(SimRun, AFullBottleneckQueueCountsItsDrops) {
+    // 40 clients on 20 kbit/s behind a 5-packet queue: the queue fills and drops.
+    const auto doc = run(R"(
+name = "drops"
+duration = 60
+seeds = [1]
+[topology]
+clients = 40
+rate = "20kbps"
+delay = "50ms"
+queue = 5
+[workload]
+interval = 0.5
+)");
+    const auto& m = doc.at("metrics");
+    EXPECT_EQ(u(m, "queue_peak"), 5u);
+    EXPECT_GT(u(m, "queue_drops"), 0u);
+    // Every datagram that left and never arrived was dropped somewhere: here only there.
+    EXPECT_EQ(u(m, "queue_drops"), u(doc.at("flowmon"), "lost_packets"));
+}
+
 TEST(SimRun, WithLossCompletedPlusFailedIsStartedAndRetransmissionsAppear) {
     const auto doc = run(dumbbell("0.25"));
     const auto& m = doc.at("metrics");

@@ -186,6 +186,10 @@ void connect_counters(Counters& c, const std::string& device, const char* tx, co
     Config::ConnectWithoutContext(all + tx, MakeBoundCallback(&on_phy_tx, &c));
     Config::ConnectWithoutContext(all + queue_drop, MakeBoundCallback(&on_queue_drop, &c));
     Config::ConnectWithoutContext(all + rx_drop, MakeBoundCallback(&on_rx_drop, &c));
+    // A device with flow control stops its queue when it is full; with no queue disc the
+    // traffic-control layer then drops what IP hands it (its "TcDrop" trace). The device's
+    // own queue never overflows, so without this a full queue dropped without a count.
+    Config::ConnectWithoutContext("/NodeList/*/$ns3::TrafficControlLayer/TcDrop", MakeBoundCallback(&on_queue_drop, &c));
 }
 void on_client_done(Counters* c) {
     if (++c->clients_done == c->clients_total) Simulator::Stop();
