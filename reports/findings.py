@@ -21,6 +21,12 @@ def _cell(ci):
     return "%.2f [%.2f, %.2f]" % ci
 
 
+def _verdict(checks):
+    """The verdict: "reproduced" when every check held, "partly reproduced" when some did."""
+    held = sum(ok for _, ok, _ in checks)
+    return "reproduced" if checks and held == len(checks) else ("partly reproduced" if held else "not reproduced")
+
+
 def _checks_and_plots(plotter, tag, checks, table, strategies, figures, xlabel):
     """The checks table, the figures table, and one plot per (name, label, blocks) in
     `figures`, each a line per strategy with its 95 % t-interval as error bars."""
@@ -84,8 +90,7 @@ def finding_f2(plotter, rows, mean_ci, versus):
         recovers = versus(f_top[1], d_top[1]) == "below"
         checks.append(("fasor recovers (its retransmissions lie below default's)", recovers,
                        "at %g s: fasor %s retransmissions/exchange" % (top, _cell(f_top[1]))))
-    held = sum(ok for _, ok, _ in checks)
-    verdict = "reproduced" if held == len(checks) else ("partly reproduced" if held else "not reproduced")
+    verdict = _verdict(checks)
     out = [("h3", "F2: CoCoA collapses with short-lived clients (%s)" % verdict),
            ("p", "Claim: a client that starts without an RTT estimate and whose round trip exceeds CoCoA's third "
                  "retransmission time (12-18 s with the draft's variable back-off and dither; 14-21 s with "
@@ -130,9 +135,7 @@ def finding_f1(plotter, rows, mean_ci, versus):
                 ok = versus(o[0], d[0]) == "below" and versus(o[1], d[1]) == "above"
                 checks.append(("%s adapts (fewer spurious copies, more useful bytes than default)" % s, ok,
                                "%d clients: %s spurious/exchange, useful %s" % (top, _cell(o[0]), _cell(o[1]))))
-    held = sum(ok for _, ok, _ in checks)
-    verdict = ("reproduced" if checks and held == len(checks)
-               else ("partly reproduced" if held else "not reproduced"))
+    verdict = _verdict(checks)
     table = [["clients"] + ["%s spurious/exchange" % s for s in strategies] + ["%s useful fraction" % s for s in strategies]
              + ["%s mean RTT (s)" % s for s in strategies] + ["seeds"]]
     for n in sizes:
@@ -180,9 +183,7 @@ def finding_f3(plotter, rows, mean_ci, versus):
         ok = versus(c[0], d[0]) == "below" and versus(f[0], d[0]) == "below" and versus(f[0], c[0]) != "above"
         checks.append(("loss %g: fasor <~ cocoa < default (mean completion time)" % loss, ok,
                        "default %s s, cocoa %s s, fasor %s s" % (_cell(d[0]), _cell(c[0]), _cell(f[0]))))
-    held = sum(ok for _, ok, _ in checks)
-    verdict = ("reproduced" if checks and held == len(checks)
-               else ("partly reproduced" if held else "not reproduced"))
+    verdict = _verdict(checks)
     table = [["loss"] + ["%s mean completion (s)" % s for s in strategies] + ["%s p95 (s)" % s for s in strategies]
              + ["%s failed/exchange" % s for s in strategies] + ["seeds"]]
     for loss in losses:

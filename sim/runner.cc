@@ -176,6 +176,23 @@ int run_one(const Scenario& sc, const std::string& file, const RunSpec& spec, co
 
 }  // namespace
 
+InterruptGuard::InterruptGuard() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    g_interrupted = 0;
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+}
+
+InterruptGuard::~InterruptGuard() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+}
+
+bool InterruptGuard::raised() noexcept { return g_interrupted != 0; }
+void InterruptGuard::raise() noexcept { g_interrupted = 1; }
+
 bool result_matches(const ordered_json& doc, const RunSpec& spec) {
     try {
         if (doc.at("id").get<std::string>() != spec.id) return false;
@@ -443,14 +460,7 @@ int run_sweep(const Scenario& sc, const RunArgs& args, std::ostream& out, std::o
     out << "coapbed: running " << todo.size() << " runs of " << sc.name << " with " << jobs << " in parallel\n";
     out.flush();
 
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    struct sigaction old_int {}, old_term {};
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    g_interrupted = 0;
-
+    std::optional<InterruptGuard> guard(std::in_place);  // until the children are all reaped
     const bool tty = isatty(STDOUT_FILENO) != 0;
     const auto start = std::chrono::steady_clock::now();
     std::map<pid_t, std::size_t> running;
@@ -476,7 +486,7 @@ int run_sweep(const Scenario& sc, const RunArgs& args, std::ostream& out, std::o
     };
 
     while ((next < todo.size() || !running.empty())) {
-        while (!g_interrupted && next < todo.size() && running.size() < static_cast<std::size_t>(jobs)) {
+        while (!InterruptGuard::raised() && next < todo.size() && running.size() < static_cast<std::size_t>(jobs)) {
             const std::size_t idx = todo[next++];
             const RunSpec& spec = sc.runs[idx];
             const std::string log = out_dir + "/logs/" + spec.id + ".log";
@@ -501,7 +511,7 @@ int run_sweep(const Scenario& sc, const RunArgs& args, std::ostream& out, std::o
             }
             if (pid < 0) {
                 err << "error: cannot start a run: " << std::strerror(errno) << "\n";
-                g_interrupted = 1;
+                InterruptGuard::raise();
                 break;
             }
             running[pid] = idx;
@@ -510,7 +520,7 @@ int run_sweep(const Scenario& sc, const RunArgs& args, std::ostream& out, std::o
         int status = 0;
         const pid_t pid = waitpid(-1, &status, 0);
         if (pid < 0) {
-            if (errno == EINTR && g_interrupted) {
+            if (errno == EINTR && InterruptGuard::raised()) {
                 for (const auto& [p, i] : running) {
                     (void)i;
                     kill(p, SIGTERM);
@@ -523,7 +533,7 @@ int run_sweep(const Scenario& sc, const RunArgs& args, std::ostream& out, std::o
         const std::size_t idx = it->second;
         running.erase(it);
         const RunSpec& spec = sc.runs[idx];
-        if (g_interrupted && (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)) continue;  // stopped by us
+        if (InterruptGuard::raised() && (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)) continue;  // stopped by us
         results[idx] = existing_result(out_dir, spec);
         ++done;
         ++finished_now;
@@ -538,8 +548,7 @@ int run_sweep(const Scenario& sc, const RunArgs& args, std::ostream& out, std::o
         progress();
     }
     if (tty) out << "\n";
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGTERM, &old_term, nullptr);
+    guard.reset();
 
     std::vector<ordered_json> ok;
     for (std::size_t i = 0; i < results.size(); ++i) {
@@ -550,7 +559,7 @@ int run_sweep(const Scenario& sc, const RunArgs& args, std::ostream& out, std::o
     write_outputs(out_dir, sc.name, ok);
     out << "coapbed: " << ok.size() << " of " << total << " runs in " << out_dir << "/runs.csv and " << out_dir
         << "/summary.md\n";
-    if (g_interrupted) {
+    if (InterruptGuard::raised()) {
         err << "interrupted: " << ok.size() << " of " << total << " runs done; run the same command again to resume\n";
         return 130;
     }
@@ -653,12 +662,9 @@ std::string why_missing(const std::string& id, const std::vector<std::string>& d
     return "not run (no result, no log)";
 }
 
-}  // namespace
-
-int collect_runs(const Scenario* sc, const std::vector<std::string>& dirs, const std::string& out_dir, bool partial,
-                 std::ostream& out, std::ostream& err) {
-    Gathered g;
-    if (!gather(dirs, g, err)) return 1;
+/// collect_runs on results already gathered from `dirs`.
+int merge_gathered(const Scenario* sc, Gathered& g, const std::vector<std::string>& dirs, const std::string& out_dir,
+                   bool partial, std::ostream& out, std::ostream& err) {
     std::vector<ordered_json> results;
     std::vector<std::pair<std::string, std::string>> missing;  // id, why
     if (sc == nullptr) {
@@ -705,6 +711,15 @@ int collect_runs(const Scenario* sc, const std::vector<std::string>& dirs, const
     return partial ? 0 : 1;
 }
 
+}  // namespace
+
+int collect_runs(const Scenario* sc, const std::vector<std::string>& dirs, const std::string& out_dir, bool partial,
+                 std::ostream& out, std::ostream& err) {
+    Gathered g;
+    if (!gather(dirs, g, err)) return 1;
+    return merge_gathered(sc, g, dirs, out_dir, partial, out, err);
+}
+
 int cmd_collect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
     std::vector<std::string> dirs;
     std::string out_dir, scenario_file;
@@ -736,16 +751,14 @@ int cmd_collect(const std::vector<std::string>& args, std::ostream& out, std::os
         return 2;
     }
     if (out_dir.empty()) out_dir = dirs.front();
-    if (scenario_file.empty()) {
-        // The file the runs were made from, if they all name the same one and it is still there.
-        Gathered g;
-        if (!gather(dirs, g, err)) return 1;
-        if (g.scenario_files.size() == 1 && fs::is_regular_file(*g.scenario_files.begin())) {
-            scenario_file = *g.scenario_files.begin();
-            out << "coapbed: checking for missing runs against " << scenario_file << " (named in the results)\n";
-        }
+    Gathered g;
+    if (!gather(dirs, g, err)) return 1;
+    if (scenario_file.empty() && g.scenario_files.size() == 1 && fs::is_regular_file(*g.scenario_files.begin())) {
+        // The file the runs were made from: they all name the same one and it is still there.
+        scenario_file = *g.scenario_files.begin();
+        out << "coapbed: checking for missing runs against " << scenario_file << " (named in the results)\n";
     }
-    if (scenario_file.empty()) return collect_runs(nullptr, dirs, out_dir, partial, out, err);
+    if (scenario_file.empty()) return merge_gathered(nullptr, g, dirs, out_dir, partial, out, err);
     Scenario sc;
     try {
         sc = load_scenario(scenario_file);
@@ -753,7 +766,7 @@ int cmd_collect(const std::vector<std::string>& args, std::ostream& out, std::os
         err << "error: " << e.what() << "\n";
         return 1;
     }
-    return collect_runs(&sc, dirs, out_dir, partial, out, err);
+    return merge_gathered(&sc, g, dirs, out_dir, partial, out, err);
 }
 
 }  // namespace coapbed::sim

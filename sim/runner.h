@@ -2,6 +2,8 @@
 // N at a time), resume, and merge results into runs.csv and summary.md.
 #pragma once
 
+#include <signal.h>
+
 #include <cmath>
 #include <iosfwd>
 #include <optional>
@@ -27,6 +29,24 @@ int collect_runs(const Scenario* sc, const std::vector<std::string>& dirs, const
                  std::ostream& out, std::ostream& err);
 /// True if `doc` is the result of `spec`: same id, every parameter and the seed.
 [[nodiscard]] bool result_matches(const nlohmann::ordered_json& doc, const RunSpec& spec);
+/// While it lives, SIGINT and SIGTERM set a flag instead of ending the process; the
+/// handlers from before come back when it goes. The flag stays readable afterwards,
+/// until the next guard clears it.
+class InterruptGuard {
+public:
+    InterruptGuard();
+    ~InterruptGuard();
+    InterruptGuard(const InterruptGuard&) = delete;
+    InterruptGuard& operator=(const InterruptGuard&) = delete;
+    /// Whether a signal (or `raise`) came since the last guard was made.
+    [[nodiscard]] static bool raised() noexcept;
+    /// Sets the flag as a signal would.
+    static void raise() noexcept;
+
+private:
+    struct sigaction old_int_ {}, old_term_ {};
+};
+
 /// DIR/runs/<id>.json if it exists, parses and matches `spec`.
 [[nodiscard]] std::optional<nlohmann::ordered_json> existing_result(const std::string& dir, const RunSpec& spec);
 

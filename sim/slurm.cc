@@ -1,7 +1,6 @@
 #include "sim/slurm.h"
 
 #include <poll.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -233,7 +232,8 @@ std::string sbatch(std::vector<std::string> job_args, const SlurmOptions& opt, c
     argv.insert(argv.end(), opt.sbatch_args.begin(), opt.sbatch_args.end());
     argv.insert(argv.end(), script.begin(), script.end());
     const Output o = run_command(argv);
-    const std::string id = first_line(o.out).substr(0, first_line(o.out).find(';'));
+    const std::string line = first_line(o.out);
+    const std::string id = line.substr(0, line.find(';'));  // --parsable: "jobid[;cluster]"
     if (o.status != 0 || id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
         err << "error: sbatch failed (exit " << o.status << "): " << first_line(o.err.empty() ? o.out : o.err) << "\n";
         return "";
@@ -246,9 +246,6 @@ std::string join(const std::vector<std::string>& v, const std::string& sep) {
     for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
     return s;
 }
-
-volatile sig_atomic_t g_stop_waiting = 0;
-void on_wait_signal(int) { g_stop_waiting = 1; }
 
 /// "COMPLETED", "FAILED", ... or "" once the controller has forgotten the job.
 std::string job_state(const std::string& job) {
@@ -270,17 +267,11 @@ bool is_final(const std::string& state) {
 /// Blocks until the collect job ends, showing how many submitted runs have a result.
 int wait_for(const std::string& collect_job, const Scenario& sc, const std::string& out_dir,
              const std::vector<std::string>& submitted, std::ostream& out, std::ostream& err) {
-    struct sigaction sa {};
-    sa.sa_handler = on_wait_signal;
-    sigemptyset(&sa.sa_mask);
-    struct sigaction old_int {}, old_term {};
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    g_stop_waiting = 0;
+    std::optional<InterruptGuard> guard(std::in_place);
     std::size_t last_done = static_cast<std::size_t>(-1);
     auto last_print = std::chrono::steady_clock::now() - std::chrono::hours(1);
     std::string state = "PENDING";
-    while (!g_stop_waiting) {
+    while (!InterruptGuard::raised()) {
         state = job_state(collect_job);
         if (is_final(state)) break;
         std::size_t done = 0;
@@ -292,11 +283,10 @@ int wait_for(const std::string& collect_job, const Scenario& sc, const std::stri
             last_done = done;
             last_print = now;
         }
-        for (int i = 0; i < 10 && !g_stop_waiting; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        for (int i = 0; i < 10 && !InterruptGuard::raised(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGTERM, &old_term, nullptr);
-    if (g_stop_waiting) {
+    guard.reset();
+    if (InterruptGuard::raised()) {
         err << "coapbed: stopped waiting; the jobs go on (squeue; scancel to stop them)\n";
         return 130;
     }

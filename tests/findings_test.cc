@@ -10,6 +10,12 @@
 
 namespace {
 
+/// The metrics of the one run a scenario text describes.
+nlohmann::ordered_json metrics_of(const std::string& toml) {
+    const auto sc = coapbed::sim::parse_scenario(toml, "finding.toml");
+    return coapbed::sim::simulate(sc, sc.runs.front(), {}).at("metrics");
+}
+
 /// scenarios/findings/f2-cocoa-short-lived.toml at one round trip, one strategy, one seed.
 nlohmann::ordered_json f2(const std::string& one_way_delay, const std::string& congestion) {
     const std::string toml = R"(
@@ -27,8 +33,7 @@ interval = 20.0
 exchanges_per_client = 3
 [coap]
 congestion = ")" + congestion + "\"\n";
-    const auto sc = coapbed::sim::parse_scenario(toml, "f2.toml");
-    return coapbed::sim::simulate(sc, sc.runs.front(), {}).at("metrics");
+    return metrics_of(toml);
 }
 
 double per_exchange(const nlohmann::ordered_json& m, const char* k) {
@@ -59,9 +64,7 @@ TEST(FindingF2, FasorRecoversFromEachClientsSecondExchange) {
     EXPECT_LT(per_exchange(m, "retransmissions"), 1.5);
 }
 
-}  // namespace
 
-namespace {
 
 /// scenarios/findings/f1-default-bufferbloat.toml scaled down: 100 clients on 5 kbit/s
 /// give the queueing delay 400 clients give on 20 kbit/s.
@@ -81,8 +84,7 @@ interval = 1.0
 response = 16
 [coap]
 congestion = ")" + congestion + "\"\n";
-    const auto sc = coapbed::sim::parse_scenario(toml, "f1.toml");
-    return coapbed::sim::simulate(sc, sc.runs.front(), {}).at("metrics");
+    return metrics_of(toml);
 }
 
 TEST(FindingF1, DefaultCollapsesBehindABloatedBuffer) {
@@ -104,9 +106,7 @@ TEST(FindingF1, FasorAvoidsTheCollapse) {
     EXPECT_GE(m.at("useful_fraction").get<double>(), 0.8);
 }
 
-}  // namespace
 
-namespace {
 
 /// scenarios/findings/f3-lossy-link.toml at 20 % bursty loss, one seed. Over its 10 seeds
 /// the mean completion times lie in 1.71-3.99 s (default), 0.69-1.23 s (cocoa) and
@@ -129,8 +129,7 @@ interval = 1.0
 response = 64
 [coap]
 congestion = ")" + congestion + "\"\n";
-    const auto sc = coapbed::sim::parse_scenario(toml, "f3.toml");
-    return coapbed::sim::simulate(sc, sc.runs.front(), {}).at("metrics").at("completion_mean_s").get<double>();
+    return metrics_of(toml).at("completion_mean_s").get<double>();
 }
 
 TEST(FindingF3, DefaultWaitsAtLeastTwoSecondsAfterEachLoss) { EXPECT_GT(f3_completion("default"), 1.4); }

@@ -1,5 +1,5 @@
 // The ns-3 test bench: Gilbert-Elliott loss, scenario files, and whole runs checked
-// against the engine's statistics and FlowMonitor. CTest runs every TEST in its own
+// against the engine's statistics and the IP totals. CTest runs every TEST in its own
 // process, and each TEST runs at most one simulation (ns-3 keeps global state).
 #include <gtest/gtest.h>
 
@@ -246,7 +246,7 @@ nlohmann::ordered_json run(const std::string& toml) {
 
 std::uint64_t u(const nlohmann::ordered_json& j, const char* k) { return j.at(k).get<std::uint64_t>(); }
 
-/// runs.csv figures agree with the engine's own counters and with FlowMonitor.
+/// runs.csv figures agree with the engine's own counters and with the IP totals (flowmon).
 void expect_accounting(const nlohmann::ordered_json& doc, unsigned ip_udp_header) {
     const auto& m = doc.at("metrics");
     const auto& ec = doc.at("engine").at("clients");
@@ -261,7 +261,7 @@ void expect_accounting(const nlohmann::ordered_json& doc, unsigned ip_udp_header
                  es.at(std::string("sent_bytes_") + t).get<std::uint64_t>();
     }
     EXPECT_EQ(u(m, "coap_bytes_sent"), bytes);
-    // FlowMonitor sees every CoAP datagram once at the sender's IP layer.
+    // The IP totals see every CoAP datagram once, at the sender's IP layer.
     const auto messages = u(doc.at("engine"), "messages_sent");
     EXPECT_EQ(u(doc.at("flowmon"), "tx_packets"), messages);
     EXPECT_EQ(u(doc.at("flowmon"), "tx_bytes"), bytes + ip_udp_header * messages);
@@ -511,7 +511,7 @@ response = 200
     EXPECT_EQ(u(m, "exchanges_completed") + u(m, "exchanges_failed"), u(m, "exchanges_started"));
     // Three radio hops each way: far slower than one.
     EXPECT_GT(m.at("completion_p50_s").get<double>(), 0.05);
-    expect_accounting(doc, 40 + 8);  // FlowMonitor counts uncompressed IPv6 headers
+    expect_accounting(doc, 40 + 8);  // the IP totals count uncompressed IPv6 headers
 }
 
 TEST(SimRun, SixlowpanExtraLossIsVisibleToCoap) {

@@ -23,7 +23,7 @@ struct SimOptions {
 
 /// Runs `spec` and returns its result document: id, scenario, seed, params, swept,
 /// metrics (every metric column), clients (per-client figures), engine (summed
-/// EndpointStats), flowmon (FlowMonitor totals), commit.
+/// EndpointStats), flowmon (IP totals, counted as FlowMonitor counts them), commit.
 [[nodiscard]] nlohmann::ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOptions& options);
 
 }  // namespace coapbed::sim
