@@ -33,6 +33,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from findings import section_findings  # noqa: E402
+from emulation import section_emulation  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -491,6 +492,7 @@ def main():
     blocks = [("h1", "coapbed report")]
     blocks += section_bench(plotter, benches, found["history"])
     blocks += section_findings(plotter, found["runs"], load_csv, mean_ci, versus)
+    blocks += section_emulation(plotter, found["runs"], load_csv, mean_ci, versus)
     blocks += section_runs(plotter, found["runs"])
     blocks += section_fuzz(found["fuzz"])
     if len(blocks) == 1:

@@ -19,6 +19,8 @@
 #include <set>
 #include <sstream>
 
+#include "sim/emulation/emulate.h"
+#include "sim/emulation/netns.h"
 #include "sim/scenario/scenario.h"
 #include "sim/scenario/simulation.h"
 
@@ -62,6 +64,44 @@ constexpr const char* kRunUsage =
     "Exit status: 0 all runs done (--slurm: submitted); 1 a scenario error, a failed run\n"
     "or a Slurm error; 2 bad command line; 130 interrupted (re-run the same command to\n"
     "resume).\n";
+
+constexpr const char* kEmulateUsage =
+    "usage: coapbed emulate SCENARIO.toml [--out DIR] [-j N] [--pcap] [--list] [--only ID] [--force]\n"
+    "\n"
+    "Runs every point of the scenario's sweep with real programs in place of the simulated\n"
+    "clients and server: each in a Linux network namespace whose TAP device is joined to the\n"
+    "scenario's dumbbell, built in ns-3 running in real time (access links, bottleneck rate,\n"
+    "delay, queue and loss as `coapbed run` simulates them). The [emulation] table names the\n"
+    "commands (run with sh -c in their namespace):\n"
+    "\n"
+    "  [emulation]\n"
+    "  server = \"coap-server-notls -A {addr}\"          # or a table by program, see below\n"
+    "  client = \"{coapbed} get coap://{server}/time\"\n"
+    "  clients = 1            # client namespaces (10.4.<i>.2; the server is 10.3.0.2)\n"
+    "  repeat = 20            # each client runs its command this often ...\n"
+    "  interval = \"1s\"        # ... with this pause after each run\n"
+    "  settle = \"0.5s\"        # from the server's start to the first client command\n"
+    "  lag_limit = \"20ms\"     # a run whose real-time lag exceeds this is invalid\n"
+    "  program = [\"coapbed\", \"libcoap\"]   # with server.coapbed = ..., server.libcoap = ...\n"
+    "\n"
+    "Placeholders: {addr} the namespace's address, {server} the server's, {port} 5683,\n"
+    "{index} the client's number, {seq} the repetition, {coapbed} this binary, {tmp} a\n"
+    "directory of the run's own (removed at its end), {response} and {payload} the\n"
+    "[workload] sizes (so `coapbed run` of the same file simulates the same). The run ends\n"
+    "when every client command has run `repeat` times, or after `duration`. Exchanges,\n"
+    "retransmissions and bytes are measured on the TAPs (runs.csv columns that apply, plus\n"
+    "rt_lag_p99_ms, rt_lag_max_ms, run_valid, commands_started, commands_failed); the\n"
+    "commands' output is in DIR/logs/<id>-server.log and -client<i>.log. Namespaces, TAPs\n"
+    "and processes are removed at the end, on Ctrl-C, and (if this process was killed) by\n"
+    "the next run. Needs root, /dev/net/tun and iproute2.\n"
+    "\n"
+    "  --out DIR   results directory (default results/NAME), as for `coapbed run`\n"
+    "  -j N        runs at once (default 1: real time needs the CPU)\n"
+    "  --pcap      also write the TAPs' frames (DIR/pcap/<id>-server.pcap, <id>-client<i>.pcap)\n"
+    "  --list, --only ID, --force   as for `coapbed run`; an invalid run is run again\n"
+    "\n"
+    "Exit status: 0 all runs done and valid; 1 a scenario error, a failed or invalid run,\n"
+    "or no emulation possible here; 2 bad command line; 130 interrupted.\n";
 
 constexpr const char* kCollectUsage =
     "usage: coapbed collect DIR... [--out DIR] [--scenario FILE] [--partial]\n"
@@ -155,7 +195,14 @@ void write_outputs(const std::string& dir, const std::string& title, const std::
     write_atomically(dir + "/summary.md", summary_markdown(title, results));
 }
 
-int run_one(const Scenario& sc, const std::string& file, const RunSpec& spec, const std::string& out_dir, bool pcap, std::ostream& out) {
+/// An emulated run whose real-time lag went over its limit: kept in runs.csv, run again.
+bool invalid_run(const ordered_json& doc) {
+    const auto& m = doc.at("metrics");
+    return m.contains("run_valid") && m.at("run_valid").is_number() && m.at("run_valid") == 0;
+}
+
+int run_one(const Scenario& sc, const std::string& file, const RunSpec& spec, const std::string& out_dir, bool pcap,
+            bool emulated, std::ostream& out) {
     fs::create_directories(out_dir + "/runs");
     SimOptions opt;
     opt.commit = commit_of_source();
@@ -163,7 +210,14 @@ int run_one(const Scenario& sc, const std::string& file, const RunSpec& spec, co
         fs::create_directories(out_dir + "/pcap");
         opt.pcap_prefix = out_dir + "/pcap/" + spec.id;
     }
-    ordered_json doc = simulate(sc, spec, opt);
+    ordered_json doc;
+    if (emulated) {
+        fs::create_directories(out_dir + "/logs");
+        opt.log_prefix = out_dir + "/logs/" + spec.id;
+        doc = emulate(sc, spec, opt);
+    } else {
+        doc = simulate(sc, spec, opt);
+    }
     // So that `coapbed collect` can tell which runs are missing without --scenario.
     doc["scenario_file"] = fs::absolute(file).lexically_normal().string();
     write_atomically(out_dir + "/runs/" + spec.id + ".json", doc.dump(2) + "\n");
@@ -171,6 +225,15 @@ int run_one(const Scenario& sc, const std::string& file, const RunSpec& spec, co
     out << spec.id << ": " << m.at("exchanges_completed") << "/" << m.at("exchanges_started") << " exchanges completed, "
         << m.at("retransmissions") << " retransmissions, " << csv_cell(m.at("sim_seconds")) << " sim-s in "
         << csv_cell(m.at("wall_seconds")) << " s\n";
+    if (emulated) {
+        out << spec.id << ": real-time lag p99 " << csv_cell(m.at("rt_lag_p99_ms")) << " ms, max "
+            << csv_cell(m.at("rt_lag_max_ms")) << " ms; " << m.at("commands_failed") << " of "
+            << m.at("commands_started") << " client commands failed\n";
+        if (invalid_run(doc)) {
+            out << spec.id << ": INVALID: " << doc.at("emulation").at("invalid_reason").get<std::string>() << "\n";
+            return 3;
+        }
+    }
     return 0;
 }
 
@@ -331,6 +394,7 @@ std::string summary_markdown(const std::string& title, const std::vector<ordered
 namespace {
 
 struct RunArgs {
+    bool emulate = false;  ///< `coapbed emulate`: the same sweep, run with real programs
     std::string file, out_dir, only;
     // As ninja does: use the machine unless told otherwise.
     int jobs = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
@@ -340,12 +404,14 @@ struct RunArgs {
 
 /// Parses `coapbed run`'s command line; returns -1 to go on, else the exit status.
 int parse_run_args(const std::vector<std::string>& args, RunArgs& r, std::ostream& out, std::ostream& err) {
+    const char* const usage = r.emulate ? kEmulateUsage : kRunUsage;
+    if (r.emulate) r.jobs = 1;
     std::vector<std::string> slurm_only;  // flags that mean nothing without --slurm
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         auto need = [&](const char* what) -> const std::string* {
             if (i + 1 >= args.size()) {
-                err << "error: " << a << " needs " << what << "\n" << kRunUsage;
+                err << "error: " << a << " needs " << what << "\n" << usage;
                 return nullptr;
             }
             return &args[++i];
@@ -359,14 +425,14 @@ int parse_run_args(const std::vector<std::string>& args, RunArgs& r, std::ostrea
                 into = lo - 1;
             }
             if (into < lo || into > hi) {
-                err << "error: " << flag << " needs a number from " << lo << " to " << hi << "\n" << kRunUsage;
+                err << "error: " << flag << " needs a number from " << lo << " to " << hi << "\n" << usage;
                 return false;
             }
             return true;
         };
         const std::string* v = nullptr;
         if (a == "--help" || a == "-h") {
-            out << kRunUsage;
+            out << usage;
             return 0;
         } else if (a == "--out") {
             if (!(v = need("a directory"))) return 2;
@@ -401,25 +467,30 @@ int parse_run_args(const std::vector<std::string>& args, RunArgs& r, std::ostrea
             if (a == "--sbatch-arg") r.slurm_opt.sbatch_args.push_back(*v);
             slurm_only.push_back(a);
         } else if (!a.empty() && a[0] == '-') {
-            err << "error: unknown option " << a << "\n" << kRunUsage;
+            err << "error: unknown option " << a << "\n" << usage;
             return 2;
         } else if (r.file.empty()) {
             r.file = a;
         } else {
-            err << "error: one scenario file at a time\n" << kRunUsage;
+            err << "error: one scenario file at a time\n" << usage;
             return 2;
         }
     }
     if (r.file.empty()) {
-        err << "error: run needs a scenario file\n" << kRunUsage;
+        err << "error: " << (r.emulate ? "emulate" : "run") << " needs a scenario file\n" << usage;
+        return 2;
+    }
+    if (r.emulate && (r.slurm || !slurm_only.empty())) {
+        err << "error: emulate runs on this machine (it needs root and TAP devices); --slurm is for `coapbed run`\n"
+            << usage;
         return 2;
     }
     if (!r.slurm && !slurm_only.empty()) {
-        err << "error: " << slurm_only.front() << " goes with --slurm\n" << kRunUsage;
+        err << "error: " << slurm_only.front() << " goes with --slurm\n" << usage;
         return 2;
     }
     if (r.slurm && (r.list || !r.only.empty())) {
-        err << "error: --slurm submits the whole sweep; it does not go with --list or --only\n" << kRunUsage;
+        err << "error: --slurm submits the whole sweep; it does not go with --list or --only\n" << usage;
         return 2;
     }
     return -1;
@@ -429,12 +500,19 @@ int parse_run_args(const std::vector<std::string>& args, RunArgs& r, std::ostrea
 int run_only(const Scenario& sc, const RunArgs& a, std::ostream& out, std::ostream& err) {
     for (const auto& r : sc.runs) {
         if (r.id != a.only) continue;
-        if (!a.force && existing_result(a.out_dir, r)) {
+        const auto done = a.force ? std::nullopt : existing_result(a.out_dir, r);
+        if (done && !invalid_run(*done)) {
             out << "coapbed: run " << r.id << " already done in " << a.out_dir
                 << " (same parameters and seed); --force reruns it\n";
             return 0;
         }
-        return run_one(sc, a.file, r, a.out_dir, a.pcap, out);
+        try {
+            return run_one(sc, a.file, r, a.out_dir, a.pcap, a.emulate, out);
+        } catch (const std::runtime_error& e) {
+            if (!a.emulate) throw;
+            err << "error: run " << r.id << ": " << e.what() << "\n";
+            return InterruptGuard::raised() ? 130 : 1;
+        }
     }
     err << "error: " << a.file << " has no run " << a.only << " (see --list)\n";
     return 2;
@@ -452,6 +530,7 @@ int run_sweep(const Scenario& sc, const RunArgs& args, std::ostream& out, std::o
     std::vector<std::size_t> todo;
     for (std::size_t i = 0; i < sc.runs.size(); ++i) {
         if (!force) results[i] = existing_result(out_dir, sc.runs[i]);
+        if (results[i] && invalid_run(*results[i])) results[i].reset();  // emulation: try again
         if (!results[i]) todo.push_back(i);
     }
     const std::size_t total = sc.runs.size();
@@ -465,7 +544,7 @@ int run_sweep(const Scenario& sc, const RunArgs& args, std::ostream& out, std::o
     const auto start = std::chrono::steady_clock::now();
     std::map<pid_t, std::size_t> running;
     std::size_t next = 0, finished_now = 0;
-    std::vector<std::string> failures;
+    std::vector<std::string> failures, invalid;
     const std::string self = fs::read_symlink("/proc/self/exe").string();
 
     auto progress = [&]() {
@@ -490,7 +569,8 @@ int run_sweep(const Scenario& sc, const RunArgs& args, std::ostream& out, std::o
             const std::size_t idx = todo[next++];
             const RunSpec& spec = sc.runs[idx];
             const std::string log = out_dir + "/logs/" + spec.id + ".log";
-            std::vector<std::string> argv = {"coapbed", "run", file, "--out", out_dir, "--only", spec.id};
+            std::vector<std::string> argv = {"coapbed", args.emulate ? "emulate" : "run", file, "--out", out_dir,
+                                             "--only", spec.id};
             if (pcap) argv.push_back("--pcap");
             if (force) argv.push_back("--force");
             const pid_t pid = fork();
@@ -537,7 +617,13 @@ int run_sweep(const Scenario& sc, const RunArgs& args, std::ostream& out, std::o
         results[idx] = existing_result(out_dir, spec);
         ++done;
         ++finished_now;
-        if (!results[idx]) {
+        if (results[idx] && invalid_run(*results[idx])) {
+            invalid.push_back(spec.id);
+            if (tty) out << "\n";
+            err << "error: run " << spec.id << " is invalid ("
+                << results[idx]->at("emulation").value("invalid_reason", std::string("?"))
+                << "); it stays in runs.csv with run_valid = 0 and runs again next time\n";
+        } else if (!results[idx]) {
             std::string why = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
                                                   : "exit status " + std::to_string(WEXITSTATUS(status));
             failures.push_back(spec.id);
@@ -567,13 +653,20 @@ int run_sweep(const Scenario& sc, const RunArgs& args, std::ostream& out, std::o
         err << "error: " << failures.size() << " runs failed (their logs are in " << out_dir << "/logs)\n";
         return 1;
     }
+    if (!invalid.empty()) {
+        err << "error: " << invalid.size() << " runs invalid (real-time lag over the limit); run the same command again\n";
+        return 1;
+    }
     return 0;
 }
 
 }  // namespace
 
-int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+namespace {
+
+int run_or_emulate(bool emulate, const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
     RunArgs a;
+    a.emulate = emulate;
     if (const int rc = parse_run_args(args, a, out, err); rc >= 0) return rc;
     Scenario sc;
     try {
@@ -582,10 +675,20 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         err << "error: " << e.what() << "\n";
         return 1;
     }
+    if (a.emulate && !sc.runs.front().config.emulation.enabled) {
+        err << "error: " << a.file << " has no [emulation] table (see coapbed emulate --help)\n";
+        return 1;
+    }
+    if (a.emulate && a.list == false && a.only.empty()) {
+        if (const std::string why = emu::missing_privileges(); !why.empty()) {
+            err << "error: " << why << "\n";
+            return 1;
+        }
+    }
     if (a.out_dir.empty()) a.out_dir = "results/" + sc.name;
     if (a.list) {
         for (const auto& r : sc.runs) {
-            out << "coapbed run " << a.file << " --out " << a.out_dir << (a.pcap ? " --pcap" : "")
+            out << "coapbed " << (a.emulate ? "emulate " : "run ") << a.file << " --out " << a.out_dir << (a.pcap ? " --pcap" : "")
                 << (a.force ? " --force" : "") << " --only " << r.id << "\n";
         }
         return 0;
@@ -598,6 +701,16 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         return submit_to_slurm(sc, a.file, a.out_dir, task_flags, a.force, a.slurm_opt, out, err);
     }
     return run_sweep(sc, a, out, err);
+}
+
+}  // namespace
+
+int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    return run_or_emulate(false, args, out, err);
+}
+
+int cmd_emulate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    return run_or_emulate(true, args, out, err);
 }
 
 namespace {

@@ -19,6 +19,9 @@ namespace coapbed::sim {
 
 /// `coapbed run FILE [--out DIR] [-j N] [--pcap] [--list] [--only ID]`.
 int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+/// `coapbed emulate FILE [--out DIR] [-j N] [--pcap] [--list] [--only ID] [--force]`:
+/// the sweep with real programs through the scenario's network (sim/emulation/emulate.h).
+int cmd_emulate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 /// `coapbed collect DIR... [--out DIR] [--scenario FILE] [--partial]`.
 int cmd_collect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 

@@ -49,7 +49,7 @@ std::optional<double> parse_with_units(const std::string& s, std::initializer_li
     return std::nullopt;
 }
 
-enum class Kind { Int, Real, Bool, Choice, Rate, Time, Queue, Congestion };
+enum class Kind { Int, Real, Bool, Choice, Rate, Time, Queue, Congestion, Label };
 
 struct KeySpec {
     const char* section;  ///< "" for top-level keys
@@ -162,6 +162,14 @@ const std::vector<KeySpec>& schema() {
         {"proxy", "coalesce", Kind::Bool, 0, 0, {}, COAPBED_BOOL(proxy.coalesce)},
         {"proxy", "hop_limit", Kind::Int, 1, 255, {}, COAPBED_INT(proxy.hop_limit)},
         {"proxy", "honour_hop_limit", Kind::Bool, 0, 0, {}, COAPBED_BOOL(proxy.honour_hop_limit)},
+        // [emulation] (`coapbed emulate`); emulation.server and .client are read apart
+        // (a string, or a table keyed by program) and resolved per run.
+        {"emulation", "program", Kind::Label, 0, 0, {}, COAPBED_STR(emulation.program)},
+        {"emulation", "clients", Kind::Int, 1, 50, {}, COAPBED_INT(emulation.clients)},
+        {"emulation", "repeat", Kind::Int, 1, 1000000, {}, COAPBED_INT(emulation.repeat)},
+        {"emulation", "interval", Kind::Time, 0, 3600, {}, COAPBED_REAL(emulation.interval_s)},
+        {"emulation", "settle", Kind::Time, 0, 60, {}, COAPBED_REAL(emulation.settle_s)},
+        {"emulation", "lag_limit", Kind::Time, 0.000001, 10, {}, COAPBED_REAL(emulation.lag_limit_s)},
     };
     return specs;
 }
@@ -275,6 +283,17 @@ Value convert(const std::string& file, const KeySpec& k, const toml::node& n) {
             }
             return fail("expected a queue size (packets, or \"6000B\"), got " + describe_type(n));
         }
+        case Kind::Label: {
+            if (!n.is_string()) return fail("expected a string, got " + describe_type(n));
+            const std::string s = *n.value<std::string>();
+            bool ok = !s.empty() && s.size() <= 40;
+            for (char c : s) {
+                ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                            c == '.' || c == '_');
+            }
+            if (!ok) return fail("\"" + s + "\" is not a label (1 to 40 letters, digits, '-', '.', '_')");
+            return s;
+        }
     }
     return fail("unsupported");
 }
@@ -293,6 +312,61 @@ struct Axis {
     const KeySpec* spec;
     std::vector<Value> values;
 };
+
+/// emulation.server / emulation.client as written: one command, or one per program.
+struct Command {
+    std::optional<std::string> any;            ///< a plain string: every program's
+    std::vector<std::pair<std::string, std::string>> by_program;
+};
+struct Commands {
+    Command server, client;
+};
+
+Command read_command(const std::string& file, const toml::table& root, const char* key) {
+    Command c;
+    const std::string full = std::string("emulation.") + key;
+    const toml::node* n = root.at_path(full).node();
+    if (!n) return c;
+    auto check = [&](const std::string& cmd, const std::string& where) {
+        if (cmd.find_first_not_of(" \t") == std::string::npos) throw ScenarioError(file, where, "an empty command");
+        return cmd;
+    };
+    if (n->is_string()) {
+        c.any = check(*n->value<std::string>(), full);
+        return c;
+    }
+    const auto* t = n->as_table();
+    if (!t) throw ScenarioError(file, full, "expected a command string or a table of them by program, got " + describe_type(*n));
+    for (const auto& [program, cmd] : *t) {
+        const std::string where = full + "." + std::string(program.str());
+        if (!cmd.is_string()) throw ScenarioError(file, where, "expected a command string, got " + describe_type(cmd));
+        c.by_program.emplace_back(std::string(program.str()), check(*cmd.value<std::string>(), where));
+    }
+    return c;
+}
+
+Commands read_commands(const std::string& file, const toml::table& root) {
+    return Commands{read_command(file, root, "server"), read_command(file, root, "client")};
+}
+
+/// Resolves the run's commands and checks what emulation supports.
+void check_emulation(const std::string& file, const Commands& commands, RunConfig& c) {
+    auto resolve = [&](const Command& cmd, const char* key) {
+        const std::string full = std::string("emulation.") + key;
+        if (cmd.any) return *cmd.any;
+        if (cmd.by_program.empty()) throw ScenarioError(file, full, "missing (the command to run; see `coapbed emulate --help`)");
+        for (const auto& [program, text] : cmd.by_program) {
+            if (program == c.emulation.program) return text;
+        }
+        throw ScenarioError(file, full, "has no command for program \"" + c.emulation.program + "\"");
+    };
+    c.emulation.server = resolve(commands.server, "server");
+    c.emulation.client = resolve(commands.client, "client");
+    if (c.topology.kind != "dumbbell") throw ScenarioError(file, "topology.kind", "emulation runs on the dumbbell topology");
+    if (c.topology.servers != 1) throw ScenarioError(file, "topology.servers", "emulation has one server namespace");
+    if (c.attack.vector != "none") throw ScenarioError(file, "attack.vector", "emulation runs no simulated attacker");
+    if (c.proxy.enabled) throw ScenarioError(file, "proxy.enabled", "emulation runs no simulated proxy");
+}
 
 }  // namespace
 
@@ -317,13 +391,15 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
     sc.file = file;
 
     // Unknown sections and keys first: a typo must not silently fall back to a default.
-    std::set<std::string> known = {"name", "seeds", "topology", "workload", "coap", "attack", "defence", "proxy"};
+    std::set<std::string> known = {"name",    "seeds", "topology", "workload",         "coap",
+                                   "attack",  "defence", "proxy",  "emulation",        "emulation.server",
+                                   "emulation.client"};
     for (const auto& k : schema()) known.insert(full_key(k));
     for (const auto& [key, node] : root) {
         const std::string top(key.str());
         if (!known.count(top)) throw ScenarioError(file, top, "unknown key");
         if (top == "topology" || top == "workload" || top == "coap" || top == "attack" || top == "defence" ||
-            top == "proxy") {
+            top == "proxy" || top == "emulation") {
             const auto* t = node.as_table();
             if (!t) throw ScenarioError(file, top, "expected a table ([" + top + "]), got " + describe_type(node));
             for (const auto& [sub, subnode] : *t) {
@@ -386,8 +462,12 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
         }
     }
 
+    const Commands commands = read_commands(file, root);
+    base.emulation.enabled = root.get("emulation") != nullptr;
+
     // Rules that tie keys together, checked on every point of the sweep below.
-    auto check_point = [&](const RunConfig& c) {
+    auto check_point = [&](RunConfig& c) {
+        if (c.emulation.enabled) check_emulation(file, commands, c);
         if (c.topology.kind == "sixlowpan" && c.topology.servers != 1) {
             throw ScenarioError(file, "topology.servers", "sixlowpan has one server, at the border");
         }
@@ -443,7 +523,15 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
             r.swept = swept;
             r.seed = seed;
             r.config = point;
-            for (const auto& spec : schema()) r.params.emplace_back(full_key(spec), spec.get(point));
+            for (const auto& spec : schema()) {
+                // The [emulation] keys belong to the runs of files that have the table.
+                if (!point.emulation.enabled && std::string(spec.section) == "emulation") continue;
+                r.params.emplace_back(full_key(spec), spec.get(point));
+            }
+            if (point.emulation.enabled) {
+                r.params.emplace_back("emulation.server", point.emulation.server);
+                r.params.emplace_back("emulation.client", point.emulation.client);
+            }
             sc.runs.push_back(std::move(r));
         }
         std::size_t i = axes.size();

@@ -118,6 +118,25 @@ struct Proxy {
     bool honour_hop_limit = true;   ///< false: RFC 8768-unaware proxies (the loop baseline)
 };
 
+/// [emulation]: real programs in network namespaces instead of the simulated clients and
+/// servers (`coapbed emulate`, sim/emulation/emulate.h). `server` and `client` are
+/// commands run with `sh -c` in their namespace after the placeholders {addr} (the
+/// namespace's own address), {server} (the server's address), {port} (5683), {index}
+/// (the client's number, from 0) and {seq} (the repetition, from 0) are replaced. In the
+/// file each may be one string or a table of strings keyed by `program`, so a sweep over
+/// programs (e.g. program = ["coapbed", "libcoap"]) picks each run's pair.
+struct Emulation {
+    bool enabled = false;          ///< the file has an [emulation] table
+    std::string program = "custom";///< a label for the command pair (sweepable)
+    std::string server;            ///< the server command of this run
+    std::string client;            ///< the client command of this run
+    std::int64_t clients = 1;      ///< client namespaces (topology.clients is not used)
+    std::int64_t repeat = 1;       ///< how often each client runs its command
+    double interval_s = 1;         ///< pause after each client command before its next run
+    double settle_s = 0.5;         ///< from the server's start to the clients' first commands
+    double lag_limit_s = 0.02;     ///< a run whose real-time lag ever exceeds this is invalid
+};
+
 /// One point of a sweep with everything resolved.
 struct RunConfig {
     std::string name;
@@ -128,6 +147,7 @@ struct RunConfig {
     Attack attack;
     Defence defence;
     Proxy proxy;
+    Emulation emulation;
 };
 
 struct RunSpec {

@@ -47,7 +47,7 @@
 #include "sim/model/access-switch.h"
 #include "sim/scenario/ip_tally.h"
 #include "sim/scenario/ledger.h"
-#include "sim/model/gilbert-elliott-error-model.h"
+#include "sim/model/links.h"
 
 namespace coapbed::sim {
 
@@ -75,7 +75,9 @@ const std::vector<std::string>& metric_columns() {
         "loop_injected", "loop_answered", "loop_forwards", "loop_hops_per_request", "loop_5_08", "loop_peak_inflight",
         // Collapse metrics (issue #20): what the simulator knows about every copy.
         "spurious_retransmissions", "tx_necessary_per_exchange", "tx_spurious_per_exchange", "useful_fraction",
-        "rtt_samples", "queue_peak"};
+        "rtt_samples", "queue_peak",
+        // Emulation (issue #22; empty in simulated runs): real-time lag, validity, the commands.
+        "rt_lag_p99_ms", "rt_lag_max_ms", "run_valid", "commands_started", "commands_failed"};
     return cols;
 }
 
@@ -167,22 +169,6 @@ struct ClientArrivals {
     }
 };
 
-/// The loss model of one link end or receiver, its random stream fixed to `stream`.
-Ptr<ErrorModel> make_loss(const Topology& t, int64_t stream) {
-    if (t.loss <= 0) return nullptr;
-    if (t.loss_model == "gilbert-elliott") {
-        auto ge = CreateObject<GilbertElliottErrorModel>();
-        ge->SetLossAndBurst(t.loss, t.burst);  // feasibility checked when the scenario was loaded
-        ge->AssignStreams(stream);
-        return ge;
-    }
-    auto em = CreateObject<RateErrorModel>();
-    em->SetUnit(RateErrorModel::ERROR_UNIT_PACKET);
-    em->SetRate(t.loss);
-    em->AssignStreams(stream);
-    return em;
-}
-
 /// Sits between an LrWpan MAC and its device: drops received data frames at random.
 struct FrameLoss {
     Ptr<LrWpanNetDevice> device;
@@ -267,15 +253,8 @@ Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, co
     stream += stack.AssignStreams(b.servers, stream);
     stream += stack.AssignStreams(routers, stream);
 
-    PointToPointHelper access;
-    access.SetDeviceAttribute("DataRate", DataRateValue(DataRate(static_cast<uint64_t>(t.access_rate_bps))));
-    access.SetChannelAttribute("Delay", TimeValue(Seconds(t.access_delay_s)));
-    PointToPointHelper neck;
-    neck.SetDeviceAttribute("DataRate", DataRateValue(DataRate(static_cast<uint64_t>(t.rate_bps))));
-    neck.SetChannelAttribute("Delay", TimeValue(Seconds(t.delay_s)));
-    neck.SetQueue("ns3::DropTailQueue<Packet>", "MaxSize",
-                  QueueSizeValue(QueueSize(t.queue_in_bytes ? QueueSizeUnit::BYTES : QueueSizeUnit::PACKETS,
-                                           static_cast<uint32_t>(t.queue))));
+    PointToPointHelper access = MakeAccessLink(t);
+    PointToPointHelper neck = MakeBottleneckLink(t);
 
     TrafficControlHelper tc;
     Ipv4AddressHelper addr;
@@ -340,7 +319,7 @@ Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, co
 
     for (uint32_t i = 0; i < 2; ++i) {
         auto dev = DynamicCast<PointToPointNetDevice>(bottleneck.Get(i));
-        if (auto em = make_loss(t, stream++)) dev->SetReceiveErrorModel(em);
+        if (auto em = MakeLinkLoss(t, stream++)) dev->SetReceiveErrorModel(em);
         dev->TraceConnectWithoutContext("PhyTxBegin", MakeBoundCallback(&on_bottleneck_tx, &counters));
         dev->GetQueue()->TraceConnectWithoutContext("PacketsInQueue", MakeBoundCallback(&on_queue_length, &counters));
     }
@@ -421,7 +400,7 @@ Built build_sixlowpan(const RunConfig& c, Counters& counters, int64_t& stream, c
     // when frames collide; this path leaves the PHY alone.)
     for (uint32_t i = 0; t.loss > 0 && i < radios.GetN(); ++i) {
         auto dev = DynamicCast<LrWpanNetDevice>(radios.Get(i));
-        b.frame_loss.push_back(std::make_unique<FrameLoss>(FrameLoss{dev, make_loss(t, stream++), &counters}));
+        b.frame_loss.push_back(std::make_unique<FrameLoss>(FrameLoss{dev, MakeLinkLoss(t, stream++), &counters}));
         dev->GetMac()->SetMcpsDataIndicationCallback(MakeCallback(&FrameLoss::Indication, b.frame_loss.back().get()));
     }
     // Static routes along the chain (ns-3 3.37 has no RPL): node index = position for

@@ -15,10 +15,11 @@ namespace coapbed::sim {
 struct SimOptions {
     std::string pcap_prefix;  ///< non-empty: write pcap files starting with this path
     std::string commit;       ///< recorded in the result
+    std::string log_prefix;   ///< emulation: the commands' output goes to PREFIX-server.log, -client<i>.log
 };
 
 /// The columns of runs.csv after the swept parameters and `seed`, in order. The first
-/// fifteen are the contract of issue #4; the rest are extensions.
+/// fifteen are the contract of issue #4; the rest are extensions (emulation's at the end).
 [[nodiscard]] const std::vector<std::string>& metric_columns();
 
 /// Runs `spec` and returns its result document: id, scenario, seed, params, swept,

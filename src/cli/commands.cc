@@ -58,6 +58,8 @@ constexpr std::string_view kMainUsage =
     "  key-id FILE  RFC 6920 names (ni:///sha-256-120;...) of a PEM key or certificate\n"
     "  run SCENARIO.toml [--out DIR] [-j N] [--pcap] [--list] [--only ID] [--slurm ...]\n"
     "               run a scenario's sweep in ns-3 (runs.csv, summary.md), here or on Slurm\n"
+    "  emulate SCENARIO.toml [--out DIR] [--pcap] [--list] [--only ID]\n"
+    "               the same network in real time, with real programs in namespaces\n"
     "  collect DIR... [--scenario FILE] [--partial]\n"
     "               merge the results of run directories, naming the runs missing\n"
     "  bench ...    run the benchmarks, record history, compare (bench/run --help)\n"
@@ -199,8 +201,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
         out << names->ni_sha256_120 << "\n" << names->nih_sha256_120 << "\n" << names->ni_sha256 << "\n";
         return kExitOk;
     }
-    if (command == "run" || command == "collect") {
+    if (command == "run" || command == "collect" || command == "emulate") {
 #ifdef COAPBED_HAVE_SIM
+        if (command == "emulate") return coapbed::sim::cmd_emulate(args, out, err);
         return command == "run" ? coapbed::sim::cmd_run(args, out, err) : coapbed::sim::cmd_collect(args, out, err);
 #else
         err << "error: this coapbed was built without ns-3 (COAPBED_SIM=OFF)\n";
