@@ -229,6 +229,11 @@ int run_one(const Scenario& sc, const std::string& file, const RunSpec& spec, co
         out << spec.id << ": real-time lag p99 " << csv_cell(m.at("rt_lag_p99_ms")) << " ms, max "
             << csv_cell(m.at("rt_lag_max_ms")) << " ms; " << m.at("commands_failed") << " of "
             << m.at("commands_started") << " client commands failed\n";
+        if (doc.at("emulation").at("server_ended_early") == true) {
+            out << spec.id << ": the server command ended before the clients were done (exit status "
+                << doc.at("emulation").at("commands").at(0).at("exit_status") << "); see " << opt.log_prefix
+                << "-server.log\n";
+        }
         if (invalid_run(doc)) {
             out << spec.id << ": INVALID: " << doc.at("emulation").at("invalid_reason").get<std::string>() << "\n";
             return 3;

@@ -18,9 +18,11 @@ cleanup() {
 }
 [ -n "${KEEP:-}" ] || trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+taps_before=$(ip tuntap list | wc -l)
 leftovers() {
-  # Namespaces and programs of this test's emulators (other tests' are not ours).
+  # Namespaces, TAPs and programs of this test's emulators (other tests' are not ours).
   local ns
+  [ "$(ip tuntap list | wc -l)" = "$taps_before" ] || fail "$1: a TAP appeared outside the namespaces"
   ns=$(ip netns list | grep -c '^coapbed-emu-' || true)
   [ "$ns" = 0 ] || fail "$1: namespaces left: $(ip netns list | grep coapbed-emu- | tr '\n' ' ')"
   ! pgrep -f "$work" >/dev/null || fail "$1: programs left: $(pgrep -af "$work")"
@@ -121,8 +123,8 @@ print(f"loss: {m['exchanges_completed']}/{m['exchanges_started']} completed, {m[
       f"{len(one)} exchanges with one copy: " + " ".join(f"{x['completion_s']:.3f}" for x in one))
 PY
 
-# --- 3. a lag limit the run cannot meet: the run is marked invalid, exit 1 ---------------
-sed -e 's/lag_limit = "50ms"/lag_limit = "1us"/' -e 's/repeat = 6/repeat = 1/' -e 's/program = \[.*\]/program = "coapbed"/' \
+# --- 3. a lag limit the run cannot meet (0): the run is marked invalid, exit 1 -----------
+sed -e 's/lag_limit = "50ms"/lag_limit = 0/' -e 's/repeat = 6/repeat = 1/' -e 's/program = \[.*\]/program = "coapbed"/' \
   "$work/pairs.toml" > "$work/strict.toml"
 set +e
 "$coapbed" emulate "$work/strict.toml" --out "$work/strict" > "$work/strict.out" 2>&1
@@ -138,6 +140,32 @@ rows = list(csv.DictReader(open(f"{sys.argv[1]}/runs.csv")))
 assert len(rows) == 1 and rows[0]["run_valid"] == "0", rows
 PY
 leftovers "after an invalid run"
+
+# --- 3b. a server command that dies at once: the run still ends, says so, cleans up ------
+cat > "$work/crash.toml" <<TOML
+name = "emu-crash"
+seeds = [1]
+duration = "20s"
+[emulation]
+server = "echo dying; kill -SEGV \$\$ # $work"
+client = "{coapbed} get coap://{server}/x --timeout 1 # $work"
+repeat = 2
+interval = "10ms"
+lag_limit = "50ms"
+TOML
+"$coapbed" emulate "$work/crash.toml" --out "$work/crash" > "$work/crash.out" 2>&1 \
+  || { cat "$work/crash.out"; fail "emulate (crashing server) exited $?"; }
+python3 - "$work/crash" <<'PY'
+import json, sys
+d = json.load(open(f"{sys.argv[1]}/runs/seed-1.json"))
+m, e = d["metrics"], d["emulation"]
+assert e["server_ended_early"] is True, e
+assert e["commands"][0]["exit_status"] == 128 + 11, e["commands"][0]
+assert m["commands_started"] == 2 and m["commands_failed"] == 2, m
+assert m["exchanges_started"] >= 2 and m["exchanges_completed"] == 0, m
+PY
+grep -q "dying" "$work"/crash/logs/seed-1-server.log || fail "the server's output is not in its log"
+leftovers "after a crashing server"
 
 # --- 4. Ctrl-C in the middle: exit 130, no result, nothing left ------------------------
 sed -e 's/repeat = 6/repeat = 1000/' -e 's/program = \[.*\]/program = "libcoap"/' "$work/pairs.toml" > "$work/long.toml"

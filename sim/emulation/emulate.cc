@@ -153,7 +153,7 @@ struct Orchestra {
         };
         std::vector<Slot> slots(client_ns.size());
         for (auto& s : slots) s.next_s = e.settle_s;
-        int status = 0;
+        int status = 0, server_status = 0;
         while (!InterruptGuard::raised() && seconds_since(t0) < duration_s) {
             const double now = seconds_since(t0);
             bool busy = false;
@@ -186,7 +186,7 @@ struct Orchestra {
                                                         log_prefix + "-client" + std::to_string(i) + ".log");
             }
             if (!busy) break;
-            if (!server_ended_early && server.poll(status)) server_ended_early = true;
+            if (!server_ended_early && server.poll(server_status)) server_ended_early = true;
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
         }
         for (auto& s : slots) {
@@ -197,9 +197,9 @@ struct Orchestra {
             records.push_back(s.rec);
         }
         srv.end_s = seconds_since(t0);
-        if (server.poll(status)) {
+        if (server_ended_early || server.poll(server_status)) {
             server_ended_early = true;
-            srv.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            srv.status = WIFEXITED(server_status) ? WEXITSTATUS(server_status) : 128 + WTERMSIG(server_status);
         } else {
             server.stop(1.0);
             srv.stopped = true;
@@ -433,25 +433,8 @@ ordered_json emulate(const Scenario& scenario, const RunSpec& spec, const SimOpt
         if (r.stopped || r.status != 0) ++failed_commands;
     }
 
-    ordered_json doc;
-    doc["id"] = spec.id;
-    doc["scenario"] = scenario.name;
-    doc["file"] = scenario.file;
-    doc["seed"] = spec.seed;
-    doc["commit"] = options.commit;
-    doc["ns3_version"] = "3.37";
+    ordered_json doc = result_header(scenario, spec, options);
     doc["mode"] = "emulation";
-    ordered_json swept = ordered_json::object();
-    for (const auto& [k, v] : spec.swept) swept[k] = format_value(v);
-    doc["swept"] = swept;
-    ordered_json params = ordered_json::object();
-    for (const auto& [k, v] : spec.params) std::visit([&](const auto& x) { params[k] = x; }, v);
-    doc["params"] = params;
-
-    std::vector<double> sorted = w.completion_s;
-    std::sort(sorted.begin(), sorted.end());
-    double sum = 0;
-    for (double x : sorted) sum += x;
     double jain = NAN;
     {
         double s = 0, sq = 0;
@@ -466,10 +449,7 @@ ordered_json emulate(const Scenario& scenario, const RunSpec& spec, const SimOpt
     m["exchanges_started"] = w.started;
     m["exchanges_completed"] = w.completed;
     m["exchanges_failed"] = w.started - w.completed;
-    m["completion_mean_s"] = num(sorted.empty() ? NAN : sum / static_cast<double>(sorted.size()));
-    m["completion_p50_s"] = num(percentile(sorted, 50));
-    m["completion_p95_s"] = num(percentile(sorted, 95));
-    m["completion_p99_s"] = num(percentile(sorted, 99));
+    m.update(completion_stats(w.completion_s));
     m["retransmissions"] = w.client_retransmissions + w.server_retransmissions;
     m["coap_bytes_sent"] = w.client_bytes + w.server_bytes;
     m["link_bytes"] = obs.link_bytes;

@@ -169,7 +169,7 @@ const std::vector<KeySpec>& schema() {
         {"emulation", "repeat", Kind::Int, 1, 1000000, {}, COAPBED_INT(emulation.repeat)},
         {"emulation", "interval", Kind::Time, 0, 3600, {}, COAPBED_REAL(emulation.interval_s)},
         {"emulation", "settle", Kind::Time, 0, 60, {}, COAPBED_REAL(emulation.settle_s)},
-        {"emulation", "lag_limit", Kind::Time, 0.000001, 10, {}, COAPBED_REAL(emulation.lag_limit_s)},
+        {"emulation", "lag_limit", Kind::Time, 0, 10, {}, COAPBED_REAL(emulation.lag_limit_s)},
     };
     return specs;
 }

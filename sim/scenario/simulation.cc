@@ -53,6 +53,25 @@ namespace coapbed::sim {
 
 using nlohmann::ordered_json;
 
+ordered_json result_header(const Scenario& scenario, const RunSpec& spec, const SimOptions& options) {
+    ordered_json doc;
+    doc["id"] = spec.id;
+    doc["scenario"] = scenario.name;
+    doc["file"] = scenario.file;
+    doc["seed"] = spec.seed;
+    doc["commit"] = options.commit;
+    doc["ns3_version"] = "3.37";
+    ordered_json swept = ordered_json::object();
+    for (const auto& [k, v] : spec.swept) swept[k] = format_value(v);
+    doc["swept"] = swept;
+    ordered_json params = ordered_json::object();
+    for (const auto& [k, v] : spec.params) {
+        std::visit([&](const auto& x) { params[k] = x; }, v);
+    }
+    doc["params"] = params;
+    return doc;
+}
+
 const std::vector<std::string>& metric_columns() {
     static const std::vector<std::string> cols = {
         // The contract (issue #4), in this order.
@@ -436,6 +455,8 @@ ordered_json number_or_null(double v) {
     return v;
 }
 
+}  // namespace
+
 ordered_json completion_stats(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     double sum = 0;
@@ -447,6 +468,8 @@ ordered_json completion_stats(std::vector<double> v) {
     j["completion_p99_s"] = number_or_null(percentile(v, 99));
     return j;
 }
+
+namespace {
 
 void add_stats(ordered_json& j, const coap::EndpointStats& s) {
     auto add = [&](const char* k, uint64_t v) { j[k] = j.value(k, uint64_t{0}) + v; };
@@ -755,21 +778,7 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     const uint64_t events = Simulator::GetEventCount();
 
     // ---- measure -------------------------------------------------------------------
-    ordered_json doc;
-    doc["id"] = spec.id;
-    doc["scenario"] = scenario.name;
-    doc["file"] = scenario.file;
-    doc["seed"] = spec.seed;
-    doc["commit"] = options.commit;
-    doc["ns3_version"] = "3.37";
-    ordered_json swept = ordered_json::object();
-    for (const auto& [k, v] : spec.swept) swept[k] = format_value(v);
-    doc["swept"] = swept;
-    ordered_json params = ordered_json::object();
-    for (const auto& [k, v] : spec.params) {
-        std::visit([&](const auto& x) { params[k] = x; }, v);
-    }
-    doc["params"] = params;
+    ordered_json doc = result_header(scenario, spec, options);
 
     uint64_t started = 0, completed = 0, failed = 0, rejected = 0, timeouts = 0, delivered = 0;
     uint64_t reset = 0, forged = 0;  // attacks on a client: exchanges ended by RST, forgeries taken

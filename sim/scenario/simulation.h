@@ -22,6 +22,13 @@ struct SimOptions {
 /// fifteen are the contract of issue #4; the rest are extensions (emulation's at the end).
 [[nodiscard]] const std::vector<std::string>& metric_columns();
 
+/// The part of a result document that names the run: id, scenario, file, seed, commit,
+/// ns3_version, swept, params.
+[[nodiscard]] nlohmann::ordered_json result_header(const Scenario& scenario, const RunSpec& spec, const SimOptions& options);
+/// completion_mean_s, completion_p50_s, _p95_s, _p99_s of these times (nearest-rank
+/// percentiles; null without times).
+[[nodiscard]] nlohmann::ordered_json completion_stats(std::vector<double> times);
+
 /// Runs `spec` and returns its result document: id, scenario, seed, params, swept,
 /// metrics (every metric column), clients (per-client figures), engine (summed
 /// EndpointStats), flowmon (IP totals, counted as FlowMonitor counts them), commit.
