@@ -143,3 +143,45 @@ TEST(FindingF3, CocoaLiesBetween) {
 TEST(FindingF3, FasorRetransmitsSoonAfterALoss) { EXPECT_LT(f3_completion("fasor"), 0.5); }
 
 }  // namespace
+
+namespace {
+
+/// scenarios/findings/f6-small-buffers.toml at 200 clients and a 1-BDP queue, 60 s, one seed.
+nlohmann::ordered_json f6(const std::string& congestion) {
+    return metrics_of(R"(
+name = "f6"
+duration = 60
+seeds = [3]
+[topology]
+clients = 200
+rate = "50kbps"
+delay = "100ms"
+queue = 10
+[workload]
+interval = 0.1
+response = 64
+[coap]
+congestion = ")" + congestion + "\"\n");
+}
+
+double completed(const nlohmann::ordered_json& m) { return m.at("exchanges_completed").get<double>(); }
+
+TEST(FindingF6, AtSaturationCocoaCompletesAsMuchAsDefault) {
+    const double d = completed(f6("default")), c = completed(f6("cocoa"));
+    EXPECT_NEAR(c / d, 1.0, 0.01) << "cocoa " << c << ", default " << d;
+}
+
+TEST(FindingF6, LinuxRtoCompletesLessAndStarvesClients) {
+    const auto d = f6("default"), l = f6("linux-rto");
+    EXPECT_LT(completed(l), 0.99 * completed(d));
+    EXPECT_GT(per_exchange(l, "exchanges_failed"), 2 * per_exchange(d, "exchanges_failed"));
+    EXPECT_LT(l.at("jain_fairness").get<double>(), 0.6 * d.at("jain_fairness").get<double>());
+}
+
+TEST(FindingF6, PeakHopperCompletesLessAndStarvesClients) {
+    const auto d = f6("default"), p = f6("peakhopper-rto");
+    EXPECT_LT(completed(p), 0.99 * completed(d));
+    EXPECT_LT(p.at("jain_fairness").get<double>(), 0.6 * d.at("jain_fairness").get<double>());
+}
+
+}  // namespace
