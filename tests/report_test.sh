@@ -41,6 +41,9 @@ need(md.index("## Findings") < md.index("## Scenario results"), "Findings come b
 need("### F1: default CoAP collapses behind a bloated buffer (reproduced)" in md, "F1 verdict from the fixture")
 need("| useful fraction near or below 25 % | yes | 400 clients: default's useful fraction 0.22" in md, "F1 useful-fraction check")
 need("### F3: FASOR keeps completion times short on an error-prone link (reproduced)" in md, "F3 verdict from the fixture")
+need("### F5: CoCoA with bursty traffic and few clients (reproduced)" in md, "F5 verdict from the fixture")
+need("| no extra loss, 3 clients: cocoa's spurious copies per exchange above default's | yes | cocoa 0.023 [0.016, 0.030], "
+     "default 0.008 [0.004, 0.012] |" in md, "F5 spurious check with intervals")
 need("### F6: RTT-based strategies with small buffers (partly reproduced)" in md, "F6 verdict from the fixture")
 need("| linux-rto: throughput at 200 clients, queue 10, not below default's | no | linux-rto 7161.40 [7159.49, 7163.31], "
      "default 7234.80 [7231.41, 7238.19] completed exchanges |" in md, "F6 throughput check with intervals")
