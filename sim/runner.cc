@@ -32,7 +32,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kRunUsage =
-    "usage: coapbed run SCENARIO.toml [--out DIR] [-j N] [--pcap] [--list] [--only ID] [--force]\n"
+    "usage: coapbed run SCENARIO.toml [--out DIR] [-j N] [--pcap] [--trace] [--list] [--only ID] [--force]\n"
     "       coapbed run SCENARIO.toml --out DIR --slurm [--partition P] [--max-parallel N] [--time T]\n"
     "                   [--mem M] [--sbatch-arg ARG]... [--runs-per-task K] [--wait] [--pcap] [--force]\n"
     "\n"
@@ -44,6 +44,9 @@ constexpr const char* kRunUsage =
     "              runs/<id>.json, logs/<id>.log, pcap/\n"
     "  -j N        runs in parallel (default: the number of cores)\n"
     "  --pcap      also write pcap files (DIR/pcap/<id>-*.pcap)\n"
+    "  --trace     also write every client's RTO and strategy state (FASOR's FAST,\n"
+    "              FAST_SLOW_FAST, SLOW_FAST) at each change: DIR/traces/<id>-rto.csv\n"
+    "              with columns time_s,client,rto_s,state\n"
     "  --list      print one command line per run (for Slurm arrays, GNU parallel)\n"
     "  --only ID   run just that run, in this process, unless DIR has its result made from\n"
     "              the same parameters and seed; merge with `coapbed collect`\n"
@@ -202,13 +205,17 @@ bool invalid_run(const ordered_json& doc) {
 }
 
 int run_one(const Scenario& sc, const std::string& file, const RunSpec& spec, const std::string& out_dir, bool pcap,
-            bool emulated, std::ostream& out) {
+            bool trace, bool emulated, std::ostream& out) {
     fs::create_directories(out_dir + "/runs");
     SimOptions opt;
     opt.commit = commit_of_source();
     if (pcap) {
         fs::create_directories(out_dir + "/pcap");
         opt.pcap_prefix = out_dir + "/pcap/" + spec.id;
+    }
+    if (trace && !emulated) {
+        fs::create_directories(out_dir + "/traces");
+        opt.trace_path = out_dir + "/traces/" + spec.id + "-rto.csv";
     }
     ordered_json doc;
     if (emulated) {
@@ -403,7 +410,7 @@ struct RunArgs {
     std::string file, out_dir, only;
     // As ninja does: use the machine unless told otherwise.
     int jobs = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-    bool pcap = false, list = false, force = false, slurm = false;
+    bool pcap = false, trace = false, list = false, force = false, slurm = false;
     SlurmOptions slurm_opt;
 };
 
@@ -449,6 +456,8 @@ int parse_run_args(const std::vector<std::string>& args, RunArgs& r, std::ostrea
             r.only = *v;
         } else if (a == "--pcap") {
             r.pcap = true;
+        } else if (a == "--trace" && !r.emulate) {
+            r.trace = true;
         } else if (a == "--list") {
             r.list = true;
         } else if (a == "--force") {
@@ -512,7 +521,7 @@ int run_only(const Scenario& sc, const RunArgs& a, std::ostream& out, std::ostre
             return 0;
         }
         try {
-            return run_one(sc, a.file, r, a.out_dir, a.pcap, a.emulate, out);
+            return run_one(sc, a.file, r, a.out_dir, a.pcap, a.trace, a.emulate, out);
         } catch (const std::runtime_error& e) {
             if (!a.emulate) throw;
             err << "error: run " << r.id << ": " << e.what() << "\n";
@@ -577,6 +586,7 @@ int run_sweep(const Scenario& sc, const RunArgs& args, std::ostream& out, std::o
             std::vector<std::string> argv = {"coapbed", args.emulate ? "emulate" : "run", file, "--out", out_dir,
                                              "--only", spec.id};
             if (pcap) argv.push_back("--pcap");
+            if (args.trace) argv.push_back("--trace");
             if (force) argv.push_back("--force");
             const pid_t pid = fork();
             if (pid == 0) {
@@ -694,6 +704,7 @@ int run_or_emulate(bool emulate, const std::vector<std::string>& args, std::ostr
     if (a.list) {
         for (const auto& r : sc.runs) {
             out << "coapbed " << (a.emulate ? "emulate " : "run ") << a.file << " --out " << a.out_dir << (a.pcap ? " --pcap" : "")
+                << (a.trace ? " --trace" : "")
                 << (a.force ? " --force" : "") << " --only " << r.id << "\n";
         }
         return 0;
@@ -702,6 +713,7 @@ int run_or_emulate(bool emulate, const std::vector<std::string>& args, std::ostr
     if (a.slurm) {
         std::vector<std::string> task_flags;
         if (a.pcap) task_flags.push_back("--pcap");
+        if (a.trace) task_flags.push_back("--trace");
         if (a.force) task_flags.push_back("--force");
         return submit_to_slurm(sc, a.file, a.out_dir, task_flags, a.force, a.slurm_opt, out, err);
     }

@@ -13,7 +13,7 @@ command -v chromium >/dev/null || { echo "FAIL: chromium is not installed (bash 
 "$bin" report "$src/tests/fixtures/report" --out "$out/report" >/dev/null
 # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
 timeout 120 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$out/profile" \
-  --window-size=1000,20000 --screenshot="$out/shot.png" "file://$out/report/index.html" >"$out/chromium.log" 2>&1 ||
+  --window-size=1000,30000 --screenshot="$out/shot.png" "file://$out/report/index.html" >"$out/chromium.log" 2>&1 ||
   { cat "$out/chromium.log"; echo "FAIL: chromium did not render the report"; exit 1; }
 # Debian's python3 (with python3-pil), whatever python3 comes first on PATH.
 /usr/bin/python3 - "$out/shot.png" "$out/report/index.html" <<'PY'
@@ -25,7 +25,7 @@ def need(cond, what):
         print("FAIL:", what); sys.exit(1)
 im = Image.open(shot).convert("RGB")
 W, H = im.size
-need((W, H) == (1000, 20000), "screenshot is 1000x20000, got %dx%d" % (W, H))
+need((W, H) == (1000, 30000), "screenshot is 1000x30000, got %dx%d" % (W, H))
 plots = page.count("<svg")
 # Plot frames: rows holding a dark run at least 300 px long; rows next to each other are one line.
 dark = im.convert("L").point(lambda v: 1 if v < 90 else 0).tobytes()

@@ -112,5 +112,15 @@ else
   bad "tshark is not installed (scripts/install-deps installs it)"
 fi
 
+# 8. --trace: one RTO/state CSV per run, through the sweep's child processes too.
+"$COAPBED" run "$SMOKE" --out "$T/t" --trace >/dev/null 2>&1 || bad "trace run failed"
+n=0
+for f in "$T"/t/traces/*-rto.csv; do
+  [[ -f $f && $(head -1 "$f") == "time_s,client,rto_s,state" && $(wc -l <"$f") -gt 1 ]] && n=$((n + 1))
+done
+[[ $n -eq $nruns ]] && ok "--trace: $n RTO traces with rows" || bad "--trace: $n of $nruns traces"
+"$COAPBED" run "$SMOKE" --out "$T/t" --trace --list | grep -q -- "--trace --only" && ok "--list keeps --trace" \
+  || bad "--list drops --trace"
+
 echo "sim_run_test: $fails failures"
 [[ $fails -eq 0 ]]

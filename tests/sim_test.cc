@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <set>
 #include <string>
 
 #include "ns3/core-module.h"
@@ -379,6 +381,61 @@ TEST(SimRun, WithLossCompletedPlusFailedIsStartedAndRetransmissionsAppear) {
     EXPECT_EQ(u(m, "exchanges_unfinished"), 0u);
     EXPECT_EQ(u(m, "exchanges_completed") + u(m, "exchanges_failed"), u(m, "exchanges_started"));
     expect_accounting(doc, 20 + 8);
+}
+
+/// The --trace file of one run of the lossy dumbbell with `congestion`: its rows.
+std::vector<std::vector<std::string>> rto_trace(const std::string& congestion) {
+    std::string toml = dumbbell("0.25");
+    toml.replace(toml.find("\"cocoa\""), 7, "\"" + congestion + "\"");
+    const auto sc = parse_scenario(toml, "test.toml");
+    coapbed::sim::SimOptions opt;
+    opt.trace_path = ::testing::TempDir() + "rto-trace-" + congestion + ".csv";
+    (void)coapbed::sim::simulate(sc, sc.runs.front(), opt);
+    std::ifstream in(opt.trace_path);
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line, "time_s,client,rto_s,state");
+    std::vector<std::vector<std::string>> rows;
+    while (std::getline(in, line)) {
+        std::vector<std::string> cells;
+        std::size_t start = 0;
+        for (std::size_t comma; (comma = line.find(',', start)) != std::string::npos; start = comma + 1) {
+            cells.push_back(line.substr(start, comma - start));
+        }
+        cells.push_back(line.substr(start));
+        EXPECT_EQ(cells.size(), 4u) << line;
+        rows.push_back(cells);
+    }
+    return rows;
+}
+
+TEST(SimRun, TraceFollowsFasorThroughItsStatesAndRtos) {
+    const auto rows = rto_trace("fasor");
+    ASSERT_GT(rows.size(), 20u);
+    std::set<std::string> states, clients;
+    double last = 0;
+    for (const auto& r : rows) {
+        states.insert(r[3]);
+        clients.insert(r[1]);
+        const double t = std::stod(r[0]);
+        EXPECT_GE(t, last);  // in time order
+        last = t;
+        EXPECT_GT(std::stod(r[2]), 0.0);
+    }
+    // With 25 % loss every client retransmits: FAST -> FAST_SLOW_FAST (or SLOW_FAST) and back.
+    EXPECT_TRUE(states.count("FAST"));
+    EXPECT_TRUE(states.count("FAST_SLOW_FAST") || states.count("SLOW_FAST"));
+    for (const auto& st : states) EXPECT_TRUE(st == "FAST" || st == "FAST_SLOW_FAST" || st == "SLOW_FAST") << st;
+    EXPECT_EQ(clients, (std::set<std::string>{"0", "1", "2", "3"}));
+}
+
+TEST(SimRun, TraceOfDefaultCoapIsItsOneFixedRtoPerClient) {
+    const auto rows = rto_trace("default");
+    ASSERT_EQ(rows.size(), 4u);  // ACK_TIMEOUT, set once per client, never adapted
+    for (const auto& r : rows) {
+        EXPECT_DOUBLE_EQ(std::stod(r[2]), 2.0);
+        EXPECT_EQ(r[3], "");
+    }
 }
 
 TEST(SimRun, GilbertElliottLossOnTheBottleneck) {

@@ -74,6 +74,11 @@ TypeId CoapApplication::GetTypeId() {
                             "ns3::CoapApplication::RetransmissionCallback")
             .AddTraceSource("RtoUpdate", "The RTO toward the tracked peer changed.",
                             MakeTraceSourceAccessor(&CoapApplication::m_rtoTrace), "ns3::CoapApplication::RtoCallback")
+            .AddTraceSource("RtoTrace",
+                            "The RTO or the strategy's state (FASOR) toward the tracked peer changed: the new RTO "
+                            "and state name (empty for strategies without states).",
+                            MakeTraceSourceAccessor(&CoapApplication::m_rtoStateTrace),
+                            "ns3::CoapApplication::RtoStateCallback")
             .AddTraceSource("Tx", "A CoAP datagram was sent.", MakeTraceSourceAccessor(&CoapApplication::m_txTrace),
                             "ns3::Packet::TracedCallback")
             .AddTraceSource("Rx", "A CoAP datagram was received.", MakeTraceSourceAccessor(&CoapApplication::m_rxTrace),
@@ -293,9 +298,12 @@ void CoapApplication::Drive() {
     if (m_trackedPeer) {
         if (auto rto = m_endpoint->current_rto(EngineNow(), *m_trackedPeer)) {
             const Time now_rto = NanoSeconds(rto->ns());
-            if (now_rto != m_lastRto) {
-                m_rtoTrace(m_lastRto, now_rto);
+            const std::string_view state = m_endpoint->congestion_state(*m_trackedPeer);
+            if (now_rto != m_lastRto || state != m_lastState) {
+                if (now_rto != m_lastRto) m_rtoTrace(m_lastRto, now_rto);
                 m_lastRto = now_rto;
+                m_lastState.assign(state);
+                m_rtoStateTrace(now_rto, m_lastState);
             }
         }
     }

@@ -71,6 +71,7 @@ public:
     typedef void (*RetransmissionCallback)(uint32_t count);
     /// Fired when the RTO toward the tracked peer changes (old, new).
     typedef void (*RtoCallback)(Time oldRto, Time newRto);
+    typedef void (*RtoStateCallback)(Time rto, const std::string& state);
 
 protected:
     void DoDispose() override;
@@ -126,6 +127,8 @@ private:
 
     TracedCallback<uint32_t> m_retransmissionTrace;
     TracedCallback<Time, Time> m_rtoTrace;
+    TracedCallback<Time, const std::string&> m_rtoStateTrace;
+    std::string m_lastState;
     TracedCallback<Ptr<const Packet>> m_txTrace;
     TracedCallback<Ptr<const Packet>> m_rxTrace;
 };

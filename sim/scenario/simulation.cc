@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -140,6 +141,21 @@ void connect_counters(Counters& c, const std::string& device, const char* tx, co
     // own queue never overflows, so without this a full queue dropped without a count.
     Config::ConnectWithoutContext("/NodeList/*/$ns3::TrafficControlLayer/TcDrop", MakeBoundCallback(&on_queue_drop, &c));
 }
+/// `--trace`: the clients' RTO and strategy-state changes (issue #20), one CSV row each.
+struct RtoTraceFile {
+    std::ofstream out;
+    void Connect(Ptr<Application> app, uint32_t client);
+};
+void on_rto_state(RtoTraceFile* f, uint32_t client, Time rto, const std::string& state) {
+    char t[32], r[32];
+    std::snprintf(t, sizeof t, "%.9g", Simulator::Now().GetSeconds());
+    std::snprintf(r, sizeof r, "%.9g", rto.GetSeconds());
+    f->out << t << "," << client << "," << r << "," << state << "\n";
+}
+void RtoTraceFile::Connect(Ptr<Application> app, uint32_t client) {
+    if (out.is_open()) app->TraceConnectWithoutContext("RtoTrace", MakeBoundCallback(&on_rto_state, this, client));
+}
+
 void on_client_done(Counters* c) {
     if (++c->clients_done == c->clients_total) Simulator::Stop();
 }
@@ -668,13 +684,19 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         return h;
     };
     ApplicationContainer clients;
+    RtoTraceFile rto_trace;
+    if (!options.trace_path.empty()) {
+        rto_trace.out.open(options.trace_path, std::ios::trunc);
+        if (!rto_trace.out) throw std::runtime_error("cannot write the trace " + options.trace_path);
+        rto_trace.out << "time_s,client,rto_s,state\n";
+    }
     std::unique_ptr<ClientArrivals> arrivals;
     if (c.workload.arrival == "short-lived") {
         arrivals = std::make_unique<ClientArrivals>();
         arrivals->until = Seconds(c.duration_s);
         arrivals->clients = &clients;
         arrivals->counters = &counters;
-        arrivals->make = [&c, client_helper, nodes = b.clients](uint32_t i) {
+        arrivals->make = [&c, client_helper, nodes = b.clients, &rto_trace, &clients](uint32_t i) {
             CoapClientHelper h = client_helper(i);
             // It arrives with its first request, does its exchanges, and leaves.
             h.SetAttribute("Arrival", StringValue("closed"));
@@ -684,6 +706,7 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
             h.SetAttribute("Spread", BooleanValue(false));
             ApplicationContainer one = h.Install(nodes.Get(i));
             one.Start(Seconds(0));
+            rto_trace.Connect(one.Get(0), clients.GetN());  // clients are numbered in arrival order
             return one;
         };
         stream += arrivals->Begin(b.clients.GetN(), c.workload.interval_s, Seconds(c.workload.start_s), stream);
@@ -694,6 +717,7 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         counters.clients_total = clients.GetN();
         for (uint32_t i = 0; i < clients.GetN(); ++i) {
             clients.Get(i)->TraceConnectWithoutContext("Done", MakeBoundCallback(&on_client_done, &counters));
+            rto_trace.Connect(clients.Get(i), i);
         }
     }
 

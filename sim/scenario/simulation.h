@@ -16,6 +16,9 @@ struct SimOptions {
     std::string pcap_prefix;  ///< non-empty: write pcap files starting with this path
     std::string commit;       ///< recorded in the result
     std::string log_prefix;   ///< emulation: the commands' output goes to PREFIX-server.log, -client<i>.log
+    /// Non-empty: every client's RTO and strategy state toward its server, a row per
+    /// change, to this CSV file: time_s,client,rto_s,state (state: FASOR's, else empty).
+    std::string trace_path;
 };
 
 /// The columns of runs.csv after the swept parameters and `seed`, in order. The first

@@ -45,6 +45,9 @@ public:
     [[nodiscard]] virtual Duration current_rto(TimePoint now) const = 0;
     /// The strategy's registered name.
     [[nodiscard]] virtual std::string_view name() const noexcept = 0;
+    /// The strategy's state, for traces: FASOR's FAST, FAST_SLOW_FAST or SLOW_FAST
+    /// (draft-ietf-core-fasor-02 §3); empty for strategies without states.
+    [[nodiscard]] virtual std::string_view state_name() const noexcept { return {}; }
 };
 
 using CongestionFactory = std::unique_ptr<CongestionControl> (*)(const TransmissionParams&);

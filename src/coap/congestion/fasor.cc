@@ -63,6 +63,10 @@ public:
 
     Duration current_rto(TimePoint) const override { return state_ == kSlowFast ? slow_rto_ : fast_rto_; }
     std::string_view name() const noexcept override { return "fasor"; }
+    std::string_view state_name() const noexcept override {
+        // draft-ietf-core-fasor-02 §3
+        return state_ == kSlowFast ? "SLOW_FAST" : state_ == kFastSlowFast ? "FAST_SLOW_FAST" : "FAST";
+    }
     [[nodiscard]] std::uint32_t state() const noexcept { return state_; }
 
 private:

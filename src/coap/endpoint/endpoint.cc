@@ -98,6 +98,8 @@ std::optional<Duration> Endpoint::current_rto(TimePoint now, const Peer& peer) c
     return messages_.current_rto(now, peer);
 }
 
+std::string_view Endpoint::congestion_state(const Peer& peer) const { return messages_.congestion_state(peer); }
+
 // ---- routing the message layer's reports -----------------------------------------
 
 void Endpoint::on_request(TimePoint now, const Peer& from, const MessageView& m, bool multicast) {

@@ -105,6 +105,9 @@ public:
     [[nodiscard]] std::string_view congestion_name() const noexcept { return congestion_name_; }
     /// The current RTO toward `peer` (the strategy's base RTO), if the peer is known.
     [[nodiscard]] std::optional<Duration> current_rto(TimePoint now, const Peer& peer) const;
+    /// The congestion strategy's state toward `peer` (FASOR: FAST, FAST_SLOW_FAST,
+    /// SLOW_FAST), empty when there is none; for traces.
+    [[nodiscard]] std::string_view congestion_state(const Peer& peer) const;
     [[nodiscard]] std::size_t active_exchanges() const noexcept { return client_.active(); }
     [[nodiscard]] std::size_t dedup_size() const noexcept { return messages_.dedup().size(); }
     [[nodiscard]] std::size_t peer_count() const noexcept { return messages_.peer_count(); }

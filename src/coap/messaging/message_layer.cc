@@ -104,6 +104,11 @@ std::optional<Duration> MessageLayer::current_rto(TimePoint now, const Peer& pee
     return ps->cc->current_rto(now);
 }
 
+std::string_view MessageLayer::congestion_state(const Peer& peer) const {
+    const PeerState* ps = find_peer(peer);
+    return ps == nullptr ? std::string_view() : ps->cc->state_name();
+}
+
 // ---------------------------------------------------------------------------------
 // NSTART and PROBING_RATE (§4.7)
 

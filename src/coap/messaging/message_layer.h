@@ -107,6 +107,9 @@ public:
     /// counter instead of evicting (responses and notifications).
     [[nodiscard]] std::uint16_t mid_for(TimePoint now, const Peer& peer);
     [[nodiscard]] std::optional<Duration> current_rto(TimePoint now, const Peer& peer) const;
+    /// The peer's congestion strategy's state name (CongestionControl::state_name), empty
+    /// when the peer has no state or the strategy none.
+    [[nodiscard]] std::string_view congestion_state(const Peer& peer) const;
     [[nodiscard]] std::size_t peer_count() const noexcept { return peer_index_.size(); }
 
     // ---- NSTART (§4.7) ---------------------------------------------------------------
