@@ -82,6 +82,13 @@ print("rows:", open(f"{d}/runs.csv").read().count("\n") - 1)
 PY
 head -1 "$work/pairs/runs.csv" | grep -q ',rt_lag_p99_ms,rt_lag_max_ms,run_valid,commands_started,commands_failed' \
   || fail "runs.csv lacks the emulation columns"
+# Resume and collect work as for `coapbed run`: nothing is emulated again, the merge is the same.
+"$coapbed" emulate "$work/pairs.toml" --out "$work/pairs" > "$work/resume.out" 2>&1 || fail "resume exited $?"
+grep -q "2 of 2 runs already in" "$work/resume.out" || fail "resume ran again: $(cat "$work/resume.out")"
+cp "$work/pairs/runs.csv" "$work/pairs.csv"
+"$coapbed" collect "$work/pairs" --scenario "$work/pairs.toml" > /dev/null 2>&1 || fail "collect exited $?"
+cmp -s "$work/pairs.csv" "$work/pairs/runs.csv" || fail "collect's runs.csv differs from emulate's"
+[ "$("$coapbed" emulate "$work/pairs.toml" --list | wc -l)" = 2 ] || fail "--list does not give one line per run"
 if command -v tshark >/dev/null; then
   n=$(tshark -r "$work"/pairs/pcap/program-libcoap_seed-1-client0*.pcap -Y coap 2>/dev/null | wc -l)
   [ "$n" -ge 12 ] || fail "tshark sees $n CoAP frames in the client pcap (expected >= 12)"
