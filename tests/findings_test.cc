@@ -225,3 +225,44 @@ TEST(FindingF5, ThreeBurstyClientsCocoaRetransmitsSpuriouslyMoreThanDefault) {
 }
 
 }  // namespace
+
+namespace {
+
+/// scenarios/findings/f4-sixlowpan-burst.toml at one loss and strategy, summed over three seeds.
+struct F4 {
+    double completed = 0, settling = 0;
+};
+F4 f4(const std::string& loss, const std::string& congestion) {
+    F4 sum;
+    for (const int seed : {2, 3, 4}) {
+        const auto m = metrics_of(R"(
+name = "f4"
+duration = 200
+seeds = [)" + std::to_string(seed) + R"(]
+[topology]
+kind = "sixlowpan"
+clients = 5
+hops = 3
+loss = )" + loss + R"(
+[workload]
+interval = 2.0
+response = 32
+burst = 10
+burst_at = 100
+[coap]
+congestion = ")" + congestion + "\"\n");
+        sum.completed += m.at("exchanges_completed").get<double>();
+        sum.settling += m.at("burst_settling_s").get<double>();
+    }
+    return sum;
+}
+
+TEST(FindingF4, AtFivePercentLossCocoaCompletesMoreThanDefault) {
+    EXPECT_GT(f4("0.05", "cocoa").completed, 1.1 * f4("0.05", "default").completed);
+}
+
+TEST(FindingF4, AtTenPercentLossLinuxRtoSettlesTheBurstLaterThanDefault) {
+    EXPECT_GT(f4("0.1", "linux-rto").settling, 1.3 * f4("0.1", "default").settling);
+}
+
+}  // namespace

@@ -41,6 +41,9 @@ need(md.index("## Findings") < md.index("## Scenario results"), "Findings come b
 need("### F1: default CoAP collapses behind a bloated buffer (reproduced)" in md, "F1 verdict from the fixture")
 need("| useful fraction near or below 25 % | yes | 400 clients: default's useful fraction 0.22" in md, "F1 useful-fraction check")
 need("### F3: FASOR keeps completion times short on an error-prone link (reproduced)" in md, "F3 verdict from the fixture")
+need("### F4: CoCoA on a lossy 6LoWPAN chain with a burst (partly reproduced)" in md, "F4 verdict from the fixture")
+need("| loss 0.05: cocoa completes more exchanges than default | yes | cocoa 387.80 [352.95, 422.65], default 310.90 "
+     "[295.32, 326.48] (+25 %; published +19 to +112 %) |" in md, "F4 throughput check against the published range")
 need("### F5: CoCoA with bursty traffic and few clients (reproduced)" in md, "F5 verdict from the fixture")
 need("| no extra loss, 3 clients: cocoa's spurious copies per exchange above default's | yes | cocoa 0.023 [0.016, 0.030], "
      "default 0.008 [0.004, 0.012] |" in md, "F5 spurious check with intervals")

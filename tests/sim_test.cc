@@ -438,6 +438,39 @@ TEST(SimRun, TraceOfDefaultCoapIsItsOneFixedRtoPerClient) {
     }
 }
 
+TEST(SimRun, AGlobalEventBurstQueuesBehindNstartAndIsTimed) {
+    // The burst keys go into kDumbbell's [workload] table.
+    std::string text = dumbbell("0.0");
+    text.replace(text.find("response = 300"), 14, "response = 300\nburst = 6\nburst_at = 20");
+    const auto with = run(text).at("metrics");
+    const auto without = run(dumbbell("0.0")).at("metrics");
+    // 4 clients x 6 requests at once, on top of the closed loop (whose own requests then
+    // wait behind them, so the total grows by less than 24).
+    EXPECT_GT(u(with, "exchanges_started"), u(without, "exchanges_started"));
+    EXPECT_EQ(u(with, "exchanges_completed"), u(with, "exchanges_started"));
+    EXPECT_EQ(with.at("burst_completed").get<double>(), 1.0);
+    // Each client's 6 requests go one after another (NSTART = 1): at least 6 round trips
+    // of 300-byte responses at 40 kbit/s, and not much more without loss.
+    const double settling = with.at("burst_settling_s").get<double>();
+    EXPECT_GT(settling, 6 * 0.16);
+    EXPECT_LT(settling, 20.0);
+    EXPECT_TRUE(without.at("burst_settling_s").is_null());
+}
+
+TEST(Scenario, TheBurstFallsInsideTheRun) {
+    auto error_of = [](const std::string& text) {
+        try {
+            (void)parse_scenario(text, "b.toml");
+        } catch (const coapbed::sim::ScenarioError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_EQ(error_of("name = \"b\"\nseeds = [1]\nduration = 60\n[workload]\nburst = 3\nburst_at = 60\n"),
+              "b.toml: workload.burst_at: the burst must fall between workload.start and duration");
+    EXPECT_EQ(error_of("name = \"b\"\nseeds = [1]\nduration = 60\n[workload]\nburst = 3\nburst_at = 30\n"), "no error");
+}
+
 TEST(SimRun, GilbertElliottLossOnTheBottleneck) {
     const auto doc = run(dumbbell("0.2", "gilbert-elliott"));
     const auto& m = doc.at("metrics");

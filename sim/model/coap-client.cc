@@ -58,6 +58,12 @@ TypeId CoapClient::GetTypeId() {
             .AddAttribute("Spread", "Send the first request at a random time within one Interval of the start "
                           "(false: at once, as a short-lived client that arrives with a request).",
                           BooleanValue(true), MakeBooleanAccessor(&CoapClient::m_spread), MakeBooleanChecker())
+            .AddAttribute("BurstAt", "When to send BurstRequests requests at once, beside the load.", TimeValue(Seconds(0)),
+                          MakeTimeAccessor(&CoapClient::m_burstAt), MakeTimeChecker())
+            .AddAttribute("BurstRequests", "Requests sent at once at BurstAt (0: no burst); they queue behind "
+                          "NSTART in the engine.",
+                          UintegerValue(0), MakeUintegerAccessor(&CoapClient::m_burstRequests),
+                          MakeUintegerChecker<uint32_t>())
             .AddAttribute("SendUntil", "No new request after this time; outstanding ones still finish.",
                           TimeValue(Time::Max()), MakeTimeAccessor(&CoapClient::m_sendUntil), MakeTimeChecker())
             .AddTraceSource("ExchangeStarted", "A request was handed to the engine.",
@@ -86,6 +92,10 @@ void CoapClient::StartApplication() {
         m_on = m_workloadStream->GetValue(0.0, 1.0) * (on + off) < on;
         m_periodEnd = Simulator::Now() + Exponential(m_on ? m_onMean : m_offMean);
     }
+    if (m_burstRequests > 0 && m_burstAt >= Simulator::Now()) {
+        m_burstPending = true;
+        m_burstEvent = Simulator::Schedule(m_burstAt - Simulator::Now(), &CoapClient::SendBurst, this);
+    }
     // Spread the clients' first requests over one interval so they do not start in step.
     const double first = m_spread ? m_workloadStream->GetValue(0.0, std::max(m_interval.GetSeconds(), 1e-9)) : 0.0;
     ScheduleNext(Seconds(first));
@@ -93,6 +103,7 @@ void CoapClient::StartApplication() {
 
 void CoapClient::StopApplication() {
     Simulator::Cancel(m_sendEvent);
+    Simulator::Cancel(m_burstEvent);
     CoapApplication::StopApplication();
 }
 
@@ -152,6 +163,20 @@ void CoapClient::SendRequest() {
         CheckDone();
         return;
     }
+    const bool ok = IssueRequest(false);
+    if (m_arrival == "poisson" || !ok) ScheduleNext(NextGap());
+    Drive();
+    CheckDone();
+}
+
+void CoapClient::SendBurst() {
+    m_burstPending = false;
+    for (uint32_t k = 0; HasEngine() && k < m_burstRequests; ++k) (void)IssueRequest(true);
+    if (HasEngine()) Drive();
+    CheckDone();
+}
+
+bool CoapClient::IssueRequest(bool burst) {
     coap::Request req;
     const int detail = m_method == "POST" ? 2 : m_method == "PUT" ? 3 : m_method == "DELETE" ? 4 : m_method == "FETCH" ? 5 : 1;
     req.method = coap::Code::make(0, static_cast<std::uint8_t>(detail));
@@ -171,15 +196,14 @@ void CoapClient::SendRequest() {
         m_recordOf[r.id] = m_records.size();
         Record rec;
         rec.started_s = Simulator::Now().GetSeconds();
+        rec.burst = burst;
         m_records.push_back(rec);
         m_startedTrace(r.id);
     } else {
         ++m_rejected;
         NS_LOG_INFO("request refused: " << coap::to_string(r.error));
     }
-    if (m_arrival == "poisson" || !r.ok()) ScheduleNext(NextGap());
-    Drive();
-    CheckDone();
+    return r.ok();
 }
 
 void CoapClient::OnEngineEvent(const coap::Event& e) {
@@ -202,12 +226,13 @@ void CoapClient::OnEngineEvent(const coap::Event& e) {
         ++m_failed;
         m_failedTrace(e.id, rec.reason);
     }
-    if (m_arrival != "poisson") ScheduleNext(m_interval);
+    // The closed loop's think time follows its own requests, not the burst's.
+    if (m_arrival != "poisson" && !rec.burst) ScheduleNext(m_interval);
     CheckDone();
 }
 
 void CoapClient::CheckDone() {
-    if (m_done || MaySend() || GetOutstanding() != 0) return;
+    if (m_done || MaySend() || m_burstPending || GetOutstanding() != 0) return;
     m_done = true;
     m_doneTrace();
 }

@@ -28,6 +28,7 @@ public:
         std::string reason;            ///< failure reason ("timeout", "reset", ...)
         uint32_t retransmissions = 0;  ///< all blocks together
         uint64_t response_bytes = 0;   ///< response body bytes delivered
+        bool burst = false;            ///< one of the BurstRequests sent at BurstAt
     };
 
     const std::vector<Record>& GetRecords() const { return m_records; }
@@ -54,6 +55,10 @@ protected:
 
 private:
     void SendRequest();
+    /// Hands one request to the engine; false if it refused it.
+    bool IssueRequest(bool burst);
+    /// BurstRequests requests at once (a "global event"), beside the periodic load.
+    void SendBurst();
     void ScheduleNext(Time after);
     Time NextGap();
     Time Exponential(Time mean);
@@ -82,7 +87,12 @@ private:
     double m_zipf = 0.8;
     std::vector<double> m_zipfCdf;
 
+    Time m_burstAt;
+    uint32_t m_burstRequests = 0;
+    bool m_burstPending = false;
+
     EventId m_sendEvent;
+    EventId m_burstEvent;
     uint64_t m_issued = 0;
     uint64_t m_started = 0, m_completed = 0, m_failed = 0, m_rejected = 0;
     bool m_done = false;

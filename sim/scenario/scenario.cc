@@ -129,6 +129,8 @@ const std::vector<KeySpec>& schema() {
         {"workload", "resources", Kind::Int, 0, 100000, {}, COAPBED_INT(workload.resources)},
         {"workload", "zipf", Kind::Real, 0, 10, {}, COAPBED_REAL(workload.zipf)},
         {"workload", "max_age", Kind::Int, -1, 4294967295LL, {}, COAPBED_INT(workload.max_age)},
+        {"workload", "burst", Kind::Int, 0, 10000, {}, COAPBED_INT(workload.burst)},
+        {"workload", "burst_at", Kind::Time, 0, 1e7, {}, COAPBED_REAL(workload.burst_at_s)},
         {"coap", "congestion", Kind::Congestion, 0, 0, congestion_names(), COAPBED_STR(coap.congestion)},
         {"coap", "cocoa_vbf", Kind::Choice, 0, 0, {"initial", "per-step"}, COAPBED_STR(coap.cocoa_vbf)},
         {"coap", "nstart", Kind::Int, 1, 64, {}, COAPBED_INT(coap.nstart)},
@@ -499,6 +501,12 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
         }
         const auto bs = c.coap.block_size;
         if ((bs & (bs - 1)) != 0) throw ScenarioError(file, "coap.block_size", std::to_string(bs) + " is not a power of two");
+        if (c.workload.burst > 0 && (c.workload.burst_at_s < c.workload.start_s || c.workload.burst_at_s >= c.duration_s)) {
+            throw ScenarioError(file, "workload.burst_at", "the burst must fall between workload.start and duration");
+        }
+        if (c.workload.burst > 0 && c.workload.arrival == "short-lived") {
+            throw ScenarioError(file, "workload.burst", "short-lived clients have no burst (they come and go)");
+        }
         if (c.workload.requests == 0 && c.duration_s <= c.workload.start_s) {
             throw ScenarioError(file, "duration", "must be longer than workload.start when requests = 0");
         }

@@ -66,6 +66,10 @@ struct Workload {
     std::int64_t resources = 0;     ///< 0: one resource; N: N resources, chosen by Zipf popularity
     double zipf = 0.8;              ///< Zipf exponent of the resources' popularity
     std::int64_t max_age = -1;      ///< the server's Max-Age in seconds (-1: no option, i.e. 60 s)
+    /// A "global event": at `burst_at` every client sends `burst` requests at once, beside
+    /// its load (they queue behind NSTART); 0: none. runs.csv: burst_settling_s, burst_completed.
+    std::int64_t burst = 0;
+    double burst_at_s = 0;
 };
 
 struct CoapParams {

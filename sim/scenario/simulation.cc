@@ -97,7 +97,9 @@ const std::vector<std::string>& metric_columns() {
         "spurious_retransmissions", "tx_necessary_per_exchange", "tx_spurious_per_exchange", "useful_fraction",
         "rtt_samples", "queue_peak",
         // Emulation (issue #22; empty in simulated runs): real-time lag, validity, the commands.
-        "rt_lag_p99_ms", "rt_lag_max_ms", "run_valid", "commands_started", "commands_failed"};
+        "rt_lag_p99_ms", "rt_lag_max_ms", "run_valid", "commands_started", "commands_failed",
+        // A "global event" burst ([workload] burst, burst_at; empty without one).
+        "burst_settling_s", "burst_completed"};
     return cols;
 }
 
@@ -680,6 +682,8 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         h.SetAttribute("RequestSize", UintegerValue(static_cast<uint32_t>(c.workload.payload)));
         h.SetAttribute("Confirmable", BooleanValue(c.workload.confirmable));
         h.SetAttribute("SendUntil", TimeValue(Seconds(c.duration_s)));
+        h.SetAttribute("BurstRequests", UintegerValue(static_cast<uint32_t>(c.workload.burst)));
+        h.SetAttribute("BurstAt", TimeValue(Seconds(c.workload.burst_at_s)));
         if (against_client) h.SetAttribute("Port", UintegerValue(5683));  // a port the attacker knows
         return h;
     };
@@ -806,6 +810,8 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
 
     uint64_t started = 0, completed = 0, failed = 0, rejected = 0, timeouts = 0, delivered = 0;
     uint64_t reset = 0, forged = 0;  // attacks on a client: exchanges ended by RST, forgeries taken
+    uint64_t burst_sent = 0, burst_done = 0;
+    double burst_end = c.workload.burst_at_s;  // when the last burst exchange ended
     std::vector<double> all_times;
     std::vector<double> per_client_completed;
     ordered_json per_client = ordered_json::array();
@@ -816,6 +822,11 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         uint64_t bytes = 0, rtx = 0;
         for (const auto& r : app->GetRecords()) {
             rtx += r.retransmissions;
+            if (r.burst) {
+                ++burst_sent;
+                burst_done += r.completed ? 1 : 0;
+                burst_end = std::max(burst_end, r.started_s + r.elapsed_s);
+            }
             if (!r.completed) {
                 if (r.reason == "timeout") ++timeouts;
                 if (r.reason == "reset") ++reset;
@@ -904,6 +915,10 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
                                : ordered_json();
     m["rtt_samples"] = engine_clients.value("rtt_samples_taken", uint64_t{0});
     m["queue_peak"] = c.topology.kind == "dumbbell" ? ordered_json(counters.queue_peak) : ordered_json();
+    // The burst: from burst_at until its last exchange ended (completed or failed).
+    m["burst_settling_s"] = burst_sent > 0 ? ordered_json(burst_end - c.workload.burst_at_s) : ordered_json();
+    m["burst_completed"] = burst_sent > 0 ? ordered_json(static_cast<double>(burst_done) / static_cast<double>(burst_sent))
+                                          : ordered_json();
     m["ledger_retransmissions"] = lt.con_retransmissions;
     m["ledger_reply_copies"] = lt.datagrams - lt.messages - lt.con_retransmissions;
     // Attack figures (empty when the run has no [attack]).
