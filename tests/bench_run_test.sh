@@ -56,10 +56,13 @@ run --out "$T/d.json" --no-history --baseline "$T/slow.json" --fail-on-regressio
 [[ $rc -eq 0 ]] && grep -q "faster" "$T/d.out" && ok "faster than the baseline: exit 0" || bad "faster than the baseline (rc $rc)"
 
 # --relative: a machine 4x faster as a whole is no regression; coapbed alone 4x faster is.
-run --out "$T/r.json" --no-history --baseline "$T/fast.json" --relative --fail-on-regression 5% >"$T/r.out" 2>&1; rc=$?
+# The threshold is 50 %: the ratio of two 10 ms measurements taken while CTest runs other
+# tests beside them moves by more than 5 % from run to run (CI once failed here at 5 %),
+# and a 4x change is far beyond 50 % either way.
+run --out "$T/r.json" --no-history --baseline "$T/fast.json" --relative --fail-on-regression 50% >"$T/r.out" 2>&1; rc=$?
 [[ $rc -eq 0 ]] && ! grep -q "REGRESSION" "$T/r.out" && grep -q "relative to libcoap" "$T/r.out" \
   && ok "--relative: the whole machine slower is not a regression" || bad "--relative with machine drift (rc $rc)"
-run --out "$T/s.json" --no-history --baseline "$T/ours-fast.json" --relative --fail-on-regression 5% >"$T/s.out" 2>&1; rc=$?
+run --out "$T/s.json" --no-history --baseline "$T/ours-fast.json" --relative --fail-on-regression 50% >"$T/s.out" 2>&1; rc=$?
 [[ $rc -eq 1 ]] && grep -q "coapbed/parse/con-get.*REGRESSION" "$T/s.out" \
   && ok "--relative: coapbed slower against its libcoap peer is a regression" || bad "--relative regression (rc $rc)"
 
