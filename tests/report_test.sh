@@ -41,6 +41,12 @@ need(md.index("## Findings") < md.index("## Scenario results"), "Findings come b
 need("### F1: default CoAP collapses behind a bloated buffer (reproduced)" in md, "F1 verdict from the fixture")
 need("| useful fraction near or below 25 % | yes | 400 clients: default's useful fraction 0.22" in md, "F1 useful-fraction check")
 need("### F3: FASOR keeps completion times short on an error-prone link (reproduced)" in md, "F3 verdict from the fixture")
+# Simulation against real programs (the emulation-validate fixture: real runs, 3 seeds).
+need("## Simulation against real programs" in md, "the emulation section")
+need("| 4096 | emulated libcoap | 60 | 60 | 4.842 [3.862, 5.821] | 4.047 / 13.891 | 1.100 [0.837, 1.363] | 18 / 1044 | "
+     "4.00 | agree, agree |" in md, "emulated libcoap row from the wire exchanges, against the simulation")
+need("| 32 | simulated coapbed | 60 | 60 | 0.975 [0.851, 1.099] |" in md, "simulated row (one program's runs only)")
+need("At 32: coapbed's requests are 14 bytes and libcoap's 18" in md, "how the programs differ on the wire")
 need("### F4: CoCoA on a lossy 6LoWPAN chain with a burst (partly reproduced)" in md, "F4 verdict from the fixture")
 need("| loss 0.05: cocoa completes more exchanges than default | yes | cocoa 387.80 [352.95, 422.65], default 310.90 "
      "[295.32, 326.48] (+25 %; published +19 to +112 %) |" in md, "F4 throughput check against the published range")
@@ -60,6 +66,23 @@ for r in rows:
         r["retransmissions"] = "0"
 blocks = findings.finding_f2(generate.Plotter(out), rows, generate.mean_ci, generate.versus)
 need("F2: CoCoA collapses with short-lived clients (partly reproduced)" in blocks[0][1], "F2 verdict when cocoa keeps sampling: %s" % blocks[0][1])
+# An invalid emulated run (lag over its limit) is left out and counted.
+import emulation
+eu = os.path.join(src, "tests/fixtures/report/emulation-validate")
+real_load = generate.load_csv
+def load_with_invalid(path):
+    rows = real_load(path)
+    if os.path.dirname(os.path.abspath(path)) == eu:
+        for r in rows:
+            if r["program"] == "libcoap" and r["response"] == "32" and r["seed"] == "1":
+                r["run_valid"] = "0"
+    return rows
+eb = emulation.section_emulation(generate.Plotter(out), [os.path.join(eu, "runs.csv"), eu + "-sim/runs.csv"],
+                                 load_with_invalid, generate.mean_ci, generate.versus)
+etext = "\n".join(str(b[1]) for b in eb)
+need("12 runs (1 invalid" in etext, "an invalid run is counted")
+need("| 32 | emulated libcoap | 40 | 40 |" in "\n".join("| " + " | ".join(r) + " |" for b in eb if b[0] == "table" for r in b[1]),
+     "an invalid run's exchanges are left out")
 need("| message_parse | 17 | 2000000 |" in md, "fuzz row")
 need("fixture0001" in md and "fixture, 2 cores" in md, "provenance of the numbers")
 # Only swept keys are parameters, not result columns such as forged_accepted.
