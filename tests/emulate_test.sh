@@ -28,6 +28,14 @@ leftovers() {
   ! pgrep -f "$work" >/dev/null || fail "$1: programs left: $(pgrep -af "$work")"
 }
 
+# Until a client command of this test runs (at most 10 s).
+wait_for_client() {
+  for _ in $(seq 1 100); do
+    pgrep -f "coap-client-notls.*$work" >/dev/null && return
+    sleep 0.1
+  done
+}
+
 # --- 1. coapbed and libcoap pairs, no loss: the wire RTT is the computed one -------------
 cat > "$work/pairs.toml" <<TOML
 name = "emu-pairs"
@@ -178,10 +186,7 @@ leftovers "after a crashing server"
 sed -e 's/repeat = 6/repeat = 1000/' -e 's/program = \[.*\]/program = "libcoap"/' "$work/pairs.toml" > "$work/long.toml"
 "$coapbed" emulate "$work/long.toml" --out "$work/long" > "$work/long.out" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do
-  pgrep -f "coap-client-notls.*$work" >/dev/null && break
-  sleep 0.1
-done
+wait_for_client
 pgrep -f "coap-server-notls.*$work" >/dev/null || fail "the emulated server never started"
 kill -INT "$pid"
 set +e
@@ -195,10 +200,7 @@ leftovers "after Ctrl-C"
 # --- 5. a killed emulator: the next run removes its namespaces and programs ------------
 "$coapbed" emulate "$work/long.toml" --out "$work/killed" --only seed-1 > /dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do
-  pgrep -f "coap-client-notls.*$work" >/dev/null && break
-  sleep 0.1
-done
+wait_for_client
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
 ip netns list | grep -q "^coapbed-emu-$pid-" || fail "a killed emulator left no namespace to clean (test broken)"

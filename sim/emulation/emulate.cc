@@ -208,14 +208,6 @@ struct Orchestra {
     }
 };
 
-double percentile(std::vector<double> v, double p) {
-    if (v.empty()) return NAN;
-    std::sort(v.begin(), v.end());
-    auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
-    rank = std::clamp<std::size_t>(rank, 1, v.size());
-    return v[rank - 1];
-}
-
 ordered_json num(double v) { return std::isfinite(v) ? ordered_json(v) : ordered_json(nullptr); }
 
 /// Puts the calling thread (and the threads it starts: ns-3's TAP readers) on SCHED_FIFO
@@ -412,8 +404,9 @@ ordered_json emulate(const Scenario& scenario, const RunSpec& spec, const SimOpt
 
     // ---- measure, from the wire ------------------------------------------------------
     const emu::WireFigures w = emu::analyse(obs.records, clients);
+    std::sort(lag.samples_ms.begin(), lag.samples_ms.end());
     const double lag_p99 = percentile(lag.samples_ms, 99);
-    const double lag_max = lag.samples_ms.empty() ? NAN : *std::max_element(lag.samples_ms.begin(), lag.samples_ms.end());
+    const double lag_max = lag.samples_ms.empty() ? NAN : lag.samples_ms.back();
     const bool valid = std::isfinite(lag_max) && lag_max <= e.lag_limit_s * 1000.0;
     uint64_t commands = 0, failed_commands = 0;
     ordered_json cmds = ordered_json::array();

@@ -14,10 +14,8 @@ namespace coapbed::emu {
 namespace {
 
 struct Exchange {
-    ExchangeFigure fig;
-    int tap = 0;
+    ExchangeFigure fig;  ///< fig.client is the exchange's TAP, fig.start_s its first copy
     std::uint16_t port = 0;
-    double start = 0;
     std::vector<std::uint8_t> token;  ///< of the latest request of the exchange
     std::uint16_t mid = 0;            ///< of the latest request
     bool awaiting_next = false;       ///< the last response asked for the next block
@@ -42,7 +40,7 @@ WireFigures analyse(const std::vector<WireRecord>& records, int clients) {
 
     auto open_on = [&](int tap, std::uint16_t port, auto&& pred) -> Exchange* {
         for (auto it = exchanges.rbegin(); it != exchanges.rend(); ++it) {
-            if (it->tap == tap && it->port == port && !it->ended && pred(*it)) return &*it;
+            if (it->fig.client == tap && it->port == port && !it->ended && pred(*it)) return &*it;
         }
         return nullptr;
     };
@@ -81,9 +79,7 @@ WireFigures analyse(const std::vector<WireRecord>& records, int clients) {
             if (ex == nullptr) {
                 exchanges.push_back(Exchange{});
                 ex = &exchanges.back();
-                ex->tap = r.tap;
                 ex->port = r.local_port;
-                ex->start = r.t;
                 ex->fig.client = r.tap;
                 ex->fig.start_s = r.t;
                 ex->fig.request_bytes = static_cast<std::uint32_t>(r.payload.size());
@@ -122,8 +118,8 @@ WireFigures analyse(const std::vector<WireRecord>& records, int clients) {
         }
         ex->ended = true;
         ++f.completed;
-        f.completion_s.push_back(r.t - ex->start);
-        ex->fig.completion_s = r.t - ex->start;
+        ex->fig.completion_s = r.t - ex->fig.start_s;
+        f.completion_s.push_back(ex->fig.completion_s);
         ex->fig.response_bytes = static_cast<std::uint32_t>(r.payload.size());
         ++f.completed_per_client[static_cast<std::size_t>(r.tap)];
     }

@@ -460,6 +460,13 @@ Built build_sixlowpan(const RunConfig& c, Counters& counters, int64_t& stream, c
     return b;
 }
 
+ordered_json number_or_null(double v) {
+    if (!std::isfinite(v)) return nullptr;
+    return v;
+}
+
+}  // namespace
+
 double percentile(const std::vector<double>& sorted, double p) {
     if (sorted.empty()) return std::numeric_limits<double>::quiet_NaN();
     // Nearest rank.
@@ -467,13 +474,6 @@ double percentile(const std::vector<double>& sorted, double p) {
     rank = std::clamp<std::size_t>(rank, 1, sorted.size());
     return sorted[rank - 1];
 }
-
-ordered_json number_or_null(double v) {
-    if (!std::isfinite(v)) return nullptr;
-    return v;
-}
-
-}  // namespace
 
 ordered_json completion_stats(std::vector<double> v) {
     std::sort(v.begin(), v.end());

@@ -28,6 +28,8 @@ struct SimOptions {
 /// The part of a result document that names the run: id, scenario, file, seed, commit,
 /// ns3_version, swept, params.
 [[nodiscard]] nlohmann::ordered_json result_header(const Scenario& scenario, const RunSpec& spec, const SimOptions& options);
+/// The p-th percentile (0-100) of `sorted` (ascending) by nearest rank; NaN when empty.
+[[nodiscard]] double percentile(const std::vector<double>& sorted, double p);
 /// completion_mean_s, completion_p50_s, _p95_s, _p99_s of these times (nearest-rank
 /// percentiles; null without times).
 [[nodiscard]] nlohmann::ordered_json completion_stats(std::vector<double> times);
