@@ -1,11 +1,18 @@
-// DTLS 1.2 (RFC 7252 §9) through OpenSSL on memory BIOs: the engine stays sans-I/O and
-// sees plaintext CoAP datagrams; this layer turns them into DTLS records per peer and
-// back. The UDP runtime moves the ciphertext datagrams and arms OpenSSL's DTLS timer.
+// DTLS 1.2 (RFC 7252 §9) without sockets: the engine stays sans-I/O and sees plaintext
+// CoAP datagrams; this layer turns them into DTLS records per peer and back. The UDP
+// runtime moves the ciphertext datagrams and arms the layer's handshake timer.
+//
+// Two libraries behind one interface (dtls_stack.h), chosen by DtlsConfig::stack:
+// OpenSSL 3.0 on memory BIOs (PSK, certificates) and GnuTLS 3.7 with its transport
+// callbacks (PSK, certificates, raw public keys). This class holds what both share: the
+// sessions per peer and their bounds, the plaintext held during a handshake, the errors.
 //
 // PreSharedKey mode (RFC 7252 §9.1.3.1): TLS_PSK_WITH_AES_128_CCM_8, with the PSK
-// AES-128-GCM and CBC suites as fallback. Certificate mode (§9.1.3.3):
-// TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 (GCM as fallback) on P-256, chain and host-name
-// verification, or a pinned peer key (RFC 6920 name, see key_id.h). The server answers a
+// AES-128-GCM and CBC suites as fallback. RawPublicKey mode (§9.1.3.2, RFC 7250, GnuTLS
+// only: OpenSSL 3.0 has no RFC 7250): TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 on P-256, the
+// peer's key checked against pinned RFC 6920 names (key_id.h); a peer that sends anything
+// but a raw key is refused. Certificate mode (§9.1.3.3): the same suite (GCM as
+// fallback), chain and host-name verification, or a pinned peer key. The server answers a
 // ClientHello with a HelloVerifyRequest cookie (RFC 6347 §4.2.1) bound to the address,
 // statelessly: a peer gets a session only once its ClientHello returns a valid cookie, and
 // only a completed handshake can displace an established session.
@@ -26,8 +33,18 @@
 
 namespace coapbed::net {
 
+namespace detail {
+class Stack;
+}  // namespace detail
+
+/// Which library runs DTLS. Auto: OpenSSL for PSK and certificates, GnuTLS for raw public keys.
+enum class DtlsStack : std::uint8_t { Auto, OpenSsl, GnuTls };
+/// "openssl" / "gnutls" (Auto: empty).
+[[nodiscard]] std::optional<DtlsStack> parse_dtls_stack(const std::string& name);
+
 struct DtlsConfig {
     bool server = false;
+    DtlsStack stack = DtlsStack::Auto;
     // PreSharedKey mode (when psk_key is set)
     std::string psk_identity;        ///< the client's identity; a server accepts only this one
     std::string psk_key;             ///< the key, as text (libcoap's -k)
@@ -37,6 +54,9 @@ struct DtlsConfig {
     std::string ca_file;             ///< trusted CAs, PEM; a server then asks clients for certificates
     std::string hostname;            ///< client: the name the server's certificate must carry
     std::string pin;                 ///< the peer's key as an RFC 6920 name: trusted even if self-signed
+    std::vector<std::string> pins;   ///< more such names (any one matches)
+    // RawPublicKey mode (when rpk_file is set; RFC 7252 §9.1.3.2, RFC 7250; GnuTLS)
+    std::string rpk_file;            ///< our P-256 key pair, PEM (a private key; a PUBLIC KEY block may precede it)
     /// Server: established sessions. When a handshake completes beyond it, the least
     /// recently used established session is dropped; nothing else displaces one.
     std::size_t max_sessions = 64;
@@ -66,7 +86,8 @@ public:
     DtlsLayer(const DtlsLayer&) = delete;
     DtlsLayer& operator=(const DtlsLayer&) = delete;
 
-    /// Creates the OpenSSL context. False with `error` set when OpenSSL refuses.
+    /// Chooses the library and loads the keys. False with `error` set when the mode is
+    /// incomplete, the library cannot do it, or it refuses a key.
     bool init(const DtlsConfig& config, std::string& error);
 
     using Send = std::function<void(const coap::Peer&, const std::uint8_t*, std::size_t)>;
@@ -96,12 +117,14 @@ public:
     [[nodiscard]] const DtlsStats& stats() const { return stats_; }
     /// The negotiated cipher suite toward `peer` ("" if none).
     [[nodiscard]] std::string cipher(const coap::Peer& peer) const;
+    /// What `peer` authenticated with: "psk", "x509" or "rawpk" ("" if not established).
+    [[nodiscard]] std::string peer_credential(const coap::Peer& peer) const;
+    /// The library in use ("openssl", "gnutls"; "" before init).
+    [[nodiscard]] const char* stack_name() const;
 
 private:
-    friend struct DtlsAccess;  // the OpenSSL callbacks
     struct Session;
     Session* session(coap::TimePoint now, const coap::Peer& peer, bool create);
-    std::unique_ptr<Session> new_session(coap::TimePoint now, const coap::Peer& peer);
     void listen(coap::TimePoint now, const coap::Peer& peer, coap::Bytes datagram, const Send& send,
                 std::vector<std::vector<std::uint8_t>>& plain);
     bool evict_oldest(bool established, const Session* keep);
@@ -111,11 +134,8 @@ private:
     void fail(const coap::Peer& peer, const std::string& why);
 
     DtlsConfig config_;
-    void* ctx_ = nullptr;  ///< SSL_CTX*
-    std::vector<std::uint8_t> cookie_secret_;
+    std::unique_ptr<detail::Stack> stack_;
     std::map<coap::Peer, std::unique_ptr<Session>> sessions_;
-    std::unique_ptr<Session> listener_;  ///< server: answers peers without a session, statelessly
-    void* listen_addr_ = nullptr;        ///< BIO_ADDR* for DTLSv1_listen
     DtlsStats stats_;
     std::string last_error_;
     std::optional<coap::Peer> refused_;  ///< whose handshake last failed fatally
