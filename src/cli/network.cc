@@ -56,17 +56,68 @@ constexpr std::string_view kClientUsage =
     "  --ca FILE               coaps://: trusted CA certificates (PEM); the server's\n"
     "                          certificate must also name the URI's host (RFC 7252 §9.1.3.3)\n"
     "  --pin NI                coaps://: trust the server key with this RFC 6920 name\n"
-    "                          (see `coapbed key-id`), self-signed or not\n"
+    "                          (see `coapbed key-id`), self-signed or not; repeatable\n"
     "  --cert FILE --key FILE  coaps://: our certificate and private key (PEM)\n"
+    "  --rpk FILE              coaps://: RawPublicKey mode (RFC 7252 §9.1.3.2, RFC 7250):\n"
+    "                          our P-256 key (PEM, as libcoap's -M); needs --pin NI of the\n"
+    "                          server's key; anything but a pinned raw key is refused\n"
+    "  --dtls openssl|gnutls   the DTLS library (default: OpenSSL for PSK and certificates,\n"
+    "                          GnuTLS for raw public keys, which OpenSSL 3.0 cannot do)\n"
     "  --proxy URI             send the request to this forward proxy (coap://host:port)\n"
     "                          with the target URI as Proxy-Uri (RFC 7252 §5.7)\n"
     "Exit status: 0 on 2.xx, 3 on 4.xx/5.xx, 4 on timeout or transport failure, 2 on a\n"
     "bad command line.\n";
 
+// The DTLS flags the client commands and serve share: --psk-identity, --psk-key, --cert,
+// --key, --ca, --pin (repeatable), --rpk, --dtls. 1: args[i] was one (i moved past its
+// value), 0: it was not, -1: its value is missing or wrong (`error` says why).
+int parse_dtls_flag(const Args& args, std::size_t& i, net::DtlsConfig& c, std::string& error) {
+    const std::string& a = args[i];
+    std::string* field = a == "--psk-identity" ? &c.psk_identity
+                         : a == "--psk-key"    ? &c.psk_key
+                         : a == "--cert"       ? &c.cert_file
+                         : a == "--key"        ? &c.key_file
+                         : a == "--ca"         ? &c.ca_file
+                         : a == "--rpk"        ? &c.rpk_file
+                                               : nullptr;
+    if (field == nullptr && a != "--pin" && a != "--dtls") return 0;
+    if (i + 1 >= args.size() || (args[i + 1].empty() && a != "--psk-identity")) {
+        error = a + " needs a value";
+        return -1;
+    }
+    const std::string& v = args[++i];
+    if (a == "--pin") {
+        c.pins.push_back(v);
+    } else if (a == "--dtls") {
+        const auto stack = net::parse_dtls_stack(v);
+        if (!stack) {
+            error = "--dtls needs openssl or gnutls";
+            return -1;
+        }
+        c.stack = *stack;
+    } else {
+        *field = v;
+    }
+    return 1;
+}
+
+[[nodiscard]] bool dtls_wanted(const net::DtlsConfig& c) {
+    return !c.psk_key.empty() || !c.cert_file.empty() || !c.rpk_file.empty();
+}
+
+/// "DTLS 1.2 <suite>" and, after it, the library and what the peer authenticated with.
+std::string dtls_summary(const net::DtlsLayer& dtls, const coap::Peer& peer) {
+    const std::string credential = dtls.peer_credential(peer);
+    const std::string what = credential == "rawpk" ? "raw public key" : credential == "x509" ? "certificate" : credential;
+    return "DTLS 1.2 " + dtls.cipher(peer) + " (" + dtls.stack_name() + (what.empty() ? "" : ", " + what) + ")";
+}
+
 constexpr std::string_view kServeUsage =
     "usage: coapbed serve [--port P] [--bind ADDR] [--root DIR] [--congestion NAME]\n"
     "                     [--psk-identity ID --psk-key KEY]  (coaps://, DTLS 1.2 PSK, port 5684)\n"
-    "                     [--cert FILE --key FILE [--ca FILE] [--pin NI]]  (coaps://, certificates)\n"
+    "                     [--cert FILE --key FILE [--ca FILE] [--pin NI]...]  (coaps://, certificates)\n"
+    "                     [--rpk FILE [--pin NI]...]  (coaps://, raw public key, RFC 7250; GnuTLS)\n"
+    "                     [--dtls openssl|gnutls]\n"
     "                     [--echo] [--amplification-limit R] [--rate-limit N]\n"
     "                     [--observe-verified-only] [--max-observations N]\n"
     "\n"
@@ -209,16 +260,8 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
         } else if (a == "--proxy") {
             if (!value(v) || v.empty()) return usage(err, "--proxy needs a coap:// URI", kClientUsage);
             proxy_uri = v;
-        } else if (a == "--psk-identity") {
-            if (!value(v)) return usage(err, "--psk-identity needs ID", kClientUsage);
-            dtls_config.psk_identity = v;
-        } else if (a == "--psk-key") {
-            if (!value(v) || v.empty()) return usage(err, "--psk-key needs KEY", kClientUsage);
-            dtls_config.psk_key = v;
-        } else if (a == "--cert" || a == "--key" || a == "--ca" || a == "--pin") {
-            if (!value(v) || v.empty()) return usage(err, a + " needs a value", kClientUsage);
-            (a == "--cert" ? dtls_config.cert_file
-                           : a == "--key" ? dtls_config.key_file : a == "--ca" ? dtls_config.ca_file : dtls_config.pin) = v;
+        } else if (const int d = parse_dtls_flag(args, i, dtls_config, v); d != 0) {
+            if (d < 0) return usage(err, v, kClientUsage);
         } else if (!a.empty() && a[0] == '-') {
             return usage(err, "unknown option " + a, kClientUsage);
         } else if (uri.empty()) {
@@ -243,8 +286,10 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
         }
     }
     const bool secure = parts.scheme() == coap::Scheme::Coaps;
-    if (secure && dtls_config.psk_key.empty() && dtls_config.ca_file.empty() && dtls_config.pin.empty()) {
-        return usage(err, "coaps:// needs --psk-key (and --psk-identity), or --ca FILE or --pin NI to check the server",
+    if (secure && dtls_config.psk_key.empty() && dtls_config.ca_file.empty() && dtls_config.pins.empty()) {
+        return usage(err,
+                     "coaps:// needs --psk-key (and --psk-identity), or --ca FILE or --pin NI to check the server "
+                     "(with --rpk: --pin NI, the server's raw key)",
                      kClientUsage);
     }
     dtls_config.hostname = std::string(parts.host());
@@ -399,7 +444,7 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
                                   method == "observe" && count == 0 ? std::nullopt : std::optional(deadline), tick,
                                   next_tick);
     const coap::Peer peer = attempts[winner.value_or(attempts.size() - 1)].peer;
-    if (secure && dtls.established(peer)) err << "coapbed: DTLS 1.2 " << dtls.cipher(peer) << "\n";
+    if (secure && dtls.established(peer)) err << "coapbed: " << dtls_summary(dtls, peer) << "\n";
     if (observing) {
         // RFC 7641 §3.6: leave politely, with a GET carrying Observe: 1.
         const std::uint64_t id = attempts[winner.value_or(0)].id;
@@ -489,20 +534,13 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
             }
         } else if (const int d = parse_defence_flag(args, i, config, flag_error); d != 0) {
             if (d < 0) return usage(err, flag_error, kServeUsage);
-        } else if ((a == "--cert" || a == "--key" || a == "--ca" || a == "--pin") && has) {
-            (a == "--cert" ? dtls_config.cert_file
-                           : a == "--key" ? dtls_config.key_file : a == "--ca" ? dtls_config.ca_file : dtls_config.pin) =
-                args[++i];
-            if (!port_given) port = 5684;
-        } else if (a == "--psk-identity" && has) {
-            dtls_config.psk_identity = args[++i];
-        } else if (a == "--psk-key" && has) {
-            dtls_config.psk_key = args[++i];
-            if (!port_given) port = 5684;  // RFC 7252 §6.2: the default coaps port
+        } else if (const int t = parse_dtls_flag(args, i, dtls_config, flag_error); t != 0) {
+            if (t < 0) return usage(err, flag_error, kServeUsage);
         } else {
             return usage(err, "unknown argument " + a, kServeUsage);
         }
     }
+    if (dtls_wanted(dtls_config) && !port_given) port = 5684;  // RFC 7252 §6.2: the default coaps port
     net::OpenSslRandom rng;
     coap::Endpoint endpoint(config, rng);
     std::vector<std::string> links;
@@ -665,12 +703,13 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
     }
     net::UdpRuntime::stop_on_signals();
     net::DtlsLayer dtls;
-    if (!dtls_config.psk_key.empty() || !dtls_config.cert_file.empty()) {
+    if (dtls_wanted(dtls_config)) {
         if (!dtls.init(dtls_config, error)) {
             err << "error: " << error << "\n";
             return kExitTransport;
         }
-        runtime.use_dtls(&dtls);  // coaps only on this port (PSK, HelloVerifyRequest cookies)
+        runtime.use_dtls(&dtls);  // coaps only on this port (HelloVerifyRequest cookies)
+        err << "coapbed: DTLS 1.2 through " << dtls.stack_name() << "\n";
     }
     // An observer whose address answers with ICMP unreachable is gone (RFC 7641 §4.5).
     runtime.on_unreachable([&](const coap::Peer& p) { endpoint.handle_unreachable(net::monotonic_now(), p); });
