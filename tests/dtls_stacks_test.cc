@@ -364,3 +364,66 @@ TEST(DtlsStacks, GnuTlsSendsALostClientHelloAgainWhenItsTimerExpires) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string slurp(const std::string& file) {
+    std::FILE* f = std::fopen(file.c_str(), "rb");
+    std::string s(1 << 16, '\0');
+    s.resize(std::fread(s.data(), 1, s.size(), f));
+    std::fclose(f);
+    return s;
+}
+
+TEST(DtlsStacks, HandshakeFiguresWithAndWithoutHelloVerifyRequest) {
+    // The counters the simulator reports (runs.csv handshake_*, dtls_record_overhead_bytes),
+    // with keys given as PEM text as the simulator gives them.
+    const RawKey s = raw_key("dtls-stacks-fig-s"), c = raw_key("dtls-stacks-fig-c");
+    std::uint64_t bytes[2] = {0, 0};
+    for (const bool cookies : {true, false}) {
+        DtlsConfig sc = rpk(true, s, {c.name}), cc = rpk(false, c, {s.name});
+        sc.key_pem = slurp(s.file);
+        cc.key_pem = slurp(c.file);
+        sc.rpk_file.clear();
+        cc.rpk_file.clear();
+        sc.verify_cookies = cookies;
+        DtlsLayer client, server;
+        std::string error;
+        ASSERT_TRUE(client.init(cc, error)) << error;
+        ASSERT_TRUE(server.init(sc, error)) << error;
+        Wire w;
+        std::vector<std::string> at_server;
+        ASSERT_TRUE(connect(client, server, w, at_server)) << client.last_error() << server.last_error();
+        EXPECT_EQ(sent_hello_verify_request(w), cookies);
+        EXPECT_EQ(server.stats().hello_verify_requests, cookies ? 1u : 0u);
+        for (const DtlsLayer* l : {&client, &server}) {
+            EXPECT_EQ(l->stats().handshakes_started, 1u);
+            EXPECT_EQ(l->stats().handshakes_completed, 1u);
+            EXPECT_EQ(l->stats().handshakes_failed, 0u);
+        }
+        ASSERT_EQ(client.stats().handshake_seconds.size(), 1u);
+        EXPECT_TRUE(server.stats().handshake_seconds.empty());
+        // Every handshake datagram was sent by one of the two, and counted there.
+        std::uint64_t on_wire = 0;
+        for (const auto& d : w.log) on_wire += d.bytes.size();
+        const std::uint64_t records = on_wire - client.stats().handshake_bytes - server.stats().handshake_bytes;
+        // The rest is the one request: TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 adds a 13-byte
+        // record header, an 8-byte explicit nonce and an 8-byte tag (RFC 6655 §3).
+        EXPECT_EQ(records, kPing.size() + 29);
+        EXPECT_EQ(client.stats().record_overhead_bytes, 29u);
+        bytes[cookies ? 0 : 1] = client.stats().handshake_bytes + server.stats().handshake_bytes;
+    }
+    EXPECT_GT(bytes[0], bytes[1]);  // the cookie round trip costs a flight each way
+    // A refused handshake counts as failed on both sides.
+    DtlsLayer client, server;
+    std::string error;
+    ASSERT_TRUE(client.init(rpk(false, c, {c.name}), error));
+    ASSERT_TRUE(server.init(rpk(true, s, {}), error));
+    Wire w;
+    std::vector<std::string> at_server;
+    EXPECT_FALSE(connect(client, server, w, at_server));
+    EXPECT_EQ(client.stats().handshakes_failed, 1u);
+    EXPECT_EQ(server.stats().handshakes_failed, 1u);
+}
+
+}  // namespace

@@ -15,7 +15,12 @@ struct DtlsLayer::Session {
     bool established = false;
     std::deque<std::vector<std::uint8_t>> pending;  ///< plaintext waiting for the handshake
     coap::TimePoint last_used;
+    coap::TimePoint started;  ///< when the handshake began
 };
+
+namespace {
+constexpr std::size_t kMaxHandshakeSamples = 10000;
+}  // namespace
 
 std::optional<DtlsStack> parse_dtls_stack(const std::string& name) {
     if (name == "openssl") return DtlsStack::OpenSsl;
@@ -45,8 +50,10 @@ bool DtlsLayer::init(const DtlsConfig& config, std::string& error) {
         error = "DTLS needs an MTU of at least " + std::to_string(kMinMtu) + " bytes (OpenSSL's smallest)";
         return false;
     }
-    const bool rpk = !config_.rpk_file.empty();
-    if (rpk && (!config_.psk_key.empty() || !config_.cert_file.empty())) {
+    const bool in_memory = !config_.key_pem.empty();
+    const bool rpk = !config_.rpk_file.empty() || (in_memory && config_.cert_pem.empty());
+    const bool certs = !config_.cert_file.empty() || !config_.cert_pem.empty();
+    if (rpk && (!config_.psk_key.empty() || certs)) {
         error = "a raw public key (--rpk) is a mode of its own: not with --psk-key or --cert";
         return false;
     }
@@ -56,10 +63,16 @@ bool DtlsLayer::init(const DtlsConfig& config, std::string& error) {
         return false;
     }
     DtlsStack stack = config_.stack;
-    if (stack == DtlsStack::Auto) stack = rpk ? DtlsStack::GnuTls : DtlsStack::OpenSsl;
-    if (rpk && stack == DtlsStack::OpenSsl) {
-        error = "OpenSSL 3.0 cannot do raw public keys (RFC 7250): use --dtls gnutls";
-        return false;
+    if (stack == DtlsStack::Auto) stack = rpk || in_memory ? DtlsStack::GnuTls : DtlsStack::OpenSsl;
+    if (stack == DtlsStack::OpenSsl) {
+        const char* why = rpk                       ? "OpenSSL 3.0 cannot do raw public keys (RFC 7250): use --dtls gnutls"
+                          : in_memory               ? "keys given as text need the GnuTLS stack"
+                          : !config_.verify_cookies ? "the OpenSSL stack always exchanges cookies"
+                                                    : nullptr;
+        if (why != nullptr) {
+            error = why;
+            return false;
+        }
     }
     stack_ = stack == DtlsStack::GnuTls ? detail::make_gnutls_stack() : detail::make_openssl_stack();
     if (!stack_->init(config_, error)) {
@@ -85,6 +98,8 @@ DtlsLayer::Session* DtlsLayer::session(coap::TimePoint now, const coap::Peer& pe
     s->tls = stack_->open(peer);
     if (s->tls == nullptr) return nullptr;
     s->last_used = now;
+    s->started = now;
+    ++stats_.handshakes_started;
     Session* raw = s.get();
     sessions_[peer] = std::move(s);
     return raw;
@@ -99,6 +114,7 @@ bool DtlsLayer::evict_oldest(bool established, const Session* keep) {
     if (oldest == sessions_.end()) return false;
     sessions_.erase(oldest);
     ++(established ? stats_.sessions_evicted : stats_.handshakes_evicted);
+    if (!established) ++stats_.handshakes_failed;
     return true;
 }
 
@@ -116,28 +132,34 @@ void DtlsLayer::listen(coap::TimePoint now, const coap::Peer& peer, coap::Bytes 
     std::unique_ptr<detail::StackSession> tls = stack_->listen(peer, datagram, reply);
     const bool verify_request = !reply.datagrams.empty();
     if (!reply.overflowed) {
-        for (const auto& d : reply.datagrams) send(peer, d.data(), d.size());  // the HelloVerifyRequest
+        for (const auto& d : reply.datagrams) {
+            send(peer, d.data(), d.size());  // the HelloVerifyRequest
+            stats_.handshake_bytes += d.size();
+        }
     }
     if (tls == nullptr) {
         ++(verify_request ? stats_.hello_verify_requests : stats_.dropped_before_cookie);
         return;
     }
-    ++stats_.cookies_verified;
+    if (config_.verify_cookies) ++stats_.cookies_verified;
+    ++stats_.handshakes_started;
     // Handshakes in progress have their own bound: a new one displaces the oldest
     // handshake, never an established session.
     if (count(false) >= config_.max_handshakes) evict_oldest(/*established=*/false, nullptr);
     auto s = std::make_unique<Session>();
     s->tls = std::move(tls);
     s->last_used = now;
+    s->started = now;
     Session* raw = s.get();
     sessions_[peer] = std::move(s);
-    drive(*raw, send, &plain);
+    drive(now, *raw, send, &plain);
 }
 
 void DtlsLayer::flush(Session& s, const Send& send) {
     detail::DatagramQueue& out = s.tls->out;
     if (!out.overflowed) {
         for (const auto& d : out.datagrams) send(s.tls->peer, d.data(), d.size());
+        if (!s.established) stats_.handshake_bytes += out.bytes;
     }
     out.datagrams.clear();
     out.bytes = 0;
@@ -146,10 +168,13 @@ void DtlsLayer::flush(Session& s, const Send& send) {
 
 void DtlsLayer::fail(const coap::Peer& peer, const std::string& why) {
     last_error_ = "DTLS with " + peer.to_string() + ": " + why;
-    sessions_.erase(peer);
+    auto it = sessions_.find(peer);
+    if (it == sessions_.end()) return;
+    if (!it->second->established) ++stats_.handshakes_failed;
+    sessions_.erase(it);
 }
 
-void DtlsLayer::drive(Session& s, const Send& send, std::vector<std::vector<std::uint8_t>>* plain) {
+void DtlsLayer::drive(coap::TimePoint now, Session& s, const Send& send, std::vector<std::vector<std::uint8_t>>* plain) {
     const coap::Peer peer = s.tls->peer;
     std::string error;
     if (!s.established) {
@@ -162,6 +187,10 @@ void DtlsLayer::drive(Session& s, const Send& send, std::vector<std::vector<std:
         }
         if (progress == detail::StackSession::Progress::Pending) return;
         s.established = true;
+        ++stats_.handshakes_completed;
+        if (!config_.server && stats_.handshake_seconds.size() < kMaxHandshakeSamples) {
+            stats_.handshake_seconds.push_back((now - s.started).seconds_f());
+        }
         if (refused_ == peer) refused_.reset();
         // Only a completed handshake may displace an established session (the least
         // recently used one) when they are at their bound.
@@ -170,6 +199,8 @@ void DtlsLayer::drive(Session& s, const Send& send, std::vector<std::vector<std:
     while (!s.pending.empty()) {
         const auto& p = s.pending.front();
         if (!s.tls->write(coap::Bytes(p.data(), p.size()))) break;
+        const std::size_t before = stats_.record_overhead_bytes, written = s.tls->out.bytes;
+        if (written > p.size()) stats_.record_overhead_bytes = before + (written - p.size());
         s.pending.pop_front();
         flush(s, send);  // one record per datagram
     }
@@ -198,7 +229,7 @@ void DtlsLayer::receive(coap::TimePoint now, const coap::Peer& peer, coap::Bytes
         return;
     }
     s->tls->feed(datagram);
-    drive(*s, send, &plain);
+    drive(now, *s, send, &plain);
 }
 
 void DtlsLayer::write(coap::TimePoint now, const coap::Peer& peer, coap::Bytes plaintext, const Send& send) {
@@ -206,7 +237,7 @@ void DtlsLayer::write(coap::TimePoint now, const coap::Peer& peer, coap::Bytes p
     if (s == nullptr) return;  // a server does not open sessions
     if (s->pending.size() >= kMaxPending) s->pending.pop_front();  // bounded; CoAP retransmits
     s->pending.emplace_back(plaintext.begin(), plaintext.end());
-    drive(*s, send, nullptr);
+    drive(now, *s, send, nullptr);
 }
 
 std::optional<coap::TimePoint> DtlsLayer::next_timeout(coap::TimePoint now) const {

@@ -57,6 +57,13 @@ struct DtlsConfig {
     std::vector<std::string> pins;   ///< more such names (any one matches)
     // RawPublicKey mode (when rpk_file is set; RFC 7252 §9.1.3.2, RFC 7250; GnuTLS)
     std::string rpk_file;            ///< our P-256 key pair, PEM (a private key; a PUBLIC KEY block may precede it)
+    /// GnuTLS: the key (RawPublicKey mode, or with cert_pem) and certificate as PEM text
+    /// instead of files (the simulator's provisioned keys).
+    std::string key_pem, cert_pem;
+    /// Server: answer a ClientHello with a HelloVerifyRequest first (RFC 6347 §4.2.1).
+    /// false (GnuTLS only): a ClientHello starts a handshake at once, one flight less,
+    /// and state for anyone who sends one.
+    bool verify_cookies = true;
     /// Server: established sessions. When a handshake completes beyond it, the least
     /// recently used established session is dropped; nothing else displaces one.
     std::size_t max_sessions = 64;
@@ -74,6 +81,14 @@ struct DtlsStats {
     std::uint64_t cookies_verified = 0;       ///< ClientHellos with a valid cookie: a handshake began
     std::uint64_t handshakes_evicted = 0;     ///< handshakes in progress displaced by a newer one
     std::uint64_t sessions_evicted = 0;       ///< established sessions displaced by a completed handshake
+    // Handshakes of this side (a client's own, or those a server took on), and the bytes
+    // DTLS adds, in datagrams this side sent:
+    std::uint64_t handshakes_started = 0;
+    std::uint64_t handshakes_completed = 0;
+    std::uint64_t handshakes_failed = 0;      ///< refused, timed out, or displaced before completing
+    std::uint64_t handshake_bytes = 0;        ///< datagrams sent while not established (HelloVerifyRequests too)
+    std::uint64_t record_overhead_bytes = 0;  ///< record bytes beyond the plaintext, once established
+    std::vector<double> handshake_seconds;    ///< client: from the first write to established (at most 10,000 kept)
 };
 
 class DtlsLayer {
@@ -130,7 +145,7 @@ private:
     bool evict_oldest(bool established, const Session* keep);
     [[nodiscard]] std::size_t count(bool established) const;
     void flush(Session& s, const Send& send);
-    void drive(Session& s, const Send& send, std::vector<std::vector<std::uint8_t>>* plain);
+    void drive(coap::TimePoint now, Session& s, const Send& send, std::vector<std::vector<std::uint8_t>>* plain);
     void fail(const coap::Peer& peer, const std::string& why);
 
     DtlsConfig config_;

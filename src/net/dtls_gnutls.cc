@@ -63,9 +63,10 @@ bool read_file(const std::string& path, std::string& data, std::string& error) {
 /// Our raw key pair as PEM for GnuTLS: the SubjectPublicKeyInfo and a PKCS#8 private key,
 /// from a file holding a private key (PKCS#8 or SEC1 "EC PRIVATE KEY"; a PUBLIC KEY block
 /// before it, as libcoap's -M files have, is skipped). P-256 only (RFC 7252 §9.1.3.2).
-bool load_raw_key(const std::string& file, std::string& spki_pem, std::string& key_pem, std::string& error) {
-    std::string text;
-    if (!read_file(file, text, error)) return false;
+bool load_raw_key(const std::string& file, const std::string& given, std::string& spki_pem, std::string& key_pem,
+                  std::string& error) {
+    std::string text = given;
+    if (text.empty() && !read_file(file, text, error)) return false;
     BIO* in = BIO_new_mem_buf(text.data(), static_cast<int>(text.size()));
     EVP_PKEY* key = in != nullptr ? PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr) : nullptr;
     BIO_free(in);
@@ -331,8 +332,11 @@ int GnuTlsStack::psk_key(const char* identity, gnutls_datum_t* key) const {
 bool GnuTlsStack::init(const DtlsConfig& config, std::string& error) {
     config_ = config;
     pins_ = all_pins(config);
-    mode_ = !config.psk_key.empty() ? Mode::Psk : !config.rpk_file.empty() ? Mode::Rpk : Mode::X509;
-    if (mode_ == Mode::X509 && config.cert_file.empty() && (config.server || (config.ca_file.empty() && pins_.empty()))) {
+    const bool certs = !config.cert_file.empty() || !config.cert_pem.empty();
+    mode_ = !config.psk_key.empty()                                       ? Mode::Psk
+            : !config.rpk_file.empty() || (!config.key_pem.empty() && !certs) ? Mode::Rpk
+                                                                            : Mode::X509;
+    if (mode_ == Mode::X509 && !certs && (config.server || (config.ca_file.empty() && pins_.empty()))) {
         error = "DTLS needs a pre-shared key (--psk-key), a raw public key (--rpk) or certificates (--cert/--key, --ca or --pin)";
         return false;
     }
@@ -352,12 +356,16 @@ bool GnuTlsStack::init(const DtlsConfig& config, std::string& error) {
         r = gnutls_certificate_allocate_credentials(&certs_);
         if (r == 0 && mode_ == Mode::Rpk) {
             std::string spki, key;
-            if (!load_raw_key(config.rpk_file, spki, key, error)) return false;
+            if (!load_raw_key(config.rpk_file, config.key_pem, spki, key, error)) return false;
             const gnutls_datum_t s = datum(spki), k = datum(key);
             r = gnutls_certificate_set_rawpk_key_mem(certs_, &s, &k, GNUTLS_X509_FMT_PEM, nullptr, 0, nullptr, 0, 0);
             if (r < 0) error = config.rpk_file + ": " + gnutls_error(r);
         }
-        if (r == 0 && mode_ == Mode::X509 && !config.cert_file.empty()) {
+        if (r == 0 && mode_ == Mode::X509 && !config.cert_pem.empty()) {
+            const gnutls_datum_t c = datum(config.cert_pem), k = datum(config.key_pem);
+            r = gnutls_certificate_set_x509_key_mem(certs_, &c, &k, GNUTLS_X509_FMT_PEM);
+            if (r < 0) error = std::string("certificate (PEM text): ") + gnutls_error(r);
+        } else if (r == 0 && mode_ == Mode::X509 && !config.cert_file.empty()) {
             r = gnutls_certificate_set_x509_key_file(certs_, config.cert_file.c_str(), config.key_file.c_str(),
                                                      GNUTLS_X509_FMT_PEM);
             if (r < 0) error = "certificate " + config.cert_file + " / key " + config.key_file + ": " + gnutls_error(r);
@@ -371,7 +379,7 @@ bool GnuTlsStack::init(const DtlsConfig& config, std::string& error) {
             r = 0;
         }
     }
-    if (r == 0 && config.server) r = gnutls_key_generate(&cookie_key_, GNUTLS_COOKIE_KEY_SIZE);
+    if (r == 0 && config.server && config.verify_cookies) r = gnutls_key_generate(&cookie_key_, GNUTLS_COOKIE_KEY_SIZE);
     if (r < 0) {
         if (error.empty()) error = gnutls_error(r);
         return false;
@@ -425,6 +433,13 @@ std::unique_ptr<StackSession> GnuTlsStack::listen(const coap::Peer& peer, coap::
     std::memcpy(client + 1, peer.address.data(), 16);
     client[17] = static_cast<std::uint8_t>(peer.port >> 8);
     client[18] = static_cast<std::uint8_t>(peer.port);
+    if (!config_.verify_cookies) {
+        // No HelloVerifyRequest: a ClientHello starts a handshake at once.
+        if (!is_client_hello(datagram)) return nullptr;
+        auto s = new_session(peer);
+        if (s != nullptr) s->feed(datagram);
+        return s;
+    }
     gnutls_dtls_prestate_st prestate{};
     const int r = gnutls_dtls_cookie_verify(&cookie_key_, client, sizeof client, const_cast<std::uint8_t*>(datagram.data()),
                                             datagram.size(), &prestate);

@@ -82,7 +82,8 @@ public:
     /// Server: a datagram from a peer without a session (RFC 6347 §4.2.1). A ClientHello
     /// without a valid cookie is answered with a HelloVerifyRequest in `reply` and leaves
     /// no state; anything else but a ClientHello with a valid cookie is dropped. For that
-    /// one, a session that has taken the ClientHello.
+    /// one, a session that has taken the ClientHello. Without DtlsConfig::verify_cookies
+    /// (GnuTLS) any ClientHello gets such a session at once.
     virtual std::unique_ptr<StackSession> listen(const coap::Peer& peer, coap::Bytes datagram,
                                                  DatagramQueue& reply) = 0;
     /// The library's name ("openssl", "gnutls").
