@@ -427,3 +427,48 @@ TEST(DtlsStacks, HandshakeFiguresWithAndWithoutHelloVerifyRequest) {
 }
 
 }  // namespace
+
+#include "net/dtls_sim.h"
+
+namespace {
+
+TEST(DtlsStacks, OnSimulatedTimeAndEntropyAHandshakeIsTheSameEveryTime) {
+    // What the simulator relies on (net/dtls_sim.h): with the clock and the entropy given,
+    // a GnuTLS handshake in a fresh thread puts the same bytes on the wire every time, and
+    // its retransmission timer follows the given clock, not the wall clock.
+    const RawKey s = raw_key("dtls-stacks-sim-s"), c = raw_key("dtls-stacks-sim-c");
+    auto run = [&](std::uint64_t seed) {
+        std::int64_t now_ns = 5'000'000'000;
+        coapbed::net::SimulatedDtls sim(seed, [&] { return coap::TimePoint::from_ns(now_ns); });
+        std::vector<std::vector<std::uint8_t>> wire;
+        coapbed::net::run_in_fresh_thread([&] {
+            DtlsConfig sc = rpk(true, s, {c.name}), cc = rpk(false, c, {s.name});
+            DtlsLayer client, server;
+            std::string error;
+            ASSERT_TRUE(client.init(cc, error)) << error;
+            ASSERT_TRUE(server.init(sc, error)) << error;
+            const coap::TimePoint t0 = coap::TimePoint::from_ns(now_ns);
+            Wire w;
+            client.write(t0, kServer, coap::Bytes(std::string_view(kPing)), w.from(kClient));
+            ASSERT_EQ(w.queue.size(), 1u);
+            w.queue.clear();  // the first ClientHello is lost
+            EXPECT_EQ(client.next_timeout(t0), t0 + coap::Duration::seconds(1));
+            client.handle_timeouts(t0, w.from(kClient));
+            EXPECT_TRUE(w.queue.empty());
+            now_ns += 1'000'000'000;  // one simulated second later: sent again
+            client.handle_timeouts(coap::TimePoint::from_ns(now_ns), w.from(kClient));
+            EXPECT_EQ(w.queue.size(), 1u);
+            std::vector<std::string> at_client, at_server;
+            pump(w, client, server, at_client, at_server);
+            EXPECT_TRUE(client.established(kServer)) << client.last_error();
+            for (const auto& d : w.log) wire.push_back(d.bytes);
+        });
+        return wire;
+    };
+    const auto a = run(7), b = run(7), other = run(8);
+    ASSERT_GT(a.size(), 6u);
+    EXPECT_EQ(a, b);
+    EXPECT_NE(a, other);
+}
+
+}  // namespace
