@@ -472,3 +472,55 @@ TEST(DtlsStacks, OnSimulatedTimeAndEntropyAHandshakeIsTheSameEveryTime) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DtlsStacks, AGnuTlsServerSendsItsLastFlightAgainWhenTheClientRepeatsItsOwn) {
+    // RFC 6347 §4.2.4: the server's last flight (ChangeCipherSpec, Finished) is lost; the
+    // client, still waiting, retransmits its own last flight; the server, already done,
+    // must answer it with its last flight once more, or the client times out. (A GnuTLS
+    // client: OpenSSL's retransmission timer reads the wall clock, not the given one.)
+    for (const DtlsStack cs : {DtlsStack::GnuTls}) {
+        std::int64_t now_ns = 1'000'000'000;
+        coapbed::net::SimulatedDtls sim(3, [&] { return coap::TimePoint::from_ns(now_ns); });
+        coapbed::net::run_in_fresh_thread([&] {
+            DtlsConfig cc = psk(false, cs), sc = psk(true, DtlsStack::GnuTls);
+            DtlsLayer client, server;
+            std::string error;
+            ASSERT_TRUE(client.init(cc, error)) << error;
+            ASSERT_TRUE(server.init(sc, error)) << error;
+            auto t = [&] { return coap::TimePoint::from_ns(now_ns); };
+            Wire w;
+            client.write(t(), kServer, coap::Bytes(std::string_view(kPing)), w.from(kClient));
+            std::size_t lost = 0, resent = 0;
+            std::vector<std::string> at_server;
+            for (int round = 0; round < 40 && !client.established(kServer); ++round) {
+                while (!w.queue.empty()) {
+                    Wire::Datagram d = w.queue.front();
+                    w.queue.pop_front();
+                    std::vector<std::vector<std::uint8_t>> plain;
+                    const coap::Bytes bytes(d.bytes.data(), d.bytes.size());
+                    if (d.to == kServer) {
+                        server.receive(t(), d.from, bytes, w.from(kServer), plain);
+                        for (auto& p : plain) at_server.emplace_back(p.begin(), p.end());
+                    } else if (server.established(kClient) && lost == 0 && resent == 0 && d.bytes[0] == 20) {
+                        lost = 1 + w.queue.size();  // the last flight, from its ChangeCipherSpec on
+                        w.queue.clear();
+                    } else {
+                        resent += lost > 0 ? 1 : 0;
+                        client.receive(t(), d.from, bytes, w.from(kClient), plain);
+                    }
+                }
+                now_ns += 250'000'000;
+                client.handle_timeouts(t(), w.from(kClient));
+                server.handle_timeouts(t(), w.from(kServer));
+            }
+            EXPECT_TRUE(client.established(kServer)) << name_of(cs) << ": " << client.last_error();
+            EXPECT_GE(lost, 1u) << name_of(cs);
+            EXPECT_EQ(resent, lost) << name_of(cs);  // the flight once again, not once per record
+            EXPECT_EQ(at_server, std::vector<std::string>{kPing});
+        });
+    }
+}
+
+}  // namespace

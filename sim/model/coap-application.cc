@@ -1,6 +1,7 @@
 #include "coap-application.h"
 
 #include "sim/scenario/ledger.h"
+#include "sim/model/dtls-keys.h"
 
 #include <vector>
 
@@ -69,6 +70,12 @@ TypeId CoapApplication::GetTypeId() {
             .AddAttribute("RandomInitialMid", "Start Message IDs at a random value (RFC 7252 §4.4).",
                           BooleanValue(true), MakeBooleanAccessor(&CoapApplication::m_randomInitialMid),
                           MakeBooleanChecker())
+            .AddAttribute("Security",
+                          "nosec, or DTLS 1.2 in psk, rpk (RFC 7250 raw public keys) or certificate mode "
+                          "(RFC 7252 §9), with the simulation's keys.",
+                          StringValue("nosec"), MakeStringAccessor(&CoapApplication::m_security), MakeStringChecker())
+            .AddAttribute("HelloVerify", "DTLS servers answer a ClientHello with a HelloVerifyRequest first (RFC 6347 §4.2.1).",
+                          BooleanValue(true), MakeBooleanAccessor(&CoapApplication::m_helloVerify), MakeBooleanChecker())
             .AddTraceSource("Retransmission", "CON retransmissions sent by the engine.",
                             MakeTraceSourceAccessor(&CoapApplication::m_retransmissionTrace),
                             "ns3::CoapApplication::RetransmissionCallback")
@@ -127,9 +134,15 @@ coap::TimePoint CoapApplication::EngineNow() {
     return coap::TimePoint::from_ns(Simulator::Now().GetNanoSeconds());
 }
 
+const coapbed::net::DtlsStats& CoapApplication::GetDtlsStats() const {
+    static const coapbed::net::DtlsStats kEmpty{};
+    return m_dtls ? m_dtls->stats() : kEmpty;
+}
+
 void CoapApplication::DoDispose() {
     m_socket = nullptr;
     m_endpoint.reset();
+    m_dtls.reset();
     Application::DoDispose();
 }
 
@@ -183,8 +196,51 @@ void CoapApplication::StartApplication() {
         m_socket->SetRecvCallback(MakeCallback(&CoapApplication::HandleRead, this));
         m_socket->SetRecvPktInfo(true);  // to tell datagrams sent to a multicast group
     }
+    if (m_security != "nosec") StartDtls();
     OnEngineCreated(*m_endpoint);
     Drive();
+}
+
+void CoapApplication::StartDtls() {
+    namespace keys = coapbed::sim::keys;
+    coapbed::net::DtlsConfig c;
+    c.server = IsDtlsServer();
+    c.stack = coapbed::net::DtlsStack::GnuTls;  // OpenSSL's DTLS timer reads the wall clock
+    c.verify_cookies = m_helloVerify;
+    c.max_sessions = 4096;  // a server's clients; nothing here floods it
+    c.max_handshakes = 4096;
+    if (m_security == "psk") {
+        c.psk_identity = keys::kPskIdentity;
+        c.psk_key = keys::kPskKey;
+    } else if (m_security == "rpk" || m_security == "certificate") {
+        // Mutual authentication by pinned keys (RFC 7252 §9.1.3.2.1); in certificate mode
+        // the same keys in self-signed certificates (§9.1.3.3).
+        c.key_pem = c.server ? keys::kServerKey : keys::kClientKey;
+        if (m_security == "certificate") c.cert_pem = c.server ? keys::kServerCertificate : keys::kClientCertificate;
+        c.pins = {c.server ? keys::kClientKeyName : keys::kServerKeyName};
+    } else {
+        NS_ABORT_MSG("unknown Security mode " << m_security);
+    }
+    // Records no larger than the node's IP MTU allows a UDP payload (6LoWPAN: 1280 - 48).
+    uint32_t mtu = 0;
+    if (Ptr<Ipv4> ip = GetNode()->GetObject<Ipv4>()) {
+        for (uint32_t i = 1; i < ip->GetNInterfaces(); ++i) mtu = mtu == 0 ? ip->GetMtu(i) : std::min<uint32_t>(mtu, ip->GetMtu(i));
+        mtu = mtu > 28 ? mtu - 28 : 0;
+    } else if (Ptr<Ipv6> ip6 = GetNode()->GetObject<Ipv6>()) {
+        for (uint32_t i = 1; i < ip6->GetNInterfaces(); ++i) mtu = mtu == 0 ? ip6->GetMtu(i) : std::min<uint32_t>(mtu, ip6->GetMtu(i));
+        mtu = mtu > 48 ? mtu - 48 : 0;
+    }
+    c.mtu = std::max<std::size_t>(mtu, coapbed::net::DtlsLayer::kMinMtu);
+    m_dtls = std::make_unique<coapbed::net::DtlsLayer>();
+    std::string error;
+    NS_ABORT_MSG_IF(!m_dtls->init(c, error), "DTLS: " << error);
+    m_dtlsSend = [this](const coap::Peer& to, const std::uint8_t* data, std::size_t size) { SendDatagram(to, data, size); };
+}
+
+void CoapApplication::SendDatagram(const coap::Peer& to, const std::uint8_t* data, std::size_t size) {
+    Ptr<Packet> p = Create<Packet>(data, size);
+    m_txTrace(p);
+    m_socket->SendTo(p, 0, ToAddress(to));
 }
 
 void CoapApplication::StopApplication() {
@@ -266,7 +322,13 @@ void CoapApplication::HandleRead(Ptr<Socket> socket) {
         std::vector<std::uint8_t> bytes(packet->GetSize());
         packet->CopyData(bytes.data(), bytes.size());
         Ipv4PacketInfoTag info;
-        if (packet->PeekPacketTag(info) && info.GetAddress().IsMulticast()) {
+        if (m_dtls) {
+            // DTLS records in, the CoAP datagrams they carried up (handshake replies go out).
+            std::vector<std::vector<std::uint8_t>> plain;
+            const coap::Peer peer = ToPeer(from);
+            m_dtls->receive(EngineNow(), peer, coap::Bytes(bytes.data(), bytes.size()), m_dtlsSend, plain);
+            for (const auto& d : plain) m_endpoint->handle_datagram(EngineNow(), peer, coap::Bytes(d.data(), d.size()));
+        } else if (packet->PeekPacketTag(info) && info.GetAddress().IsMulticast()) {
             m_endpoint->handle_multicast_datagram(EngineNow(), ToPeer(from), coap::Bytes(bytes.data(), bytes.size()));
         } else {
             m_endpoint->handle_datagram(EngineNow(), ToPeer(from), coap::Bytes(bytes.data(), bytes.size()));
@@ -278,12 +340,17 @@ void CoapApplication::HandleRead(Ptr<Socket> socket) {
 void CoapApplication::HandleTimer() {
     if (!m_endpoint) return;
     m_endpoint->handle_timeout(EngineNow());
+    if (m_dtls) m_dtls->handle_timeouts(EngineNow(), m_dtlsSend);
     Drive();
 }
 
 void CoapApplication::Drive() {
     if (!m_endpoint) return;
     while (auto t = m_endpoint->poll_transmit()) {
+        if (m_dtls) {
+            m_dtls->write(EngineNow(), t->peer, coap::Bytes(t->bytes.data(), t->bytes.size()), m_dtlsSend);
+            continue;
+        }
         Ptr<Packet> p = Create<Packet>(t->bytes.data(), t->bytes.size());
         const Address to = ToAddress(t->peer);
         LedgerTx(m_ledger, this, to, p);
@@ -317,7 +384,11 @@ void CoapApplication::Drive() {
         return;
     }
     Simulator::Cancel(m_timer);
-    if (auto deadline = m_endpoint->poll_timeout()) {
+    std::optional<coap::TimePoint> deadline = m_endpoint->poll_timeout();
+    if (m_dtls) {
+        if (const auto t = m_dtls->next_timeout(EngineNow()); t && (!deadline || *t < *deadline)) deadline = t;
+    }
+    if (deadline) {
         const Time at = NanoSeconds(deadline->ns());
         const Time delay = at > Simulator::Now() ? at - Simulator::Now() : Time(0);
         m_timer = Simulator::Schedule(delay, &CoapApplication::HandleTimer, this);

@@ -3,6 +3,11 @@
 // clock is Simulator::Now(); its random source draws from an ns-3 RandomVariableStream
 // (AssignStreams), so a run is reproducible from RngSeed/RngRun.
 //
+// With the Security attribute (psk, rpk, certificate) every datagram goes through DTLS 1.2
+// (net/dtls.h, the GnuTLS stack, as on real sockets) with the provisioned simulation keys
+// (dtls-keys.h); records are sized by the node's IP MTU. For a reproducible run the
+// simulation runs under net::SimulatedDtls (simulated time, seeded entropy).
+//
 // CoapClient and CoapServer derive from it; the glue here holds no protocol logic.
 #ifndef COAPBED_COAP_APPLICATION_H
 #define COAPBED_COAP_APPLICATION_H
@@ -22,6 +27,7 @@
 
 #include "coap/common/random.h"
 #include "coap/endpoint/endpoint.h"
+#include "net/dtls.h"
 
 namespace ns3 {
 
@@ -49,6 +55,10 @@ public:
 
     /// The engine's counters (valid after the application started).
     const coap::EndpointStats& GetEngineStats() const;
+    /// DTLS's counters (zero under NoSec).
+    const coapbed::net::DtlsStats& GetDtlsStats() const;
+    /// Why the last DTLS handshake failed ("" if none did).
+    std::string GetDtlsError() const { return m_dtls ? m_dtls->last_error() : std::string(); }
     /// Streams used: one for the engine and one for the subclass's workload.
     int64_t AssignStreams(int64_t stream);
 
@@ -94,12 +104,16 @@ protected:
 
     /// The port bound when the Port attribute is 0 (0: an ephemeral port).
     virtual uint16_t DefaultPort() const;
+    /// The DTLS server side (answers handshakes) rather than the client side.
+    virtual bool IsDtlsServer() const { return false; }
 
     Ptr<UniformRandomVariable> m_workloadStream;  ///< for the subclass's own randomness
 
 private:
     void HandleRead(Ptr<Socket> socket);
     void HandleTimer();
+    void StartDtls();
+    void SendDatagram(const coap::Peer& to, const std::uint8_t* data, std::size_t size);
 
     // attributes
     uint16_t m_port;
@@ -115,12 +129,16 @@ private:
     uint32_t m_blockSize;
     uint32_t m_tokenLength;
     bool m_randomInitialMid;
+    std::string m_security;
+    bool m_helloVerify = true;
 
     Ptr<Socket> m_socket;
     coapbed::sim::MessageLedger* m_ledger = nullptr;
     EventId m_timer;
     CoapStreamRandom m_random;
     std::unique_ptr<coap::Endpoint> m_endpoint;
+    std::unique_ptr<coapbed::net::DtlsLayer> m_dtls;
+    coapbed::net::DtlsLayer::Send m_dtlsSend;
     uint64_t m_lastRetransmissions = 0;
     std::optional<coap::Peer> m_trackedPeer;
     Time m_lastRto;

@@ -21,6 +21,7 @@ protected:
     void ConfigureEngine(coap::EndpointConfig& config) override;
     void OnEngineCreated(coap::Endpoint& endpoint) override;
     uint16_t DefaultPort() const override;
+    bool IsDtlsServer() const override { return true; }
     void StopApplication() override;
 
 private:

@@ -164,6 +164,8 @@ const std::vector<KeySpec>& schema() {
         {"proxy", "coalesce", Kind::Bool, 0, 0, {}, COAPBED_BOOL(proxy.coalesce)},
         {"proxy", "hop_limit", Kind::Int, 1, 255, {}, COAPBED_INT(proxy.hop_limit)},
         {"proxy", "honour_hop_limit", Kind::Bool, 0, 0, {}, COAPBED_BOOL(proxy.honour_hop_limit)},
+        {"security", "mode", Kind::Choice, 0, 0, {"nosec", "psk", "rpk", "certificate"}, COAPBED_STR(security.mode)},
+        {"security", "hello_verify", Kind::Bool, 0, 0, {}, COAPBED_BOOL(security.hello_verify)},
         // [emulation] (`coapbed emulate`); emulation.server and .client are read apart
         // (a string, or a table keyed by program) and resolved per run.
         {"emulation", "program", Kind::Label, 0, 0, {}, COAPBED_STR(emulation.program)},
@@ -395,13 +397,13 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
     // Unknown sections and keys first: a typo must not silently fall back to a default.
     std::set<std::string> known = {"name",    "seeds", "topology", "workload",         "coap",
                                    "attack",  "defence", "proxy",  "emulation",        "emulation.server",
-                                   "emulation.client"};
+                                   "emulation.client", "security"};
     for (const auto& k : schema()) known.insert(full_key(k));
     for (const auto& [key, node] : root) {
         const std::string top(key.str());
         if (!known.count(top)) throw ScenarioError(file, top, "unknown key");
         if (top == "topology" || top == "workload" || top == "coap" || top == "attack" || top == "defence" ||
-            top == "proxy" || top == "emulation") {
+            top == "proxy" || top == "emulation" || top == "security") {
             const auto* t = node.as_table();
             if (!t) throw ScenarioError(file, top, "expected a table ([" + top + "]), got " + describe_type(node));
             for (const auto& [sub, subnode] : *t) {
@@ -466,10 +468,18 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
 
     const Commands commands = read_commands(file, root);
     base.emulation.enabled = root.get("emulation") != nullptr;
+    base.security.present = root.get("security") != nullptr;
 
     // Rules that tie keys together, checked on every point of the sweep below.
     auto check_point = [&](RunConfig& c) {
         if (c.emulation.enabled) check_emulation(file, commands, c);
+        if (c.security.mode != "nosec") {
+            // DTLS runs between the simulated clients and servers: not through a proxy, an
+            // attacker's forgeries or real programs (yet).
+            if (c.proxy.enabled) throw ScenarioError(file, "security.mode", "DTLS does not run through the [proxy]");
+            if (c.attack.vector != "none") throw ScenarioError(file, "security.mode", "DTLS runs without an [attack]");
+            if (c.emulation.enabled) throw ScenarioError(file, "security.mode", "emulation runs the programs' own DTLS");
+        }
         if (c.topology.kind == "sixlowpan" && c.topology.servers != 1) {
             throw ScenarioError(file, "topology.servers", "sixlowpan has one server, at the border");
         }
@@ -534,6 +544,7 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
             for (const auto& spec : schema()) {
                 // The [emulation] keys belong to the runs of files that have the table.
                 if (!point.emulation.enabled && std::string(spec.section) == "emulation") continue;
+                if (!point.security.present && std::string(spec.section) == "security") continue;
                 r.params.emplace_back(full_key(spec), spec.get(point));
             }
             if (point.emulation.enabled) {

@@ -122,6 +122,15 @@ struct Proxy {
     bool honour_hop_limit = true;   ///< false: RFC 8768-unaware proxies (the loop baseline)
 };
 
+/// [security]: DTLS 1.2 between the simulated clients and servers (RFC 7252 §9), through the
+/// GnuTLS stack of the real-socket runtime on simulated time, with provisioned keys
+/// (sim/model/dtls-keys.h); the keys belong to runs of files that have the table.
+struct Security {
+    bool present = false;          ///< the file has a [security] table
+    std::string mode = "nosec";    ///< nosec | psk | rpk (RFC 7250 raw public keys) | certificate
+    bool hello_verify = true;      ///< servers send a HelloVerifyRequest first (RFC 6347 §4.2.1)
+};
+
 /// [emulation]: real programs in network namespaces instead of the simulated clients and
 /// servers (`coapbed emulate`, sim/emulation/emulate.h). `server` and `client` are
 /// commands run with `sh -c` in their namespace after the placeholders {addr} (the
@@ -152,6 +161,7 @@ struct RunConfig {
     Defence defence;
     Proxy proxy;
     Emulation emulation;
+    Security security;
 };
 
 struct RunSpec {

@@ -1,5 +1,7 @@
 #include "sim/scenario/simulation.h"
 
+#include "net/dtls_sim.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -99,7 +101,11 @@ const std::vector<std::string>& metric_columns() {
         // Emulation (issue #22; empty in simulated runs): real-time lag, validity, the commands.
         "rt_lag_p99_ms", "rt_lag_max_ms", "run_valid", "commands_started", "commands_failed",
         // A "global event" burst ([workload] burst, burst_at; empty without one).
-        "burst_settling_s", "burst_completed"};
+        "burst_settling_s", "burst_completed",
+        // DTLS ([security] mode other than nosec; empty under NoSec): the clients' handshakes,
+        // every datagram of them in both directions, the record bytes beyond the plaintext.
+        "handshakes_started", "handshakes_completed", "handshakes_failed", "handshake_p50_s", "handshake_p95_s",
+        "handshake_bytes", "dtls_record_overhead_bytes"};
     return cols;
 }
 
@@ -533,7 +539,23 @@ void add_stats(ordered_json& j, const coap::EndpointStats& s) {
 
 }  // namespace
 
+namespace {
+ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const SimOptions& options);
+}  // namespace
+
 ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOptions& options) {
+    if (spec.config.security.mode == "nosec") return simulate_here(scenario, spec, options);
+    // DTLS draws on GnuTLS's clock and generator: both from the simulation (net/dtls_sim.h),
+    // the generator fresh in a thread of its own, so the run is the same from the same seed.
+    coapbed::net::SimulatedDtls dtls(spec.seed, [] { return coap::TimePoint::from_ns(Simulator::Now().GetNanoSeconds()); });
+    ordered_json doc;
+    coapbed::net::run_in_fresh_thread([&] { doc = simulate_here(scenario, spec, options); });
+    return doc;
+}
+
+namespace {
+
+ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const SimOptions& options) {
     const auto wall_start = std::chrono::steady_clock::now();
     const RunConfig& c = spec.config;
     RngSeedManager::SetSeed(1);
@@ -569,6 +591,10 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         h.SetAttribute("BlockSize", UintegerValue(static_cast<uint32_t>(c.coap.block_size)));
         h.SetAttribute("TokenLength", UintegerValue(static_cast<uint32_t>(c.coap.token_length)));
         h.SetAttribute("RandomInitialMid", BooleanValue(c.coap.random_mid));
+        if (c.security.mode != "nosec") {
+            h.SetAttribute("Security", StringValue(c.security.mode));
+            h.SetAttribute("HelloVerify", BooleanValue(c.security.hello_verify));
+        }
     };
     const Attack& at = c.attack;
     const bool attack = at.vector != "none";
@@ -858,6 +884,27 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     for (uint32_t i = 0; i < servers.GetN(); ++i) {
         add_stats(engine_servers, DynamicCast<CoapServer>(servers.Get(i))->GetEngineStats());
     }
+    // DTLS: the clients' handshakes; bytes sent by both sides.
+    coapbed::net::DtlsStats dtls;
+    auto add_dtls = [&](const coapbed::net::DtlsStats& d, bool client) {
+        if (client) {
+            dtls.handshakes_started += d.handshakes_started;
+            dtls.handshakes_completed += d.handshakes_completed;
+            dtls.handshakes_failed += d.handshakes_failed;
+            dtls.handshake_seconds.insert(dtls.handshake_seconds.end(), d.handshake_seconds.begin(), d.handshake_seconds.end());
+        }
+        dtls.handshake_bytes += d.handshake_bytes;
+        dtls.record_overhead_bytes += d.record_overhead_bytes;
+        dtls.hello_verify_requests += d.hello_verify_requests;
+        dtls.plaintext_dropped += d.plaintext_dropped;
+    };
+    ordered_json dtls_errors = ordered_json::array();
+    for (uint32_t i = 0; i < clients.GetN(); ++i) {
+        auto app = DynamicCast<CoapClient>(clients.Get(i));
+        add_dtls(app->GetDtlsStats(), true);
+        if (const std::string e = app->GetDtlsError(); !e.empty()) dtls_errors.push_back({{"client", i}, {"error", e}});
+    }
+    for (uint32_t i = 0; i < servers.GetN(); ++i) add_dtls(DynamicCast<CoapServer>(servers.Get(i))->GetDtlsStats(), false);
 
     uint64_t coap_bytes = 0, coap_messages = 0, retransmissions = 0;
     for (const auto* e : {&engine_clients, &engine_servers}) {
@@ -951,6 +998,22 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
         m["amplification_dropped"] = m["amplification_dropped"].get<uint64_t>() + ds.amplification_dropped;
     }
     m["run_id"] = spec.id;
+    if (c.security.mode != "nosec") {
+        std::sort(dtls.handshake_seconds.begin(), dtls.handshake_seconds.end());
+        m["handshakes_started"] = dtls.handshakes_started;
+        m["handshakes_completed"] = dtls.handshakes_completed;
+        m["handshakes_failed"] = dtls.handshakes_failed;
+        m["handshake_p50_s"] = number_or_null(percentile(dtls.handshake_seconds, 50));
+        m["handshake_p95_s"] = number_or_null(percentile(dtls.handshake_seconds, 95));
+        m["handshake_bytes"] = dtls.handshake_bytes;
+        m["dtls_record_overhead_bytes"] = dtls.record_overhead_bytes;
+        doc["dtls"] = {{"mode", c.security.mode},
+                       {"hello_verify", c.security.hello_verify},
+                       {"hello_verify_requests", dtls.hello_verify_requests},
+                       {"plaintext_dropped", dtls.plaintext_dropped},
+                       {"client_errors", dtls_errors},
+                       {"handshake_seconds", dtls.handshake_seconds}};
+    }
     if (proxy) {
         const coap::proxy::ProxyStats& ps = proxy->GetProxyStats();
         const coap::EndpointStats& up = proxy->GetUpstreamStats();
@@ -1024,5 +1087,7 @@ ordered_json simulate(const Scenario& scenario, const RunSpec& spec, const SimOp
     doc["metrics"] = m;
     return doc;
 }
+
+}  // namespace
 
 }  // namespace coapbed::sim

@@ -198,7 +198,14 @@ void DtlsLayer::drive(coap::TimePoint now, Session& s, const Send& send, std::ve
     }
     while (!s.pending.empty()) {
         const auto& p = s.pending.front();
-        if (!s.tls->write(coap::Bytes(p.data(), p.size()))) break;
+        if (!s.tls->write(coap::Bytes(p.data(), p.size()))) {
+            // Too large for a record within the MTU, or refused: dropped, not held (a
+            // datagram that can never go would block those behind it); CoAP retransmits.
+            ++stats_.plaintext_dropped;
+            s.pending.pop_front();
+            flush(s, send);
+            continue;
+        }
         const std::size_t before = stats_.record_overhead_bytes, written = s.tls->out.bytes;
         if (written > p.size()) stats_.record_overhead_bytes = before + (written - p.size());
         s.pending.pop_front();
@@ -244,7 +251,7 @@ std::optional<coap::TimePoint> DtlsLayer::next_timeout(coap::TimePoint now) cons
     std::optional<coap::TimePoint> t;
     for (const auto& [peer, s] : sessions_) {
         if (s->established) continue;
-        if (const auto d = s->tls->timer()) {
+        if (const auto d = s->tls->timer(now)) {
             const coap::TimePoint at = now + *d;
             if (!t || at < *t) t = at;
         }
@@ -252,11 +259,11 @@ std::optional<coap::TimePoint> DtlsLayer::next_timeout(coap::TimePoint now) cons
     return t;
 }
 
-void DtlsLayer::handle_timeouts(coap::TimePoint, const Send& send) {
+void DtlsLayer::handle_timeouts(coap::TimePoint now, const Send& send) {
     std::vector<coap::Peer> failed;
     for (const auto& [peer, s] : sessions_) {
         if (s->established) continue;
-        if (!s->tls->on_timer()) failed.push_back(peer);
+        if (!s->tls->on_timer(now)) failed.push_back(peer);
         flush(*s, send);
     }
     for (const auto& peer : failed) fail(peer, "handshake timed out");

@@ -88,6 +88,7 @@ struct DtlsStats {
     std::uint64_t handshakes_failed = 0;      ///< refused, timed out, or displaced before completing
     std::uint64_t handshake_bytes = 0;        ///< datagrams sent while not established (HelloVerifyRequests too)
     std::uint64_t record_overhead_bytes = 0;  ///< record bytes beyond the plaintext, once established
+    std::uint64_t plaintext_dropped = 0;      ///< datagrams DTLS would not take (larger than a record may be)
     std::vector<double> handshake_seconds;    ///< client: from the first write to established (at most 10,000 kept)
 };
 

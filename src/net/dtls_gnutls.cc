@@ -119,6 +119,24 @@ public:
         if (session != nullptr) gnutls_deinit(session);
     }
     void feed(coap::Bytes datagram) override {
+        stall_until.reset();  // the peer spoke: GnuTLS's own timer first again
+        if (done && !final_flight.empty() && !datagram.empty()) {
+            // RFC 6347 §4.2.4: a server whose last flight was lost learns it from the
+            // client's retransmitted last flight (handshake or ChangeCipherSpec records)
+            // and sends its own again; GnuTLS 3.7 does not, in this non-blocking use. The
+            // client's first application data shows that it has ours: forgotten then.
+            bool ccs = false, data = false;
+            for (std::size_t at = 0; at + 13 <= datagram.size();) {  // the records (13-byte headers)
+                ccs = ccs || datagram[at] == 20;  // once per client flight: it has one ChangeCipherSpec
+                data = data || datagram[at] == 23;
+                at += 13 + (static_cast<std::size_t>(datagram[at + 11]) << 8 | datagram[at + 12]);
+            }
+            if (data) {
+                final_flight.clear();
+            } else if (ccs) {
+                for (const auto& d : final_flight) out.push(d.data(), d.size());
+            }
+        }
         if (in.size() >= kMaxInput) in.pop_front();  // bounded: DTLS tolerates loss
         in.emplace_back(datagram.begin(), datagram.end());
     }
@@ -126,6 +144,8 @@ public:
         const int r = gnutls_handshake(session);
         if (r == 0) {
             done = true;
+            // A server's last flight (ChangeCipherSpec, Finished) is what this call wrote.
+            if (server) final_flight.assign(out.datagrams.begin(), out.datagrams.end());
             return Progress::Done;
         }
         if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED || gnutls_error_is_fatal(r) == 0) return Progress::Pending;
@@ -159,17 +179,37 @@ public:
             if (in.empty()) return Read::Nothing;  // a record dropped (RFC 6347 §4.1.2.7): go on with the next
         }
     }
-    std::optional<coap::Duration> timer() const override {
+    std::optional<coap::Duration> timer(coap::TimePoint now) const override {
         if (done) return std::nullopt;
-        return coap::Duration::milliseconds(gnutls_dtls_get_timeout(session));
+        if (const unsigned int ms = gnutls_dtls_get_timeout(session); ms > 0 || !stall_until) {
+            return coap::Duration::milliseconds(ms);
+        }
+        return *stall_until > now ? *stall_until - now : coap::Duration::zero();
     }
-    bool on_timer() override {
+    bool on_timer(coap::TimePoint now) override {
         // Called again with nothing to read, the handshake retransmits its last flight
         // when its timer expired, and fails when the whole handshake timed out.
-        if (done || gnutls_dtls_get_timeout(session) > 0) return true;
+        if (done || gnutls_dtls_get_timeout(session) > 0 || (stall_until && now < *stall_until)) return true;
+        const std::size_t before = out.datagrams.size();
         const int r = gnutls_handshake(session);
-        if (r == 0) done = true;
-        return r == 0 || r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED || gnutls_error_is_fatal(r) == 0;
+        if (r == 0) {
+            done = true;
+            return true;
+        }
+        if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED && gnutls_error_is_fatal(r) != 0) return false;
+        if (out.datagrams.size() > before || gnutls_dtls_get_timeout(session) > 0) {
+            stall_until.reset();  // it retransmitted: its own timer runs again
+            stall_backoff = coap::Duration::seconds(1);
+            return true;
+        }
+        // Its timer expired with no flight of its own to send again (it waits for the
+        // peer's): look again with a back-off of our own, and give up after the total
+        // handshake time as GnuTLS would.
+        if (!stall_until) stalled_since = now;
+        if (now - stalled_since >= coap::Duration::seconds(kTotalSeconds)) return false;
+        stall_until = now + stall_backoff;
+        stall_backoff = std::min(stall_backoff * 2.0, coap::Duration::seconds(16));
+        return true;
     }
     std::string cipher() const override {
         const char* name = gnutls_ciphersuite_get(session);
@@ -190,7 +230,13 @@ public:
     Mode mode = Mode::Psk;
     std::deque<std::vector<std::uint8_t>> in;
     bool done = false;
+    bool server = false;
+    std::vector<std::vector<std::uint8_t>> final_flight;  ///< server: kept until the client's first record
     std::string why;  ///< what the verify callback refused
+    static constexpr std::int64_t kTotalSeconds = 60;
+    std::optional<coap::TimePoint> stall_until;  ///< our timer while GnuTLS has none to run
+    coap::TimePoint stalled_since;
+    coap::Duration stall_backoff = coap::Duration::seconds(1);
 };
 
 ssize_t push_datagram(gnutls_transport_ptr_t ptr, const void* data, size_t n) {
@@ -392,6 +438,7 @@ std::unique_ptr<GnuTlsSession> GnuTlsStack::new_session(const coap::Peer& peer) 
     s->peer = peer;
     s->stack = this;
     s->mode = mode_;
+    s->server = config_.server;
     const unsigned int flags = (config_.server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_DATAGRAM | GNUTLS_NONBLOCK |
                                (mode_ == Mode::Rpk ? GNUTLS_ENABLE_RAWPK : 0);
     if (gnutls_init(&s->session, flags) != 0) return nullptr;
@@ -422,7 +469,8 @@ std::unique_ptr<GnuTlsSession> GnuTlsStack::new_session(const coap::Peer& peer) 
     gnutls_transport_set_pull_function(s->session, pull_datagram);
     gnutls_transport_set_pull_timeout_function(s->session, pull_timeout);
     gnutls_dtls_set_mtu(s->session, static_cast<unsigned int>(config_.mtu));
-    gnutls_dtls_set_timeouts(s->session, 1000, 60000);  // 1 s first retransmission, as OpenSSL; 60 s in all
+    // 1 s first retransmission, as OpenSSL; 60 s in all.
+    gnutls_dtls_set_timeouts(s->session, 1000, GnuTlsSession::kTotalSeconds * 1000);
     return s;
 }
 

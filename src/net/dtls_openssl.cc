@@ -112,14 +112,14 @@ public:
         }
         return Read::Nothing;
     }
-    std::optional<coap::Duration> timer() const override {
+    std::optional<coap::Duration> timer(coap::TimePoint) const override {
         timeval tv{};
         if (DTLSv1_get_timeout(ssl, &tv) != 1) return std::nullopt;
         return coap::Duration::seconds(tv.tv_sec) + coap::Duration::microseconds(tv.tv_usec);
     }
     // DTLSv1_handle_timeout retransmits a flight only when its timer has expired (1),
     // does nothing otherwise (0), and fails when the handshake gave up (-1).
-    bool on_timer() override { return DTLSv1_handle_timeout(ssl) >= 0; }
+    bool on_timer(coap::TimePoint) override { return DTLSv1_handle_timeout(ssl) >= 0; }
     std::string cipher() const override {
         const char* name = SSL_get_cipher_name(ssl);
         return name != nullptr ? name : "";

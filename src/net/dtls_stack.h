@@ -60,9 +60,9 @@ public:
     /// One plaintext record into `buf` (`n` set for Data).
     virtual Read read(std::uint8_t* buf, std::size_t cap, std::size_t& n, std::string& error) = 0;
     /// Time until the handshake's retransmission timer fires (none when not running).
-    [[nodiscard]] virtual std::optional<coap::Duration> timer() const = 0;
+    [[nodiscard]] virtual std::optional<coap::Duration> timer(coap::TimePoint now) const = 0;
     /// Runs the retransmission timer if it expired; false when the handshake gave up.
-    virtual bool on_timer() = 0;
+    virtual bool on_timer(coap::TimePoint now) = 0;
     /// The negotiated cipher suite ("" before the handshake completed).
     [[nodiscard]] virtual std::string cipher() const = 0;
     /// What the peer authenticated with once established: "psk", "x509" or "rawpk".
