@@ -998,6 +998,10 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
         m["amplification_dropped"] = m["amplification_dropped"].get<uint64_t>() + ds.amplification_dropped;
     }
     m["run_id"] = spec.id;
+    for (const char* k : {"handshakes_started", "handshakes_completed", "handshakes_failed", "handshake_p50_s",
+                          "handshake_p95_s", "handshake_bytes", "dtls_record_overhead_bytes"}) {
+        m[k] = nullptr;  // NoSec: empty
+    }
     if (c.security.mode != "nosec") {
         std::sort(dtls.handshake_seconds.begin(), dtls.handshake_seconds.end());
         m["handshakes_started"] = dtls.handshakes_started;
