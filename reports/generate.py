@@ -34,6 +34,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from findings import section_findings  # noqa: E402
 from emulation import section_emulation  # noqa: E402
+from dtls import has_dtls, section_dtls  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -356,6 +357,8 @@ def section_runs(plotter, paths):
             len(rows), ", ".join(params), ", ".join(sorted({r.get("commit", "?") for r in rows})))))
         if "congestion" in cols and "completion_p50_s" in cols:
             out += runs_plots(plotter, i, rows, [c for c in params if c != "congestion"])
+        if has_dtls(rows):
+            out += section_dtls(plotter, i, rows, params)
         if "amplification_bytes" in cols:
             groups = {}
             for r in rows:

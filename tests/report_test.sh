@@ -83,6 +83,15 @@ etext = "\n".join(str(b[1]) for b in eb)
 need("12 runs (1 invalid" in etext, "an invalid run is counted")
 need("| 32 | emulated libcoap | 40 | 40 |" in "\n".join("| " + " | ".join(r) + " |" for b in eb if b[0] == "table" for r in b[1]),
      "an invalid run's exchanges are left out")
+# DTLS handshakes (the dtls-handshake fixture: real runs, 3 seeds, 1 and 3 hops).
+need("### DTLS handshakes (medians over seeds)" in md, "the DTLS table")
+need("| 0.1 | 3 | psk | 5/5 | 0 | 9.496 | 35.483 | 1282 | 2784 | 21 | 2.729 | every handshake completes; p95 35.48 s = "
+     "14 NoSec round trips | 3 |" in md, "a DTLS row with its reading against the NoSec round trip")
+need("| 0.1 | 3 | rpk | 3/5 | 2 |" in md and "2 of 5 handshakes fail (median over seeds): not affordable here" in md,
+     "failed handshakes read as such")
+need("| 0 | 3 | nosec | -/- | - | - | - | - | - | 50 | 0.091 | baseline: NoSec round trip p50 0.091 s | 3 |" in md,
+     "the NoSec baseline row")
+need("median handshake time against hops" in md, "the handshake-time plot")
 need("| message_parse | 17 | 2000000 |" in md, "fuzz row")
 need("fixture0001" in md and "fixture, 2 cores" in md, "provenance of the numbers")
 # Only swept keys are parameters, not result columns such as forged_accepted.
