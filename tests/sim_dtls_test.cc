@@ -121,6 +121,9 @@ TEST(SimDtls, TheSameSeedGivesTheSameRunEvenWithLoss) {
         EXPECT_EQ(a.at("metrics"), b.at("metrics")) << mode;
         EXPECT_EQ(a.at("dtls"), b.at("dtls")) << mode;
         EXPECT_GT(u(a.at("metrics"), "retransmissions"), 0u) << mode;  // the loss did something
+        // Every handshake either completed or is counted as failed (unfinished ones too).
+        EXPECT_EQ(u(a.at("metrics"), "handshakes_started"),
+                  u(a.at("metrics"), "handshakes_completed") + u(a.at("metrics"), "handshakes_failed"));
     }
 }
 
