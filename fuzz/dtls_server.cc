@@ -154,7 +154,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 break;
             }
             case 3:  // a replay of something seen, maybe from another port
-                if (!h.seen.empty()) h.to_server(p, h.seen[in.u8() % h.seen.size()]);
+                if (!h.seen.empty()) {
+                    const std::vector<std::uint8_t> again = h.seen[in.u8() % h.seen.size()];  // a copy: seen grows
+                    h.to_server(p, again);
+                }
                 break;
             case 4: {  // a real client handshakes from this port, then the input writes records
                 h.real_ports.insert(p);

@@ -524,3 +524,28 @@ TEST(DtlsStacks, AGnuTlsServerSendsItsLastFlightAgainWhenTheClientRepeatsItsOwn)
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DtlsStacks, AnEmptyDatagramIsNoRecordAndEndsNothing) {
+    // Found by the dtls_server fuzzer (GnuTLS read an empty datagram as a zero-length
+    // pull). A forged empty UDP datagram to an established session changes nothing.
+    for (const DtlsStack ss : kStacks) {
+        DtlsLayer client, server;
+        std::string error;
+        ASSERT_TRUE(client.init(psk(false, ss), error)) << error;
+        ASSERT_TRUE(server.init(psk(true, ss), error)) << error;
+        Wire w;
+        std::vector<std::string> at_server;
+        ASSERT_TRUE(connect(client, server, w, at_server)) << name_of(ss);
+        std::vector<std::vector<std::uint8_t>> plain;
+        server.receive(kNow, kClient, coap::Bytes(), w.from(kServer), plain);
+        client.receive(kNow, kServer, coap::Bytes(), w.from(kClient), plain);
+        EXPECT_TRUE(plain.empty());
+        EXPECT_TRUE(server.established(kClient)) << name_of(ss);
+        EXPECT_TRUE(client.established(kServer)) << name_of(ss);
+        exchange_records(client, server, w);
+    }
+}
+
+}  // namespace

@@ -228,6 +228,9 @@ void DtlsLayer::drive(coap::TimePoint now, Session& s, const Send& send, std::ve
 
 void DtlsLayer::receive(coap::TimePoint now, const coap::Peer& peer, coap::Bytes datagram, const Send& send,
                         std::vector<std::vector<std::uint8_t>>& plain) {
+    // An empty datagram is no record (RFC 6347 §4.1); a library could read it as the end
+    // of the stream, so a forged one would end a session.
+    if (datagram.empty()) return;
     // A client only talks to peers it started a session with; a server takes a new peer
     // only through the stateless cookie exchange.
     Session* s = session(now, peer, false);

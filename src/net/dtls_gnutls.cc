@@ -256,7 +256,7 @@ ssize_t pull_datagram(gnutls_transport_ptr_t ptr, void* buf, size_t n) {
     }
     const std::vector<std::uint8_t>& d = s->in.front();
     const std::size_t k = std::min(n, d.size());  // a datagram larger than the buffer is cut, as recv does
-    std::memcpy(buf, d.data(), k);
+    if (k > 0) std::memcpy(buf, d.data(), k);
     s->in.pop_front();
     return static_cast<ssize_t>(k);
 }
