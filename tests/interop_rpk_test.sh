@@ -5,8 +5,9 @@
 # that tshark dissects shows both certificate types negotiated as Raw Public Key and each
 # Certificate message holding nothing but the sender's 91-byte SubjectPublicKeyInfo. What
 # is refused: an unpinned key (on our side: libcoap's tools accept any raw key), a server
-# that has no RFC 7250 (libcoap's OpenSSL build), a raw key without a pin. And the two
-# DTLS stacks of coapbed against each other and against libcoap's OpenSSL tools.
+# that has no RFC 7250 (libcoap's OpenSSL build), a raw key without a pin. `coapbed proxy
+# --rpk` toward libcoap's and our clients. And the two DTLS stacks of coapbed against each
+# other and against libcoap's OpenSSL tools.
 set -u
 bin="$1"
 work="$(mktemp -d)"
@@ -17,6 +18,7 @@ cleanup() {
     serve_stop
     [[ -n "$peer_pid" ]] && kill "$peer_pid" 2>/dev/null
     [[ -n "$cap_pid" ]] && kill "$cap_pid" 2>/dev/null
+    [[ -n "${proxy_pid:-}" ]] && kill "$proxy_pid" 2>/dev/null
     wait 2>/dev/null
     rm -rf "$work"
 }
@@ -132,6 +134,26 @@ check "coapbed --rpk refuses a certificate server (no RFC 7250) at once, even wi
 check "coapbed --dtls gnutls (certificates, pinned) GET / from libcoap's OpenSSL server" "$work/x2" \
     '[[ "$out" == *"test server made with libcoap"* && "$out" == *"(gnutls, certificate)"* ]]'
 kill "$peer_pid" 2>/dev/null; wait "$peer_pid" 2>/dev/null; peer_pid=""
+
+# ---- coapbed proxy with a raw key toward its clients (coaps), NoSec toward the origin ---
+serve_start "$work/origin.err"
+origin="coap://127.0.0.1:$serve_port"
+xport="$(free_port)"
+"$bin" proxy --port "$xport" --bind 127.0.0.1 --rpk "$work/ours-rpk.pem" --pin "$PEER" >"$work/proxy.out" 2>"$work/proxy.err" &
+proxy_pid=$!
+for _ in $(seq 50); do grep -q "proxying on" "$work/proxy.err" 2>/dev/null && break; sleep 0.1; done
+timeout 30 coap-client-gnutls -v 0 -M "$work/peer-rpk.pem" -P "coaps://127.0.0.1:$xport" "$origin/large" >"$work/x3" 2>&1
+check "libcoap -M through coapbed proxy --rpk (coaps to the proxy): 70000 bytes from the origin" "$work/x3" \
+    '[[ $(wc -c <"$file") -ge 70000 && "$out" == *"line 02057"* ]]'
+"$bin" get "$origin/large" --proxy "coaps://127.0.0.1:$xport" --rpk "$work/peer-rpk.pem" --pin "$OURS" --timeout 20 \
+    >"$work/x4" 2>"$work/x4.err"; rc=$?
+echo "rc $rc $(wc -c <"$work/x4") $(cat "$work/x4.err")" >"$work/x4s"
+check "coapbed --proxy coaps:// --rpk through coapbed proxy --rpk" "$work/x4s" '[[ "$out" == "rc 0 70000"*"raw public key"* ]]'
+"$bin" get "$origin/large" --proxy "coaps://127.0.0.1:$xport" --rpk "$work/other-rpk.pem" --pin "$OURS" --timeout 20 \
+    >/dev/null 2>"$work/x5"; echo "rc $?" >>"$work/x5"
+check "coapbed proxy --rpk refuses a client key it has not pinned" "$work/x5" '[[ "$out" == *"rc 4"* ]]'
+kill "$proxy_pid" 2>/dev/null; wait "$proxy_pid" 2>/dev/null
+serve_stop
 
 # ---- the two stacks of coapbed against each other, and GnuTLS against libcoap's OpenSSL ---
 ID=coapbed-interop

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "coap/endpoint/types.h"
+#include "net/dtls.h"
 
 namespace coapbed::cli {
 
@@ -33,6 +34,12 @@ int cmd_proxy(const Args& args, std::ostream& out, std::ostream& err);
 /// --rate-limit N, --observe-verified-only, --max-observations N) at args[i]: 1 when one
 /// was taken (i moved past its value), 0 when args[i] is none of them, -1 with `error`.
 int parse_defence_flag(const Args& args, std::size_t& i, coap::EndpointConfig& config, std::string& error);
+/// The DTLS flags shared by the client commands, `serve` and `proxy` (--psk-identity,
+/// --psk-key, --cert, --key, --ca, --pin (repeatable), --rpk, --dtls) at args[i], as
+/// parse_defence_flag.
+int parse_dtls_flag(const Args& args, std::size_t& i, net::DtlsConfig& config, std::string& error);
+/// A server's DTLS flags ask for DTLS (a PSK, a certificate or a raw key).
+[[nodiscard]] bool dtls_wanted(const net::DtlsConfig& config);
 /// Dispatches `argv[1]` to a command.
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 

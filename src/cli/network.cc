@@ -68,43 +68,6 @@ constexpr std::string_view kClientUsage =
     "Exit status: 0 on 2.xx, 3 on 4.xx/5.xx, 4 on timeout or transport failure, 2 on a\n"
     "bad command line.\n";
 
-// The DTLS flags the client commands and serve share: --psk-identity, --psk-key, --cert,
-// --key, --ca, --pin (repeatable), --rpk, --dtls. 1: args[i] was one (i moved past its
-// value), 0: it was not, -1: its value is missing or wrong (`error` says why).
-int parse_dtls_flag(const Args& args, std::size_t& i, net::DtlsConfig& c, std::string& error) {
-    const std::string& a = args[i];
-    std::string* field = a == "--psk-identity" ? &c.psk_identity
-                         : a == "--psk-key"    ? &c.psk_key
-                         : a == "--cert"       ? &c.cert_file
-                         : a == "--key"        ? &c.key_file
-                         : a == "--ca"         ? &c.ca_file
-                         : a == "--rpk"        ? &c.rpk_file
-                                               : nullptr;
-    if (field == nullptr && a != "--pin" && a != "--dtls") return 0;
-    if (i + 1 >= args.size() || (args[i + 1].empty() && a != "--psk-identity")) {
-        error = a + " needs a value";
-        return -1;
-    }
-    const std::string& v = args[++i];
-    if (a == "--pin") {
-        c.pins.push_back(v);
-    } else if (a == "--dtls") {
-        const auto stack = net::parse_dtls_stack(v);
-        if (!stack) {
-            error = "--dtls needs openssl or gnutls";
-            return -1;
-        }
-        c.stack = *stack;
-    } else {
-        *field = v;
-    }
-    return 1;
-}
-
-[[nodiscard]] bool dtls_wanted(const net::DtlsConfig& c) {
-    return !c.psk_key.empty() || !c.cert_file.empty() || !c.rpk_file.empty();
-}
-
 /// "DTLS 1.2 <suite>" and, after it, the library and what the peer authenticated with.
 std::string dtls_summary(const net::DtlsLayer& dtls, const coap::Peer& peer) {
     const std::string credential = dtls.peer_credential(peer);
@@ -462,6 +425,40 @@ int cmd_client(const std::string& method, const Args& args, std::ostream& out, s
     if (secure && !dtls.last_error().empty()) err << "coapbed: " << dtls.last_error() << "\n";
     err << "coapbed: timeout after " << timeout << " s\n";
     return kExitTransport;
+}
+
+int parse_dtls_flag(const Args& args, std::size_t& i, net::DtlsConfig& c, std::string& error) {
+    const std::string& a = args[i];
+    std::string* field = a == "--psk-identity" ? &c.psk_identity
+                         : a == "--psk-key"    ? &c.psk_key
+                         : a == "--cert"       ? &c.cert_file
+                         : a == "--key"        ? &c.key_file
+                         : a == "--ca"         ? &c.ca_file
+                         : a == "--rpk"        ? &c.rpk_file
+                                               : nullptr;
+    if (field == nullptr && a != "--pin" && a != "--dtls") return 0;
+    if (i + 1 >= args.size() || (args[i + 1].empty() && a != "--psk-identity")) {
+        error = a + " needs a value";
+        return -1;
+    }
+    const std::string& v = args[++i];
+    if (a == "--pin") {
+        c.pins.push_back(v);
+    } else if (a == "--dtls") {
+        const auto stack = net::parse_dtls_stack(v);
+        if (!stack) {
+            error = "--dtls needs openssl or gnutls";
+            return -1;
+        }
+        c.stack = *stack;
+    } else {
+        *field = v;
+    }
+    return 1;
+}
+
+bool dtls_wanted(const net::DtlsConfig& c) {
+    return !c.psk_key.empty() || !c.cert_file.empty() || !c.rpk_file.empty();
 }
 
 int parse_defence_flag(const Args& args, std::size_t& i, coap::EndpointConfig& config, std::string& error) {

@@ -1,5 +1,5 @@
 // `coapbed proxy`: the engine's forward proxy (coap/proxy/forward_proxy.h) on two UDP
-// sockets, NoSec on both sides.
+// sockets: NoSec toward the origins, NoSec or DTLS (coaps) toward the clients.
 #include <arpa/inet.h>
 
 #include <cstring>
@@ -20,6 +20,8 @@ constexpr std::string_view kProxyUsage =
     "                     [--max-freshness S] [--hop-limit N] [--allow ADDR|CIDR]... [--no-cache]\n"
     "                     [--echo] [--amplification-limit R] [--rate-limit N]\n"
     "                     [--observe-verified-only] [--max-observations N]\n"
+    "                     [--psk-identity ID --psk-key KEY | --cert FILE --key FILE [--ca FILE]\n"
+    "                      | --rpk FILE] [--pin NI]... [--dtls openssl|gnutls]\n"
     "\n"
     "A CoAP forward proxy with a response cache (RFC 7252 §5.6, §5.7) over UDP (NoSec):\n"
     "clients send requests with Proxy-Uri (or Proxy-Scheme and Uri-*) to PORT (default\n"
@@ -37,7 +39,9 @@ constexpr std::string_view kProxyUsage =
     "                      the proxy itself)\n"
     "  --no-cache          forward every request\n"
     "Host names in Proxy-Uri are resolved with getaddrinfo (first address). The server\n"
-    "defences of `coapbed serve` apply to the clients' side.\n";
+    "defences of `coapbed serve` apply to the clients' side. With the DTLS flags of\n"
+    "`coapbed serve` the clients' side is coaps (DTLS 1.2: PSK, certificates or raw public\n"
+    "keys, RFC 7250); the origins are reached over NoSec.\n";
 
 struct Cidr {
     coap::Peer net;
@@ -104,11 +108,14 @@ void print_stats(const coap::proxy::ForwardProxy& p, std::ostream& out) {
 
 int cmd_proxy(const Args& args, std::ostream& out, std::ostream& err) {
     std::uint64_t port = 5683;
+    bool port_given = false;
     std::string bind_host;
     coap::EndpointConfig down;
     coap::proxy::ProxyConfig pc;
     std::vector<Cidr> allowed;
     std::string flag_error;
+    net::DtlsConfig dtls_config;
+    dtls_config.server = true;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         const bool has = i + 1 < args.size();
@@ -118,6 +125,7 @@ int cmd_proxy(const Args& args, std::ostream& out, std::ostream& err) {
             return kExitOk;
         } else if (a == "--port" && has) {
             if (!parse_count(args[++i], port) || port > 65535) return (err << "error: --port needs 0..65535\n" << kProxyUsage, kExitUsage);
+            port_given = true;
         } else if (a == "--bind" && has) {
             bind_host = args[++i];
         } else if (a == "--cache-entries" && has) {
@@ -141,10 +149,13 @@ int cmd_proxy(const Args& args, std::ostream& out, std::ostream& err) {
             pc.cache = false;
         } else if (const int d = parse_defence_flag(args, i, down, flag_error); d != 0) {
             if (d < 0) return (err << "error: " << flag_error << "\n" << kProxyUsage, kExitUsage);
+        } else if (const int t = parse_dtls_flag(args, i, dtls_config, flag_error); t != 0) {
+            if (t < 0) return (err << "error: " << flag_error << "\n" << kProxyUsage, kExitUsage);
         } else {
             return (err << "error: unknown argument " << a << "\n" << kProxyUsage, kExitUsage);
         }
     }
+    if (dtls_wanted(dtls_config) && !port_given) port = 5684;  // RFC 7252 §6.2: the default coaps port
     net::UdpRuntime down_socket, up_socket;
     std::string error;
     if (!down_socket.open(bind_host, static_cast<std::uint16_t>(port), error) || !up_socket.open("", 0, error)) {
@@ -178,9 +189,17 @@ int cmd_proxy(const Args& args, std::ostream& out, std::ostream& err) {
     down.separate_ack_delay = coap::Duration::seconds(1);
     net::OpenSslRandom down_rng, up_rng;
     coap::proxy::ForwardProxy proxy(down, coap::EndpointConfig{}, pc, down_rng, up_rng);
+    net::DtlsLayer dtls;
+    if (dtls_wanted(dtls_config)) {
+        if (!dtls.init(dtls_config, error)) {
+            err << "error: " << error << "\n";
+            return 4;
+        }
+        err << "coapbed: DTLS 1.2 through " << dtls.stack_name() << " toward the clients\n";
+    }
     net::UdpRuntime::stop_on_signals();
     err << "coapbed: proxying on " << down_socket.local_port() << "\n" << std::flush;
-    net::run_proxy(proxy, down_socket, up_socket);
+    net::run_proxy(proxy, down_socket, up_socket, dtls_wanted(dtls_config) ? &dtls : nullptr);
     print_stats(proxy, out);
     err << "coapbed: stopped\n";
     return kExitOk;
