@@ -346,13 +346,16 @@ void CoapApplication::HandleTimer() {
 
 void CoapApplication::Drive() {
     if (!m_endpoint) return;
-    while (auto t = m_endpoint->poll_transmit()) {
+    // Polled into kept buffers (the engine takes the old ones back): no allocation per
+    // datagram or event once warm.
+    coap::Transmit& t = m_transmit;
+    while (m_endpoint->poll_transmit(t)) {
         if (m_dtls) {
-            m_dtls->write(EngineNow(), t->peer, coap::Bytes(t->bytes.data(), t->bytes.size()), m_dtlsSend);
+            m_dtls->write(EngineNow(), t.peer, coap::Bytes(t.bytes.data(), t.bytes.size()), m_dtlsSend);
             continue;
         }
-        Ptr<Packet> p = Create<Packet>(t->bytes.data(), t->bytes.size());
-        const Address to = ToAddress(t->peer);
+        Ptr<Packet> p = Create<Packet>(t.bytes.data(), t.bytes.size());
+        const Address to = ToAddress(t.peer);
         LedgerTx(m_ledger, this, to, p);
         m_txTrace(p);
         m_socket->SendTo(p, 0, to);
@@ -374,8 +377,8 @@ void CoapApplication::Drive() {
             }
         }
     }
-    while (auto e = m_endpoint->poll_event()) {
-        OnEngineEvent(*e);
+    while (m_endpoint->poll_event(m_event)) {
+        OnEngineEvent(m_event);
         if (!m_endpoint) return;
     }
     // Events may have caused new input (a closed-loop client sends its next request).
@@ -386,7 +389,7 @@ void CoapApplication::Drive() {
     Simulator::Cancel(m_timer);
     std::optional<coap::TimePoint> deadline = m_endpoint->poll_timeout();
     if (m_dtls) {
-        if (const auto t = m_dtls->next_timeout(EngineNow()); t && (!deadline || *t < *deadline)) deadline = t;
+        if (const auto d = m_dtls->next_timeout(EngineNow()); d && (!deadline || *d < *deadline)) deadline = d;
     }
     if (deadline) {
         const Time at = NanoSeconds(deadline->ns());

@@ -95,7 +95,7 @@ protected:
     virtual void ConfigureEngine(coap::EndpointConfig& config);
     /// Called once the endpoint exists (servers add resources here).
     virtual void OnEngineCreated(coap::Endpoint& endpoint);
-    /// Called for every engine event.
+    /// Called for every engine event (valid during the call only; it must not call Drive).
     virtual void OnEngineEvent(const coap::Event& event);
     /// Drains transmits and events and re-arms the timer. Call after every engine input.
     void Drive();
@@ -137,6 +137,8 @@ private:
     EventId m_timer;
     CoapStreamRandom m_random;
     std::unique_ptr<coap::Endpoint> m_endpoint;
+    coap::Transmit m_transmit;  ///< Drive polls into these (OnEngineEvent must not call Drive)
+    coap::Event m_event;
     std::unique_ptr<coapbed::net::DtlsLayer> m_dtls;
     coapbed::net::DtlsLayer::Send m_dtlsSend;
     uint64_t m_lastRetransmissions = 0;
