@@ -1,8 +1,9 @@
 // Fuzz target: a stateful script against the forward proxy (src/coap/proxy/forward_proxy.h)
 // from both sides. The fuzzer chooses proxy requests from four clients (targets from a
-// small set or raw Proxy-Uri bytes, Hop-Limit, ETag, Block2, method), raw datagrams on
-// either side, responses "from the origin" (to the token of an upstream request it saw,
-// or a guessed one, from the origin's port or another), and how time advances. After
+// small set or raw Proxy-Uri bytes, Hop-Limit, ETag, Block2, Observe 0/1, method), raw
+// datagrams on either side, responses "from the origin" (to the token of an upstream
+// request it saw, or a guessed one, from the origin's port or another; with Observe: a
+// notification), and how time advances. After
 // every step (PROXY.md §6.8): every table within its bound; every upstream request has a
 // Hop-Limit (1-254), an 8-byte token, and no Proxy-* or unknown unsafe option; at the
 // end, given time, no upstream exchange is left in flight. (That an upstream token is
@@ -56,6 +57,7 @@ coap::proxy::ProxyConfig proxy_config() {
     p.max_waiters_per_exchange = 2;
     p.max_transfers = 2;
     p.max_transfer_bytes = 4096;
+    p.max_observations = 2;
     return p;
 }
 
@@ -100,6 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(proxy.cache().size() <= pc.cache_config.max_entries);
         FUZZ_CHECK(proxy.cache().total_bytes() <= pc.cache_config.max_total_bytes);
         FUZZ_CHECK(proxy.transfers() <= pc.max_transfers);
+        FUZZ_CHECK(proxy.observations() <= pc.max_observations);
         FUZZ_CHECK(proxy.downstream().queued_events() <= 64 && proxy.upstream().queued_events() <= 64);
     };
 
@@ -125,6 +128,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (extras & 4) m.options.push_back({coap::options::kBlock2, coap::encode_uint(in.u16() & 0x3ff)});
             if (extras & 8) m.options.push_back({static_cast<std::uint16_t>(in.u16()), in.bytes(4)});
             if (extras & 16) m.payload = in.bytes(200);
+            if (extras & 32) m.options.push_back({coap::options::kObserve, coap::encode_uint((extras & 64) ? 1 : 0)});
             std::stable_sort(m.options.begin(), m.options.end(), [](const auto& a, const auto& b) { return a.number < b.number; });
             const std::vector<std::uint8_t> wire = coap::encode(m);
             if (!wire.empty()) proxy.handle_datagram(now, Side::Down, client, coap::Bytes(wire.data(), wire.size()));
@@ -149,6 +153,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (extras & 2) r.options.push_back({coap::options::kETag, in.bytes(8)});
             if (extras & 4) r.options.push_back({coap::options::kBlock2, coap::encode_uint(in.u16() & 0x3ff)});
             if (extras & 8) r.options.push_back({static_cast<std::uint16_t>(in.u16()), in.bytes(4)});
+            if (extras & 16) r.options.push_back({coap::options::kObserve, coap::encode_uint(in.u16())});  // a notification
             r.payload = in.bytes(300);
             std::stable_sort(r.options.begin(), r.options.end(), [](const auto& a, const auto& b) { return a.number < b.number; });
             const std::vector<std::uint8_t> wire = coap::encode(r);

@@ -35,6 +35,7 @@ using coap::proxy::ForwardProxy;
 using Side = coap::proxy::ForwardProxy::Side;
 
 const coap::Peer kC = coap::Peer::ipv4(0x0a000001, 40000);   // the client
+const coap::Peer kC2 = coap::Peer::ipv4(0x0a000004, 40001);  // a second client (observe)
 const coap::Peer kPD = coap::Peer::ipv4(0x0a000002, 5683);   // the proxy, downstream socket
 const coap::Peer kPU = coap::Peer::ipv4(0x0a000002, 41000);  // the proxy, upstream socket
 const coap::Peer kO = coap::Peer::ipv4(0x0a000003, 5683);    // the origin
@@ -55,12 +56,15 @@ coap::proxy::ProxyConfig proxy_config() {
 
 /// A client, the proxy and an origin on a lossless wire; `drop` can hold back datagrams.
 struct ProxyNet {
-    coap::Xoshiro256 rc{1}, rd{2}, ru{3}, ro{4};
+    coap::Xoshiro256 rc{1}, rd{2}, ru{3}, ro{4}, rc2{5};
     coap::Endpoint client{patient(), rc};
+    coap::Endpoint client2{patient(), rc2};
     ForwardProxy proxy;
     coap::Endpoint origin{coap::EndpointConfig{}, ro};
     TimePoint now = TimePoint::from_ns(1'000'000'000);
     std::vector<coap::Event> events;                   // the client's
+    std::vector<coap::Event> events2;                  // the second client's
+    int observed_value = 0;                            // the origin's /obs
     std::vector<std::vector<std::uint8_t>> upstream;   // proxy -> origin datagrams
     std::function<bool(const coap::Peer& from, const coap::Peer& to)> drop;
     int origin_calls = 0;
@@ -115,6 +119,13 @@ struct ProxyNet {
             return r;
         };
         EXPECT_EQ(origin.add_resource("odd", odd), coap::ApiError::Ok);
+        coap::ResourceConfig obs;  // observable (RFC 7641)
+        obs.observable = true;
+        obs.handler = [this](const coap::IncomingRequest&) {
+            if (observed_value < 0) return coap::Response::with(coap::codes::kNotFound);  // gone
+            return coap::Response::with(coap::codes::kContent, "v" + std::to_string(observed_value));
+        };
+        EXPECT_EQ(origin.add_resource("obs", obs), coap::ApiError::Ok);
         coap::ResourceConfig silent;
         silent.handler = [](const coap::IncomingRequest&) { return coap::HandlerResult::defer(); };
         EXPECT_EQ(origin.add_resource("silent", silent), coap::ApiError::Ok);
@@ -130,6 +141,10 @@ struct ProxyNet {
                 any = true;
                 if (!blocked(kC, t.peer)) proxy.handle_datagram(now, Side::Down, kC, coap::Bytes(t.bytes.data(), t.bytes.size()));
             }
+            while (client2.poll_transmit(t)) {
+                any = true;
+                proxy.handle_datagram(now, Side::Down, kC2, coap::Bytes(t.bytes.data(), t.bytes.size()));
+            }
             while (origin.poll_transmit(t)) {
                 any = true;
                 if (!blocked(kO, t.peer)) proxy.handle_datagram(now, Side::Up, kO, coap::Bytes(t.bytes.data(), t.bytes.size()));
@@ -137,7 +152,9 @@ struct ProxyNet {
             Side side;
             while (proxy.poll_transmit(side, t)) {
                 any = true;
-                if (side == Side::Down) {
+                if (side == Side::Down && t.peer == kC2) {
+                    client2.handle_datagram(now, kPD, coap::Bytes(t.bytes.data(), t.bytes.size()));
+                } else if (side == Side::Down) {
                     if (!blocked(kPD, t.peer)) client.handle_datagram(now, kPD, coap::Bytes(t.bytes.data(), t.bytes.size()));
                 } else if (t.peer == kO) {  // (an RST to a forger's port goes nowhere)
                     upstream.push_back(t.bytes);
@@ -146,6 +163,7 @@ struct ProxyNet {
             }
             coap::Event e;
             while (client.poll_event(e)) events.push_back(e);
+            while (client2.poll_event(e)) events2.push_back(e);
             while (origin.poll_event(e)) {
             }
         }
@@ -156,12 +174,13 @@ struct ProxyNet {
         flush();
         while (true) {
             std::optional<TimePoint> next = client.poll_timeout();
-            for (const auto& t : {origin.poll_timeout(), proxy.poll_timeout()}) {
+            for (const auto& t : {origin.poll_timeout(), proxy.poll_timeout(), client2.poll_timeout()}) {
                 if (t && (!next || *t < *next)) next = t;
             }
             if (!next || *next > end) break;
             now = std::max(now, *next);
             client.handle_timeout(now);
+            client2.handle_timeout(now);
             origin.handle_timeout(now);
             proxy.handle_timeout(now);
             flush();
@@ -639,6 +658,120 @@ struct Loop {
 };
 
 }  // namespace
+
+TEST(ForwardProxy, ObserveThroughTheProxyIsOneUpstreamRegistrationFannedOutToItsClients) {
+    // RFC 7641 §5: two clients observe one target through the proxy; the origin sees one
+    // observer (the proxy); each change reaches both; when both have left, the proxy
+    // deregisters upstream at the next notification.
+    ProxyNet n;
+    auto observe = [&](coap::Endpoint& c) {
+        coap::Request r;
+        r.options = {opt(coap::options::kProxyUri, "coap://10.0.0.3/obs")};
+        r.observe = true;
+        const auto sent = c.send_request(n.now, kPD, std::move(r));
+        EXPECT_TRUE(sent.ok());
+        n.run_for(Duration::seconds(2));
+        return sent.id;
+    };
+    auto last = [](const std::vector<coap::Event>& ev, std::uint64_t id) {
+        const coap::Event* found = nullptr;
+        for (const auto& e : ev) found = e.id == id ? &e : found;
+        return found;
+    };
+    const std::uint64_t a = observe(n.client);
+    const coap::Event* ea = last(n.events, a);
+    ASSERT_NE(ea, nullptr);
+    EXPECT_EQ(ea->kind, coap::EventKind::Response);
+    EXPECT_EQ(text(*ea), "v0");
+    EXPECT_TRUE(uint_of(ea->message, coap::options::kObserve).has_value());  // an observer now
+    EXPECT_EQ(n.origin.observer_count("obs"), 1u);
+    const std::uint64_t b = observe(n.client2);
+    const coap::Event* eb = last(n.events2, b);
+    ASSERT_NE(eb, nullptr);
+    EXPECT_EQ(text(*eb), "v0");
+    EXPECT_TRUE(uint_of(eb->message, coap::options::kObserve).has_value());
+    EXPECT_EQ(n.origin.observer_count("obs"), 1u);  // still one registration upstream
+    EXPECT_EQ(n.proxy.stats().observe_registrations, 1u);
+    EXPECT_EQ(n.proxy.stats().observe_joined, 1u);
+    EXPECT_EQ(n.proxy.observations(), 1u);
+
+    for (int v = 1; v <= 2; ++v) {
+        n.observed_value = v;
+        EXPECT_EQ(n.origin.notify(n.now, "obs"), 1u);  // one notification leaves the origin...
+        n.run_for(Duration::seconds(2));
+        for (const auto* ev : {&n.events, &n.events2}) {  // ...and reaches both clients
+            const coap::Event* got = last(*ev, ev == &n.events ? a : b);
+            ASSERT_NE(got, nullptr);
+            EXPECT_EQ(got->kind, coap::EventKind::Notification);
+            EXPECT_EQ(text(*got), "v" + std::to_string(v));
+        }
+    }
+    EXPECT_EQ(n.proxy.stats().notifications_relayed, 2u);
+    EXPECT_EQ(n.proxy.downstream_stats().notifications_sent, 4u);
+
+    // The first client leaves (RFC 7641 §3.6 deregistration): the second still gets changes.
+    EXPECT_EQ(n.client.cancel(n.now, a, true), coap::ApiError::Ok);
+    n.run_for(Duration::seconds(2));
+    n.observed_value = 3;
+    (void)n.origin.notify(n.now, "obs");
+    n.run_for(Duration::seconds(2));
+    EXPECT_EQ(text(*last(n.events2, b)), "v3");
+    EXPECT_NE(text(*last(n.events, a)), "v3");
+    // The second leaves too: at the next change the proxy ends the upstream observation.
+    EXPECT_EQ(n.client2.cancel(n.now, b, true), coap::ApiError::Ok);
+    n.run_for(Duration::seconds(2));
+    EXPECT_EQ(n.origin.observer_count("obs"), 1u);  // nobody told the origin yet
+    n.observed_value = 4;
+    (void)n.origin.notify(n.now, "obs");
+    n.run_for(Duration::seconds(5));
+    EXPECT_EQ(n.proxy.stats().observe_cancelled, 1u);
+    EXPECT_EQ(n.proxy.observations(), 0u);
+    EXPECT_EQ(n.origin.observer_count("obs"), 0u);
+    EXPECT_NE(text(*last(n.events2, b)), "v4");
+}
+
+TEST(ForwardProxy, AnObservationEndedUpstreamEndsTheClientsAndObservedTargetsAreBounded) {
+    coap::proxy::ProxyConfig pc = proxy_config();
+    pc.max_observations = 1;
+    ProxyNet n(pc);
+    coap::Request r;
+    r.options = {opt(coap::options::kProxyUri, "coap://10.0.0.3/obs")};
+    r.observe = true;
+    const auto a = n.client.send_request(n.now, kPD, std::move(r));
+    n.run_for(Duration::seconds(2));
+    // A second target past max_observations: served once, not observed (RFC 7641 §4.1).
+    coap::Request t;
+    t.options = {opt(coap::options::kProxyUri, "coap://10.0.0.3/t")};
+    t.observe = true;
+    const auto b = n.client2.send_request(n.now, kPD, std::move(t));
+    n.run_for(Duration::seconds(2));
+    bool plain = false;
+    for (const auto& e : n.events2) {
+        plain = plain || (e.id == b.id && e.kind == coap::EventKind::Response && !uint_of(e.message, coap::options::kObserve));
+    }
+    EXPECT_TRUE(plain);
+    EXPECT_EQ(n.proxy.observations(), 1u);
+    // The origin ends the observation with an error notification (RFC 7641 §3.2, §4.2):
+    // the proxy passes it on and the client's observation ends too.
+    n.observed_value = -1;
+    EXPECT_EQ(n.origin.notify(n.now, "obs"), 1u);
+    n.run_for(Duration::seconds(2));
+    const coap::Event* end = nullptr;
+    for (const auto& e : n.events) end = e.id == a.id ? &e : end;
+    ASSERT_NE(end, nullptr);
+    EXPECT_EQ(end->kind, coap::EventKind::ObservationEnded);
+    EXPECT_EQ(end->message.code, coap::codes::kNotFound);
+    EXPECT_EQ(n.proxy.observations(), 0u);
+    // The target is free again: a new registration starts a new upstream observation.
+    n.observed_value = 7;
+    coap::Request again;
+    again.options = {opt(coap::options::kProxyUri, "coap://10.0.0.3/obs")};
+    again.observe = true;
+    (void)n.client.send_request(n.now, kPD, std::move(again));
+    n.run_for(Duration::seconds(2));
+    EXPECT_EQ(n.proxy.stats().observe_registrations, 2u);
+    EXPECT_EQ(text(n.events.back()), "v7");
+}
 
 TEST(ForwardProxy, HopLimitEndsAForwardingLoopAfterTheInitialHopCount) {
     // RFC 8768: A inserts 16; each hop decrements; the proxy that receives 1 answers 5.08

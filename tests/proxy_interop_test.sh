@@ -7,7 +7,9 @@
 #  - node-coap's proxyUri through our proxy;
 #  - our client (`--proxy`) through our proxy and through libcoap's proxy
 #    (`coap-server-notls -P`; never given a host it cannot resolve: 4.3.1 crashes);
-#  - an unresolvable or disallowed target through ours: 5.02 / 4.03, the proxy lives on.
+#  - an unresolvable or disallowed target through ours: 5.02 / 4.03, the proxy lives on;
+#  - Observe through ours: two libcoap observers of one target share one upstream
+#    registration, and our client observes through it.
 set -u
 bin="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -101,6 +103,32 @@ check "statistics on SIGTERM: hits, one forward per body" "$work/proxy.log.stats
 start_proxy "$work/proxy2.log" --allow 10.0.0.0/8
 "$bin" get "$ours/counter" --proxy "coap://127.0.0.1:$proxy_port" --timeout 5 >"$work/o5" 2>&1; echo "rc=$?" >>"$work/o5"
 check "--allow 10.0.0.0/8: 127.0.0.1 is refused with 4.03" "$work/o5" '[[ "$out" == *"4.03"* && "$out" == *"rc=3"* ]]'
+
+# ---- Observe through our proxy (RFC 7641 §5): one upstream registration, fanned out -----
+start_proxy "$work/proxy3.log"
+P3="coap://127.0.0.1:$proxy_port"
+$C -s 6 -P "$P3" "$ours/counter" >"$work/w1" 2>&1 &
+w1=$!
+sleep 1
+$C -s 4 -P "$P3" "$ours/counter" >"$work/w2" 2>&1
+wait "$w1"
+"$bin" observe "$ours/counter" --proxy "$P3" --count 3 --timeout 15 >"$work/w3" 2>/dev/null
+sleep 3  # the next change finds nobody observing: the proxy deregisters upstream
+kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null
+check "libcoap observer 1 through our proxy: consecutive /counter values" "$work/w1" 'consecutive "$file"'
+check "libcoap observer 2 (joined 1 s later): consecutive values" "$work/w2" 'consecutive "$file"'
+check "our client observes /counter through our proxy (>= 3 notifications)" "$work/w3" '[[ $(grep -c . "$file") -ge 4 ]]'
+python3 - "$work/proxy3.log.stats" >"$work/w4" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print("registrations", s["observe_registrations"], "joined", s["observe_joined"], "cancelled", s["observe_cancelled"],
+      "relayed", s["notifications_relayed"], "sent", s["notifications_sent"])
+PY
+# Two libcoap observers overlap: one registration upstream; each relayed change reaches both
+# (more notifications sent down than received up). Our client came after they left.
+check "two observers, one upstream registration; relayed to both; cancelled when nobody observes" "$work/w4" \
+    'read -r _ reg _ joined _ cancelled _ relayed _ sent <<<"$out"; (( reg <= 2 && joined >= 1 && cancelled >= 1 && sent > relayed ))'
+echo "     ($(cat "$work/w4"))"
 
 # ---- our client through libcoap's proxy -----------------------------------------------
 lpport="$(free_port)"

@@ -101,7 +101,10 @@ void print_stats(const coap::proxy::ForwardProxy& p, std::ostream& out) {
         << ",\"cache_entries\":" << p.cache().size() << ",\"cache_bytes\":" << p.cache().total_bytes()
         << ",\"cache_stored\":" << c.stored << ",\"cache_evicted\":" << c.evicted_lru
         << ",\"cache_refused_too_big\":" << c.refused_too_big << ",\"cache_refused_uncacheable\":" << c.refused_uncacheable
-        << ",\"downstream_echo_challenges\":" << p.downstream_stats().echo_challenges << "}\n";
+        << ",\"downstream_echo_challenges\":" << p.downstream_stats().echo_challenges
+        << ",\"observe_registrations\":" << s.observe_registrations << ",\"observe_joined\":" << s.observe_joined
+        << ",\"notifications_relayed\":" << s.notifications_relayed << ",\"observe_cancelled\":" << s.observe_cancelled
+        << ",\"notifications_sent\":" << p.downstream_stats().notifications_sent << "}\n";
 }
 
 }  // namespace

@@ -79,6 +79,7 @@ struct EndpointConfig {
                                              ///< response bodies kept for Block2 continuation (server)
     std::uint8_t block_szx = 6;              ///< largest block this endpoint sends/serves (6: 1024 B)
     std::size_t max_observers_per_resource = 32;  ///< RFC 7641 observers per resource
+    std::size_t max_proxy_observations = 64;      ///< targets observed through the proxy handler (Response::observe_key)
     bool confirmable_notifications = false;  ///< send every notification as CON
     Duration con_notification_interval = Duration::seconds(24 * 3600);  ///< RFC 7641 §4.5: a CON at least this often
     Duration non_request_timeout = Duration::seconds(93);     ///< wait for a NON request's response (MAX_TRANSMIT_WAIT)
@@ -129,6 +130,12 @@ struct Response {
     /// this many bytes (RFC 7959 §2.4): a handler that reads just that block (a large
     /// file) instead of the whole body. The endpoint adds Block2 and Size2 as usual.
     std::optional<std::uint64_t> body_size;
+    /// A proxy handler's answer to an RFC 7641 registration (a GET with Observe: 0): the
+    /// client becomes an observer under this key (the proxy's name for the observed target)
+    /// as if it had registered with a resource of that name; Endpoint::notify(key) then
+    /// calls the proxy handler again (IncomingRequest::is_notification, path = the key)
+    /// for each of them. Empty: an ordinary answer. Resource handlers leave it empty.
+    std::string observe_key;
 
     [[nodiscard]] static Response with(Code code, std::string_view text = {});
 };

@@ -28,7 +28,7 @@ bool hop_by_hop(std::uint16_t n) {
         case options::kBlock2:
         case options::kSize1:
         case options::kSize2:      // store-and-forward: each side has its own transfer (RFC 7959 §2.10)
-        case options::kObserve:    // not yet through the proxy
+        case options::kObserve:    // each hop observes on its own (RFC 7641 §5)
         case options::kEcho:       // RFC 9175 §2.2: between two endpoints
         case options::kRequestTag: // RFC 9175 §3: names one hop's Block1 transfer
         case options::kHopLimit:   // RFC 8768: replaced by the decremented value
@@ -142,6 +142,11 @@ void ForwardProxy::pump(TimePoint now) {
         // A separate response the client never acknowledged: nothing more to do here.
     }
     while (up_.poll_event(event_)) {
+        if (auto o = observed_by_id_.find(event_.id); o != observed_by_id_.end()) {
+            const std::string key = o->second;  // a copy: the observation may end here
+            on_observation(now, key, event_);
+            continue;
+        }
         if (event_.kind == EventKind::Response || event_.kind == EventKind::RequestFailed) {
             if (upstream_observer_) upstream_observer_(event_);
             finish(now, event_.id, event_);
@@ -175,6 +180,13 @@ Response ForwardProxy::from_entry(const ResponseCache::Entry& e, std::uint32_t m
 }
 
 HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
+    if (req.is_notification) {
+        // Endpoint::notify(key) for an observed target: its latest representation (RFC 7641
+        // §5: the proxy is the client's server). Gone: the observation ends.
+        auto it = observations_.find(req.path);
+        if (it == observations_.end() || !it->second.latest) return Response::with(codes::kGatewayTimeout);
+        return *it->second.latest;
+    }
     ++stats_.requests;
     if (req.message == nullptr) return error(codes::kInternalServerError, "", stats_.bad_gateway);
     const MessageView& m = *req.message;
@@ -216,9 +228,32 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
     if (config_.allow && !config_.allow(target, *origin)) return error(codes::kForbidden, "", stats_.not_allowed);
 
     const bool safe = req.method == codes::kGet || req.method == codes::kFetch;
+    // RFC 7641 §2: a GET with Observe: 0 registers (not a Block2 continuation's).
+    const std::size_t ob = m.find(options::kObserve);
+    const bool registering = config_.observe && req.method == codes::kGet && ob < m.option_count() &&
+                             decode_uint(m.option(ob).value) == std::optional<std::uint64_t>(0) &&
+                             m.find(options::kBlock2) >= m.option_count();
+    std::string observe_key;
+    if (registering) {
+        observe_key = std::string("\0observe\0", 9) + cache_key(m, target, false);
+        auto running = observations_.find(observe_key);
+        if (running != observations_.end()) {
+            Observation& o = running->second;
+            ++stats_.observe_joined;
+            if (o.latest) {
+                Response r = *o.latest;
+                r.observe_key = observe_key;  // joins the observers of this target
+                return r;
+            }
+            if (o.waiters.size() >= config_.max_waiters_per_exchange) return error(codes::kServiceUnavailable, "", stats_.busy);
+            o.waiters.push_back(Waiter{req.exchange_id, req.peer});
+            return HandlerResult::defer();
+        }
+        if (observations_.size() >= config_.max_observations) observe_key.clear();  // served as a plain GET
+    }
     std::string key;
     const ResponseCache::Entry* stale = nullptr;
-    if (config_.cache && safe) {
+    if (config_.cache && safe && observe_key.empty()) {
         const std::size_t b2 = m.find(options::kBlock2);
         const bool continuation = b2 < m.option_count() && decode_uint(m.option(b2).value).value_or(0) >= 16;
         key = cache_key(m, target, continuation);
@@ -307,6 +342,20 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
     std::stable_sort(up.options.begin(), up.options.end(),
                      [](const OwnedOption& a, const OwnedOption& b) { return a.number < b.number; });
     up.payload = req.payload;  // a Block1 upload arrives reassembled (store-and-forward)
+    if (!observe_key.empty()) {
+        // One registration upstream for every client of this target (RFC 7641 §5).
+        up.observe = true;
+        const SendResult reg = up_.send_request(now, *origin, std::move(up));
+        if (!reg.ok()) return error(codes::kServiceUnavailable, "", stats_.busy);
+        ++stats_.forwarded;
+        ++stats_.observe_registrations;
+        Observation o;
+        o.upstream_id = reg.id;
+        o.waiters.push_back(Waiter{req.exchange_id, req.peer});
+        observations_.emplace(observe_key, std::move(o));
+        observed_by_id_.emplace(reg.id, observe_key);
+        return HandlerResult::defer();
+    }
     const SendResult sent = up_.send_request(now, *origin, std::move(up));
     if (!sent.ok()) return error(codes::kServiceUnavailable, "", stats_.busy);
     ++stats_.forwarded;
@@ -387,6 +436,76 @@ void ForwardProxy::finish(TimePoint now, std::uint64_t upstream_id, const Event&
         }
     }
     for (const Waiter& w : in.waiters) (void)down_.respond(now, w.exchange_id, out);
+}
+
+// ---- observations (RFC 7641 §5) --------------------------------------------------------
+
+Response ForwardProxy::downstream(const Message& r, bool& unsafe_unknown) const {
+    Response out;
+    out.code = r.code;
+    for (const OwnedOption& o : r.options) {
+        if (find_option(o.number) == nullptr && is_unsafe(o.number)) unsafe_unknown = true;  // §5.7.1
+        if (o.number == options::kMaxAge) {
+            const std::optional<std::uint64_t> v = decode_uint(Bytes(o.value.data(), o.value.size()));
+            if (v && *v <= 0xFFFFFFFFu) out.max_age = static_cast<std::uint32_t>(*v);
+        } else if (!hop_by_hop(o.number)) {
+            out.options.push_back(o);
+        }
+    }
+    out.payload = r.payload;
+    return out;
+}
+
+void ForwardProxy::on_observation(TimePoint now, const std::string& key, const Event& e) {
+    auto it = observations_.find(key);
+    if (it == observations_.end()) return;
+    Observation& o = it->second;
+    Response r;
+    bool ended = true;
+    if (e.kind == EventKind::Response || e.kind == EventKind::Notification || e.kind == EventKind::ObservationEnded) {
+        bool unsafe = false;
+        r = downstream(e.message, unsafe);
+        if (unsafe) {
+            r = error(codes::kBadGateway, "unsafe option in response", stats_.bad_gateway);
+        } else {
+            ++stats_.upstream_responses;
+            // Still observing: a success that carries Observe (a first response without it
+            // means the origin does not offer the resource for observation, RFC 7641 §4.1).
+            bool has_observe = false;
+            for (const OwnedOption& opt : e.message.options) has_observe = has_observe || opt.number == options::kObserve;
+            ended = e.kind == EventKind::ObservationEnded || !r.code.is_success() || !has_observe;
+        }
+    } else if (e.kind == EventKind::RequestFailed) {
+        r = e.reason == FailReason::Timeout ? error(codes::kGatewayTimeout, "", stats_.upstream_timeouts)
+                                            : error(codes::kBadGateway, to_string(e.reason), stats_.bad_gateway);
+    } else {
+        return;
+    }
+    auto forget = [&] {
+        observed_by_id_.erase(o.upstream_id);
+        observations_.erase(it);
+    };
+    o.latest = r;
+    if (!o.waiters.empty()) {
+        // The first answer: the clients that asked become observers (unless it ended).
+        Response first = r;
+        if (!ended) first.observe_key = key;
+        const std::vector<Waiter> waiters = std::move(o.waiters);
+        o.waiters.clear();
+        for (const Waiter& w : waiters) (void)down_.respond(now, w.exchange_id, first);
+        if (ended) forget();
+        return;
+    }
+    if (!ended && down_.observer_count(key) == 0) {
+        // Nobody observes any more (deregistered, reset, unreachable): stop upstream too.
+        (void)up_.cancel(now, o.upstream_id, true);
+        ++stats_.observe_cancelled;
+        forget();
+        return;
+    }
+    if (!ended) ++stats_.notifications_relayed;
+    (void)down_.notify(now, key);  // an error ends the clients' observations (RFC 7641 §4.2)
+    if (ended) forget();
 }
 
 }  // namespace coap::proxy

@@ -41,11 +41,20 @@
 // amplification limit, rate limit), which matter more here: the origin only sees the
 // proxy (RFC 9175 §2.4).
 //
+// - Observe (RFC 7641 §5): a GET with Observe: 0 for a target makes one upstream
+//   registration per key; every client that registers for the key becomes an observer of
+//   the downstream endpoint under that key (Response::observe_key) and gets each upstream
+//   notification (Endpoint::notify); the first answer waits for the origin's, later ones
+//   get the latest notification at once. When a notification arrives and no client
+//   observes any more, the upstream observation is cancelled (deregistration); when it
+//   ends upstream (an error, a time-out), the clients' observations end with that code.
+//   Past max_observations targets, a registration is served as a plain GET.
+//
 // Bounds: the cache's (CacheConfig), max_inflight upstream exchanges (past it: 5.03 with
 // Max-Age), max_waiters_per_exchange coalesced requests, max_transfers bodies kept for
-// continuations (max_transfer_bytes in all), and the two endpoints' own.
-// Not yet: Observe through the proxy (requests are forwarded without Observe and answered
-// as plain responses), upstream DTLS, per-exchange upstream ports.
+// continuations (max_transfer_bytes in all), max_observations observed targets, and the
+// two endpoints' own.
+// Not yet: upstream DTLS, per-exchange upstream ports.
 #pragma once
 
 #include <cstddef>
@@ -97,6 +106,8 @@ struct ProxyConfig {
     /// false: an RFC 8768-unaware proxy, which neither inserts, checks nor decrements
     /// Hop-Limit and forwards it as any safe option (the baseline of the loop experiments).
     bool honour_hop_limit = true;
+    bool observe = true;                  ///< Observe through the proxy; false: forwarded as plain GETs
+    std::size_t max_observations = 64;    ///< targets observed upstream at once
 };
 
 struct ProxyStats {
@@ -124,6 +135,10 @@ struct ProxyStats {
     std::uint64_t inflight_peak = 0;      ///< the most upstream exchanges in flight at once
     std::uint64_t hop_limit_inserted = 0;
     std::uint64_t bad_hop_limit = 0;      ///< 4.00 sent (Hop-Limit 0)
+    std::uint64_t observe_registrations = 0;  ///< upstream registrations made (one per observed target)
+    std::uint64_t observe_joined = 0;         ///< client registrations answered from an observation already running
+    std::uint64_t notifications_relayed = 0;  ///< upstream notifications passed on to the clients
+    std::uint64_t observe_cancelled = 0;      ///< upstream observations ended because no client observed any more
 };
 
 class ForwardProxy {
@@ -150,6 +165,7 @@ public:
     [[nodiscard]] const EndpointStats& upstream_stats() const noexcept { return up_.stats(); }
     [[nodiscard]] std::size_t inflight() const noexcept { return inflight_.size(); }
     [[nodiscard]] std::size_t transfers() const noexcept { return transfers_.size(); }
+    [[nodiscard]] std::size_t observations() const noexcept { return observations_.size(); }
     /// Called with every upstream exchange's end (a Response or RequestFailed event of the
     /// upstream endpoint) before the proxy acts on it: for measurements (the simulator
     /// counts forged responses accepted, and how long upstream tokens were live).
@@ -173,7 +189,19 @@ private:
         std::vector<Waiter> waiters;
     };
 
+    struct Observation {
+        std::uint64_t upstream_id = 0;
+        std::optional<Response> latest;  ///< the last representation from upstream
+        std::vector<Waiter> waiters;     ///< registrations waiting for the first one
+    };
+
     HandlerResult on_request(const IncomingRequest& req);
+    /// A registration for `key`: joined to the running observation, or a new one upstream
+    /// (`up` is the request to send); nothing when it is to be served as a plain GET.
+    std::optional<HandlerResult> observe(const IncomingRequest& req, const std::string& key, const Peer& origin,
+                                         Request& up);
+    void on_observation(TimePoint now, const std::string& key, const Event& e);
+    Response downstream(const Message& r, bool& unsafe_unknown) const;
     Response from_entry(const ResponseCache::Entry& e, std::uint32_t max_age) const;
     void pump(TimePoint now);
     void finish(TimePoint now, std::uint64_t upstream_id, const Event& e);
@@ -189,6 +217,8 @@ private:
     std::unordered_map<std::uint64_t, Inflight> inflight_;      ///< by upstream request id
     std::unordered_map<std::string, std::uint64_t> by_key_;     ///< key -> upstream request id (coalescing)
     std::unordered_map<std::string, Transfer> transfers_;       ///< client + key -> body (Block2 continuations)
+    std::unordered_map<std::string, Observation> observations_; ///< observe key -> the upstream observation
+    std::unordered_map<std::uint64_t, std::string> observed_by_id_;  ///< upstream request id -> observe key
     std::size_t transfer_bytes_ = 0;
     ProxyStats stats_;
     Event event_;  ///< reused for polling

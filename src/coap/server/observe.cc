@@ -35,19 +35,61 @@ bool ServerLayer::may_register(TimePoint now, const Peer& from, const Token& tok
 }
 
 void ServerLayer::register_observer(Dispatch& d, Resource& res, const Token& token) {
+    (void)add_observer(d.now, d.from, token, res, request_.query, request_.accept, d.shape);
+}
+
+bool ServerLayer::add_observer(TimePoint now, const Peer& peer, const Token& token, Resource& res,
+                               const std::vector<std::string>& query, std::optional<std::uint16_t> accept,
+                               ResponseShape& shape) {
     auto oit = std::find_if(res.observers.begin(), res.observers.end(),
-                            [&](const Observer& o) { return o.peer == d.from && o.token == token; });
+                            [&](const Observer& o) { return o.peer == peer && o.token == token; });
     if (oit == res.observers.end() && res.observers.size() < config_.max_observers_per_resource) {
         res.observers.push_back(Observer{});
         oit = std::prev(res.observers.end());
     }
-    if (oit == res.observers.end()) return;  // full: answered as a plain GET (RFC 7641 §4.1)
-    oit->peer = d.from;
+    if (oit == res.observers.end()) return false;  // full: answered as a plain GET (RFC 7641 §4.1)
+    oit->peer = peer;
     oit->token = token;
-    oit->query = request_.query;
-    oit->accept = request_.accept;
-    oit->last_con = d.now;
-    d.shape.observe_seq = res.seq;
+    oit->query = query;
+    oit->accept = accept;
+    oit->last_con = now;
+    shape.observe_seq = res.seq;
+    return true;
+}
+
+ServerLayer::Resource* ServerLayer::proxied_resource(const std::string& key) {
+    if (!proxy_ || key.empty()) return nullptr;
+    auto it = resources_.find(key);
+    if (it != resources_.end()) return it->second.proxied ? &it->second : nullptr;  // never a real resource
+    if (proxied_ >= config_.max_proxy_observations) return nullptr;  // bounded: a plain answer then
+    Resource r;
+    r.path = key;
+    r.config = proxy_->config;
+    r.config.observable = true;
+    r.proxied = true;
+    ++proxied_;
+    return &resources_.emplace(key, std::move(r)).first->second;
+}
+
+void ServerLayer::register_proxied(TimePoint now, const Peer& peer, const Token& token, const std::string& key,
+                                   const std::vector<std::string>& query, std::optional<std::uint16_t> accept,
+                                   ResponseShape& shape) {
+    Resource* res = proxied_resource(key);
+    if (res == nullptr) return;
+    if (may_register(now, peer, token, *res)) (void)add_observer(now, peer, token, *res, query, accept, shape);
+    prune_proxied();  // a resource made for an observer the defences refused
+}
+
+void ServerLayer::prune_proxied() {
+    if (notifying_) return;
+    for (auto it = resources_.begin(); it != resources_.end();) {
+        if (it->second.proxied && it->second.observers.empty()) {
+            it = resources_.erase(it);
+            --proxied_;
+        } else {
+            ++it;
+        }
+    }
 }
 
 std::size_t ServerLayer::notify(TimePoint now, const std::string& path) {
@@ -55,6 +97,7 @@ std::size_t ServerLayer::notify(TimePoint now, const std::string& path) {
     if (it == resources_.end()) return 0;
     Resource& res = it->second;
     res.seq = (res.seq + 1) & 0xffffff;  // RFC 7641 §4.4: 24-bit sequence numbers
+    notifying_ = true;  // `res` stays while its observers are walked
     // send_notification may remove observers: walk a snapshot of who observes now.
     std::vector<std::pair<Peer, Token>> snapshot;
     snapshot.reserve(res.observers.size());
@@ -64,6 +107,8 @@ std::size_t ServerLayer::notify(TimePoint now, const std::string& path) {
                                  [&](const Observer& x) { return x.peer == who.first && x.token == who.second; });
         if (live != res.observers.end()) send_notification(now, res, *live);
     }
+    notifying_ = false;
+    prune_proxied();
     return snapshot.size();
 }
 
@@ -152,6 +197,7 @@ void ServerLayer::remove_observers_of(const Peer& peer) {
         v.erase(std::remove_if(v.begin(), v.end(), [&](const Observer& o) { return o.peer == peer; }), v.end());
         stats_.observers_unreachable += before - v.size();
     }
+    prune_proxied();
 }
 
 void ServerLayer::remove_observer(const Peer& peer, const Token& token) {
@@ -160,6 +206,7 @@ void ServerLayer::remove_observer(const Peer& peer, const Token& token) {
         v.erase(std::remove_if(v.begin(), v.end(), [&](const Observer& o) { return o.peer == peer && o.token == token; }),
                 v.end());
     }
+    prune_proxied();
 }
 
 }  // namespace coap

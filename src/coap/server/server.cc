@@ -124,7 +124,7 @@ void ServerLayer::on_request(TimePoint now, const Peer& from, const MessageView&
         return;
     }
     auto rit = d.slash_in_segment ? resources_.end() : resources_.find(request_.path);
-    if (rit == resources_.end()) {
+    if (rit == resources_.end() || rit->second.proxied) {  // a target observed through the proxy is no path here
         reply_error(d, codes::kNotFound);  // §5.9.2.5
         return;
     }
@@ -283,7 +283,11 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
         const bool wait = con && config_.separate_ack_delay > Duration::zero();
         deferred_[slot] = Deferred{d.from, token, con, d.now + config_.params.exchange_lifetime(), d.shape,
                                    d.m.message_id(), wait ? std::optional(d.now + config_.separate_ack_delay)
-                                                          : std::nullopt};
+                                                          : std::nullopt,
+                                   // A registration with the proxy handler may become one when answered.
+                                   proxy_ && &res == &*proxy_ && observe && *observe == 0 && can_observe &&
+                                       !d.shape.request_block2.has_value(),
+                                   req.accept};
         deferred_index_.put(req.exchange_id, slot);
         // §5.2.2: acknowledge now (or after separate_ack_delay), answer later (the ACK
         // counts against the allowance).
@@ -301,10 +305,16 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
         return;
     }
     const bool registers = observe && *observe == 0;  // RFC 7641 §2
-    const bool allowed = registers && may_register(d.now, d.from, token, res);
+    const bool to_proxy = proxy_ && &res == &*proxy_;  // registers under the key it answers with, below
+    const bool allowed = registers && !to_proxy && may_register(d.now, d.from, token, res);
     if (allowed && can_observe && res.config.observable && result.response.code.is_success() &&
         !d.shape.request_block2.has_value()) {
         register_observer(d, res, token);
+    }
+    if (registers && can_observe && to_proxy && !result.response.observe_key.empty() &&
+        result.response.code.is_success() && !d.shape.request_block2.has_value()) {
+        // The proxy observes the target for its clients: this one joins (RFC 7641 §2).
+        register_proxied(d.now, d.from, token, result.response.observe_key, req.query, req.accept, d.shape);
     }
     if (!safe && result.response.code.is_success() &&
         result.response.payload.size() > (std::size_t{16} << config_.block_szx)) {
@@ -352,9 +362,12 @@ void ServerLayer::reply(Dispatch& d, const Response& r) {
 ApiError ServerLayer::respond(TimePoint now, std::uint64_t exchange_id, Response response) {
     const std::uint32_t* found = deferred_index_.find(exchange_id);
     if (found == nullptr) return ApiError::UnknownExchange;
-    const Deferred s = deferred_[*found];
+    Deferred s = deferred_[*found];
     deferred_.release(*found);
     deferred_index_.erase(exchange_id);
+    if (s.registers && !response.observe_key.empty() && response.code.is_success()) {
+        register_proxied(now, s.peer, s.token, response.observe_key, {}, s.accept, s.shape);
+    }
     if (s.ack_due) {
         // Answered before the empty ACK went out: piggybacked after all (§5.2.1), and
         // remembered for a duplicate of the request (§4.5).

@@ -8,7 +8,8 @@
 // Bounds (EndpointConfig): max_server_exchanges deferred requests awaiting `respond`
 // (past it: 5.03), max_observers_per_resource observers, max_block1_transfers uploads and
 // kept bodies, max_server_exchanges multicast answers waiting for their leisure time,
-// 4 x max_observers_per_resource + 64 recent NON notifications remembered for RST.
+// 4 x max_observers_per_resource + 64 recent NON notifications remembered for RST,
+// max_proxy_observations targets observed through the proxy handler.
 //
 // A request handler sees every option (IncomingRequest) and may defer its answer
 // (HandlerResult::defer(), then respond()): that is where a proxy plugs in.
@@ -97,6 +98,10 @@ private:
         ResourceConfig config;
         std::uint32_t seq = 0;  ///< RFC 7641 §4.4: 24-bit notification sequence
         std::vector<Observer> observers;
+        /// A target observed through the proxy handler (Response::observe_key): it holds
+        /// observers and is notified like a resource, but no request reaches it by path,
+        /// and it goes when its last observer does.
+        bool proxied = false;
     };
     struct Deferred {
         Peer peer;
@@ -106,6 +111,8 @@ private:
         ResponseShape shape;  ///< the client's Block2, the Block1 to echo (RFC 7959): kept for the answer
         std::uint16_t request_mid = 0;
         std::optional<TimePoint> ack_due;  ///< the empty ACK not sent yet (separate_ack_delay)
+        bool registers = false;            ///< an RFC 7641 registration to the proxy handler
+        std::optional<std::uint16_t> accept;
     };
     /// The request being dispatched, and what was decided about it so far.
     struct Dispatch {
@@ -134,6 +141,17 @@ private:
     // observe.cc: observers and notifications
     bool may_register(TimePoint now, const Peer& from, const Token& token, const Resource& res);
     void register_observer(Dispatch& d, Resource& res, const Token& token);
+    /// Registers (peer, token) with `res`; sets the Observe value `shape` carries. False when full.
+    bool add_observer(TimePoint now, const Peer& peer, const Token& token, Resource& res,
+                      const std::vector<std::string>& query, std::optional<std::uint16_t> accept, ResponseShape& shape);
+    /// The resource of a target observed through the proxy handler, made if there is room.
+    Resource* proxied_resource(const std::string& key);
+    /// Registers a client of the proxy handler under `key` if the defences allow it.
+    void register_proxied(TimePoint now, const Peer& peer, const Token& token, const std::string& key,
+                          const std::vector<std::string>& query, std::optional<std::uint16_t> accept,
+                          ResponseShape& shape);
+    /// Drops proxied resources without observers (not while notify walks one).
+    void prune_proxied();
     void send_notification(TimePoint now, Resource& res, Observer& obs);
     void send_notification_datagram(TimePoint now, Observer& obs, bool con, std::uint16_t mid,
                                     std::vector<std::uint8_t> bytes);
@@ -160,6 +178,8 @@ private:
     /// Responses to multicast requests waiting for their point in the leisure period.
     std::multimap<TimePoint, Transmit> delayed_;
     IncomingRequest request_;  ///< reused for every request (its buffers keep their capacity)
+    std::size_t proxied_ = 0;  ///< proxied resources (max_proxy_observations)
+    bool notifying_ = false;   ///< notify() is walking a resource: prune after it
 };
 
 }  // namespace coap
