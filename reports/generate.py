@@ -408,6 +408,24 @@ def section_runs(plotter, paths):
                         ("completion_p95_s", "%.3f")]) + [str(len(rs))])
                 out.append(("h3", "Forward proxy and cache (medians over seeds)"))
                 out.append(("table", table))
+            attacked = {k: [r for r in rs if r.get("attacker_packets", "") not in ("", "nan", "0")]
+                        for k, rs in groups.items()}
+            attacked = {k: rs for k, rs in attacked.items() if rs and not any(
+                r.get("poisoned_accepted", "") not in ("", "nan") or r.get("loop_injected", "") not in ("", "nan")
+                for r in rs)}
+            if attacked:
+                # PROXY.md §3.4: what the forged requests cost upstream. Store-and-forward
+                # fetches a body at most once per freshness period, however many Block2 #0
+                # requests come; the bytes include the legitimate clients' (an upper bound).
+                table = [params + ["attack requests", "origin requests", "upstream bytes",
+                                   "upstream bytes per attack request (at most)", "runs"]]
+                for key, rs in sorted(attacked.items()):
+                    per = [float(r["upstream_bytes"]) / float(r["attacker_packets"]) for r in rs]
+                    table.append(list(key) + median_cells(rs, [
+                        ("attacker_packets", "%d"), ("origin_requests", "%d"), ("upstream_bytes", "%d")]) +
+                        ["%.1f" % statistics.median(per), str(len(rs))])
+                out.append(("h3", "Upstream cost of the forged requests (medians over seeds)"))
+                out.append(("table", table))
             poisoned = {k: [r for r in rs if r.get("poisoned_accepted", "") not in ("", "nan")]
                         for k, rs in groups.items()}
             poisoned = {k: rs for k, rs in poisoned.items() if rs}

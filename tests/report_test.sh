@@ -92,6 +92,10 @@ need("| 0.1 | 3 | rpk | 3/5 | 2 |" in md and "2 of 5 handshakes fail (median ove
 need("| 0 | 3 | nosec | -/- | - | - | - | - | - | 50 | 0.091 | baseline: NoSec round trip p50 0.091 s | 3 |" in md,
      "the NoSec baseline row")
 need("median handshake time against hops" in md, "the handshake-time plot")
+# The proxy-amplification fixture (real runs, 2 seeds): what forged Block2 #0 requests cost
+# upstream (the 64 KiB body fetched once in the run: 64 blocks + 20 other resources).
+need("### Upstream cost of the forged requests (medians over seeds)" in md, "the upstream-cost table")
+need("| 65536 | false | 589 | 84 | 70180 | 119.1 | 2 |" in md, "upstream bytes per forged request")
 need("| message_parse | 17 | 2000000 |" in md, "fuzz row")
 need("fixture0001" in md and "fixture, 2 cores" in md, "provenance of the numbers")
 # Only swept keys are parameters, not result columns such as forged_accepted.
