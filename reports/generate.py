@@ -400,12 +400,14 @@ def section_runs(plotter, paths):
                 groups.setdefault(tuple(r[c] for c in params), []).append(r)
             if groups:
                 table = [params + ["hit ratio", "upstream saved", "upstream bytes", "origin requests",
-                                   "exchanges completed", "completion p50 (s)", "completion p95 (s)", "runs"]]
+                                   "exchanges completed", "completion p50 (s)", "completion p95 (s)",
+                                   "hits p50 (s)", "misses p50 (s)", "misses p95 (s)", "runs"]]
                 for key, rs in sorted(groups.items()):
                     table.append(list(key) + median_cells(rs, [
                         ("proxy_hit_ratio", "%.3f"), ("upstream_saved", "%.3f"), ("upstream_bytes", "%d"),
                         ("origin_requests", "%d"), ("exchanges_completed", "%d"), ("completion_p50_s", "%.3f"),
-                        ("completion_p95_s", "%.3f")]) + [str(len(rs))])
+                        ("completion_p95_s", "%.3f"), ("latency_hit_p50_s", "%.3f"), ("latency_miss_p50_s", "%.3f"),
+                        ("latency_miss_p95_s", "%.3f")]) + [str(len(rs))])
                 out.append(("h3", "Forward proxy and cache (medians over seeds)"))
                 out.append(("table", table))
             attacked = {k: [r for r in rs if r.get("attacker_packets", "") not in ("", "nan", "0")]

@@ -775,6 +775,12 @@ TEST(SimProxy, EveryRequestGoesThroughTheProxyAndTheCacheSavesUpstreamRequests) 
     EXPECT_LT(u(mon, "upstream_requests") * 2, u(mon, "proxy_requests"));
     EXPECT_LT(u(mon, "upstream_bytes"), u(moff, "upstream_bytes"));
     EXPECT_EQ(u(mon, "proxy_hits") + u(on.at("proxy"), "misses"), u(mon, "proxy_requests"));
+    // The clients' times of hits and misses (PROXY.md §6.10): a hit never crosses the
+    // bottleneck (100 ms round trip), a miss does; without a cache there is no hit.
+    EXPECT_LT(mon.at("latency_hit_p95_s").get<double>(), 0.05);
+    EXPECT_GT(mon.at("latency_miss_p50_s").get<double>(), 0.1);
+    EXPECT_TRUE(moff.at("latency_hit_p50_s").is_null());
+    EXPECT_GT(moff.at("latency_miss_p50_s").get<double>(), 0.1);
 }
 
 TEST(SimProxy, MaxAgeZeroIsNeverReusedAndTheKeysAreChecked) {

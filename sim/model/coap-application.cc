@@ -134,6 +134,8 @@ coap::TimePoint CoapApplication::EngineNow() {
     return coap::TimePoint::from_ns(Simulator::Now().GetNanoSeconds());
 }
 
+uint16_t CoapApplication::GetLocalPort() const { return m_localPort; }
+
 const coapbed::net::DtlsStats& CoapApplication::GetDtlsStats() const {
     static const coapbed::net::DtlsStats kEmpty{};
     return m_dtls ? m_dtls->stats() : kEmpty;
@@ -195,6 +197,11 @@ void CoapApplication::StartApplication() {
         NS_ABORT_MSG_IF(rc != 0, "CoapApplication: cannot bind UDP port " << port);
         m_socket->SetRecvCallback(MakeCallback(&CoapApplication::HandleRead, this));
         m_socket->SetRecvPktInfo(true);  // to tell datagrams sent to a multicast group
+        Address bound;
+        if (m_socket->GetSockName(bound) == 0) {
+            m_localPort = InetSocketAddress::IsMatchingType(bound) ? InetSocketAddress::ConvertFrom(bound).GetPort()
+                                                                   : Inet6SocketAddress::ConvertFrom(bound).GetPort();
+        }
     }
     if (m_security != "nosec") StartDtls();
     OnEngineCreated(*m_endpoint);

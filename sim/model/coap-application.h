@@ -57,6 +57,8 @@ public:
     const coap::EndpointStats& GetEngineStats() const;
     /// DTLS's counters (zero under NoSec).
     const coapbed::net::DtlsStats& GetDtlsStats() const;
+    /// The UDP port this application's socket is bound to (0 before it started).
+    uint16_t GetLocalPort() const;
     /// Why the last DTLS handshake failed ("" if none did).
     std::string GetDtlsError() const { return m_dtls ? m_dtls->last_error() : std::string(); }
     /// Streams used: one for the engine and one for the subclass's workload.
@@ -130,6 +132,7 @@ private:
     uint32_t m_tokenLength;
     bool m_randomInitialMid;
     std::string m_security;
+    uint16_t m_localPort = 0;
     bool m_helloVerify = true;
 
     Ptr<Socket> m_socket;

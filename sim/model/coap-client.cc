@@ -217,6 +217,7 @@ void CoapClient::OnEngineEvent(const coap::Event& e) {
     if (e.kind == coap::EventKind::Response) {
         rec.completed = true;
         rec.response_bytes = e.message.payload.size();
+        rec.token = e.message.token;
         static const std::string kForged = "forged";
         if (std::equal(e.message.payload.begin(), e.message.payload.end(), kForged.begin(), kForged.end())) ++m_forged;
         ++m_completed;

@@ -29,6 +29,7 @@ public:
         uint32_t retransmissions = 0;  ///< all blocks together
         uint64_t response_bytes = 0;   ///< response body bytes delivered
         bool burst = false;            ///< one of the BurstRequests sent at BurstAt
+        std::vector<std::uint8_t> token;  ///< the response's token (completed exchanges)
     };
 
     const std::vector<Record>& GetRecords() const { return m_records; }

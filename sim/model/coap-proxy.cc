@@ -170,6 +170,11 @@ void CoapProxy::StartApplication() {
             ++m_forgedAccepted;
         }
     });
+    m_proxy->set_request_observer([this](const coap::IncomingRequest& req, bool hit) {
+        if (req.message == nullptr) return;
+        const coap::Bytes t = req.message->token();
+        m_notes.push_back(RequestNote{req.peer.port, std::vector<std::uint8_t>(t.begin(), t.end()), hit});
+    });
     m_down->SetRecvCallback(MakeCallback(&CoapProxy::HandleRead, this));
     m_up->SetRecvCallback(MakeCallback(&CoapProxy::HandleRead, this));
     Drive();

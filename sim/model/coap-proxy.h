@@ -38,6 +38,15 @@ public:
     /// Seconds upstream tokens were live, summed over every upstream exchange (from its
     /// first transmission to its end): the window a token-guessing attacker aims at.
     double GetUpstreamLiveSeconds() const { return m_liveSeconds; }
+    /// Every request the proxy answered from its cache (hit) or sent upstream (miss), by
+    /// the client's port and token: joined with the clients' records for the latency of
+    /// hits and misses.
+    struct RequestNote {
+        uint16_t port = 0;
+        std::vector<std::uint8_t> token;
+        bool hit = false;
+    };
+    const std::vector<RequestNote>& GetRequestNotes() const { return m_notes; }
 
 protected:
     void DoDispose() override;
@@ -52,6 +61,7 @@ private:
     uint16_t m_upstreamPort;
     uint64_t m_forgedAccepted = 0;
     double m_liveSeconds = 0;
+    std::vector<RequestNote> m_notes;
     bool m_cache;
     uint32_t m_maxEntries;
     uint32_t m_maxBytes;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <tuple>
 #include <unordered_set>
@@ -105,7 +106,10 @@ const std::vector<std::string>& metric_columns() {
         // DTLS ([security] mode other than nosec; empty under NoSec): the clients' handshakes,
         // every datagram of them in both directions, the record bytes beyond the plaintext.
         "handshakes_started", "handshakes_completed", "handshakes_failed", "handshake_p50_s", "handshake_p95_s",
-        "handshake_bytes", "dtls_record_overhead_bytes"};
+        "handshake_bytes", "dtls_record_overhead_bytes",
+        // Through a [proxy]: the clients' completion times of requests it answered from its
+        // cache (hits) and of those it sent upstream (misses; PROXY.md §6.10).
+        "latency_hit_p50_s", "latency_hit_p95_s", "latency_miss_p50_s", "latency_miss_p95_s"};
     return cols;
 }
 
@@ -999,8 +1003,9 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
     }
     m["run_id"] = spec.id;
     for (const char* k : {"handshakes_started", "handshakes_completed", "handshakes_failed", "handshake_p50_s",
-                          "handshake_p95_s", "handshake_bytes", "dtls_record_overhead_bytes"}) {
-        m[k] = nullptr;  // NoSec: empty
+                          "handshake_p95_s", "handshake_bytes", "dtls_record_overhead_bytes", "latency_hit_p50_s",
+                          "latency_hit_p95_s", "latency_miss_p50_s", "latency_miss_p95_s"}) {
+        m[k] = nullptr;  // NoSec, no proxy: empty
     }
     if (c.security.mode != "nosec") {
         std::sort(dtls.handshake_seconds.begin(), dtls.handshake_seconds.end());
@@ -1043,6 +1048,27 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
         m["proxy_coalesced"] = ps.coalesced;
         m["proxy_gateway_errors"] = ps.upstream_timeouts + ps.bad_gateway + ps.busy;
         m["upstream_live_s"] = proxy->GetUpstreamLiveSeconds();
+        {
+            // Hits and misses as the clients saw them: each completed exchange joined, by
+            // the client's port and token, with the proxy's note of its first request.
+            std::map<std::pair<uint16_t, std::vector<std::uint8_t>>, bool> hit_of;
+            for (const auto& n : proxy->GetRequestNotes()) hit_of.emplace(std::make_pair(n.port, n.token), n.hit);
+            std::vector<double> hit_times, miss_times;
+            for (uint32_t i = 0; i < clients.GetN(); ++i) {
+                auto app = DynamicCast<CoapClient>(clients.Get(i));
+                for (const auto& r : app->GetRecords()) {
+                    if (!r.completed) continue;
+                    auto h = hit_of.find(std::make_pair(app->GetLocalPort(), r.token));
+                    if (h != hit_of.end()) (h->second ? hit_times : miss_times).push_back(r.elapsed_s);
+                }
+            }
+            std::sort(hit_times.begin(), hit_times.end());
+            std::sort(miss_times.begin(), miss_times.end());
+            m["latency_hit_p50_s"] = number_or_null(percentile(hit_times, 50));
+            m["latency_hit_p95_s"] = number_or_null(percentile(hit_times, 95));
+            m["latency_miss_p50_s"] = number_or_null(percentile(miss_times, 50));
+            m["latency_miss_p95_s"] = number_or_null(percentile(miss_times, 95));
+        }
         if (loop && far_proxy && injector) {
             const auto& fs = far_proxy->GetProxyStats();
             const uint64_t forwards = ps.to_next_hop + fs.to_next_hop;

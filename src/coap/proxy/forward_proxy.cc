@@ -59,7 +59,12 @@ ForwardProxy::ForwardProxy(EndpointConfig down, EndpointConfig up, ProxyConfig c
     : config_(std::move(config)), down_(std::move(down), down_rng), up_(std::move(up), up_rng),
       cache_(config_.cache_config) {
     if (!config_.resolve) config_.resolve = resolve_ip_literal;
-    (void)down_.set_proxy_handler([this](const IncomingRequest& req) { return on_request(req); });
+    (void)down_.set_proxy_handler([this](const IncomingRequest& req) {
+        from_cache_ = false;
+        HandlerResult r = on_request(req);
+        if (request_observer_ && !req.is_notification && (from_cache_ || r.deferred)) request_observer_(req, from_cache_);
+        return r;
+    });
 }
 
 // ---- driving ------------------------------------------------------------------------
@@ -260,6 +265,7 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
         const ResponseCache::Lookup hit = cache_.lookup(now, key);
         if (hit.entry != nullptr && hit.fresh) {
             ++stats_.hits_fresh;
+            from_cache_ = true;
             const std::vector<std::uint8_t>* etag = hit.entry->etag();
             if (etag != nullptr && hit.entry->code == codes::kContent) {
                 for (std::size_t i = 0; i < m.option_count(); ++i) {
@@ -283,6 +289,7 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
             if (kept != transfers_.end()) {
                 kept->second.expires = now + config_.transfer_lifetime;
                 ++stats_.transfer_hits;
+                from_cache_ = true;
                 return kept->second.response;
             }
         }

@@ -170,6 +170,12 @@ public:
     /// upstream endpoint) before the proxy acts on it: for measurements (the simulator
     /// counts forged responses accepted, and how long upstream tokens were live).
     void set_upstream_observer(std::function<void(const Event&)> f) { upstream_observer_ = std::move(f); }
+    /// Called for every request the proxy answers from its cache (`hit`: a fresh entry, a
+    /// 2.03, a kept transfer body) or sends upstream or joins an exchange in flight
+    /// (a miss): for measurements (the simulator's latency of hits and misses).
+    void set_request_observer(std::function<void(const IncomingRequest&, bool hit)> f) {
+        request_observer_ = std::move(f);
+    }
 
 private:
     struct Waiter {
@@ -223,6 +229,8 @@ private:
     ProxyStats stats_;
     Event event_;  ///< reused for polling
     std::function<void(const Event&)> upstream_observer_;
+    std::function<void(const IncomingRequest&, bool)> request_observer_;
+    bool from_cache_ = false;  ///< on_request answered from the cache
 };
 
 }  // namespace coap::proxy
