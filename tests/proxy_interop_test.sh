@@ -9,7 +9,8 @@
 #    (`coap-server-notls -P`; never given a host it cannot resolve: 4.3.1 crashes);
 #  - an unresolvable or disallowed target through ours: 5.02 / 4.03, the proxy lives on;
 #  - Observe through ours: two libcoap observers of one target share one upstream
-#    registration, and our client observes through it.
+#    registration, and our client observes through it;
+#  - chained: ours with --next-hop to libcoap's proxy (content; Hop-Limit 2 -> 5.08 naming both).
 set -u
 bin="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -139,4 +140,13 @@ sleep 0.5
 check "our client through libcoap's proxy: /large" "$work/x1" '[[ $(wc -c <"$file") -eq 70000 && "$out" == *"line 02057"* ]]'
 "$bin" get "$origin/data" --proxy "coap://127.0.0.1:$lpport" --timeout 20 >"$work/x2" 2>&1
 check "our client through libcoap's proxy to libcoap's server: /data" "$work/x2" '[[ "$out" == "$(cat "$work/data")" ]]'
+# Chained (PROXY.md §6.7 case 5): libcoap's client -> our proxy -> libcoap's proxy -> our origin.
+start_proxy "$work/proxy4.log" --next-hop "coap://127.0.0.1:$lpport"
+$C -P "coap://127.0.0.1:$proxy_port" "$ours/large" >"$work/x3" 2>&1
+check "chained: libcoap client through our proxy and libcoap's proxy: /large" "$work/x3" \
+    '[[ $(wc -c <"$file") -ge 70000 && "$out" == *"line 02057"* ]]'
+$C -H 2 -P "coap://127.0.0.1:$proxy_port" "$ours/counter" >"$work/x4" 2>&1
+check "chained, Hop-Limit 2: 5.08 from libcoap's proxy, our identifier in front (RFC 8768 §3)" "$work/x4" \
+    '[[ "$out" == *"5.08 coapbed-proxy "* ]]'
+kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null
 exit "$fail"

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "coap/proxy/forward_proxy.h"
+#include "coap/uri/uri.h"
 #include "net/proxy_runtime.h"
 #include "net/udp_runtime.h"
 
@@ -22,6 +23,7 @@ constexpr std::string_view kProxyUsage =
     "                     [--observe-verified-only] [--max-observations N]\n"
     "                     [--psk-identity ID --psk-key KEY | --cert FILE --key FILE [--ca FILE]\n"
     "                      | --rpk FILE] [--pin NI]... [--dtls openssl|gnutls]\n"
+    "                     [--next-hop coap://HOST:PORT] [--identifier NAME] [--no-hop-limit]\n"
     "\n"
     "A CoAP forward proxy with a response cache (RFC 7252 §5.6, §5.7) over UDP (NoSec):\n"
     "clients send requests with Proxy-Uri (or Proxy-Scheme and Uri-*) to PORT (default\n"
@@ -38,6 +40,10 @@ constexpr std::string_view kProxyUsage =
     "  --allow ADDR|CIDR   forward only to these origins (repeatable; default: any but\n"
     "                      the proxy itself)\n"
     "  --no-cache          forward every request\n"
+    "  --next-hop URI      send every request to this proxy (coap://host:port) with its\n"
+    "                      target as Proxy-Uri, instead of to the origin (chaining)\n"
+    "  --identifier NAME   this proxy's name in 5.08 Hop Limit Reached (default coapbed-proxy)\n"
+    "  --no-hop-limit      behave as a proxy without RFC 8768 (neither insert nor check it)\n"
     "Host names in Proxy-Uri are resolved with getaddrinfo (first address). The server\n"
     "defences of `coapbed serve` apply to the clients' side. With the DTLS flags of\n"
     "`coapbed serve` the clients' side is coaps (DTLS 1.2: PSK, certificates or raw public\n"
@@ -119,6 +125,7 @@ int cmd_proxy(const Args& args, std::ostream& out, std::ostream& err) {
     std::string flag_error;
     net::DtlsConfig dtls_config;
     dtls_config.server = true;
+    std::string next_hop_uri;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         const bool has = i + 1 < args.size();
@@ -150,6 +157,15 @@ int cmd_proxy(const Args& args, std::ostream& out, std::ostream& err) {
             allowed.push_back(c);
         } else if (a == "--no-cache") {
             pc.cache = false;
+        } else if (a == "--next-hop" && has) {
+            next_hop_uri = args[++i];
+        } else if (a == "--identifier" && has) {
+            pc.identifier = args[++i];
+            if (pc.identifier.empty() || pc.identifier.find(' ') != std::string::npos) {
+                return (err << "error: --identifier needs a name without spaces\n" << kProxyUsage, kExitUsage);
+            }
+        } else if (a == "--no-hop-limit") {
+            pc.honour_hop_limit = false;
         } else if (const int d = parse_defence_flag(args, i, down, flag_error); d != 0) {
             if (d < 0) return (err << "error: " << flag_error << "\n" << kProxyUsage, kExitUsage);
         } else if (const int t = parse_dtls_flag(args, i, dtls_config, flag_error); t != 0) {
@@ -159,6 +175,18 @@ int cmd_proxy(const Args& args, std::ostream& out, std::ostream& err) {
         }
     }
     if (dtls_wanted(dtls_config) && !port_given) port = 5684;  // RFC 7252 §6.2: the default coaps port
+    if (!next_hop_uri.empty()) {
+        // Chaining (RFC 7252 §5.7.2): every request goes to the next proxy, the target as Proxy-Uri.
+        coap::UriOptions parts;
+        std::string e;
+        if (!coap::decompose_uri(next_hop_uri, parts).ok() || parts.scheme() != coap::Scheme::Coap) {
+            return (err << "error: --next-hop needs a coap:// URI\n" << kProxyUsage, kExitUsage);
+        }
+        const std::vector<coap::Peer> at = net::resolve_all(std::string(parts.host()), parts.port(), e);
+        if (at.empty()) return (err << "error: --next-hop: " << e << "\n", 4);
+        const coap::Peer hop = at.front();
+        pc.next_hop = [hop](const coap::proxy::Target&) -> std::optional<coap::Peer> { return hop; };
+    }
     net::UdpRuntime down_socket, up_socket;
     std::string error;
     if (!down_socket.open(bind_host, static_cast<std::uint16_t>(port), error) || !up_socket.open("", 0, error)) {
