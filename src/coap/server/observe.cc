@@ -81,7 +81,7 @@ void ServerLayer::register_proxied(TimePoint now, const Peer& peer, const Token&
 }
 
 void ServerLayer::prune_proxied() {
-    if (notifying_) return;
+    if (notifying_ || proxied_ == 0) return;  // nothing to walk the table for
     for (auto it = resources_.begin(); it != resources_.end();) {
         if (it->second.proxied && it->second.observers.empty()) {
             it = resources_.erase(it);

@@ -254,6 +254,7 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
     const bool can_observe = req.method == codes::kGet || req.method == codes::kFetch;
     const bool safe = can_observe;  // GET and FETCH may simply run again for each block
     const bool continuation = d.shape.request_block2 && d.shape.request_block2->num > 0;
+    const bool to_proxy = proxy_ && &res == &*proxy_;  // a proxy registers under the key it answers with
     std::string cache_key;
     if (!safe) cache_key = req.path + "|" + d.tag;
     if (!safe && continuation) {
@@ -285,7 +286,7 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
                                    d.m.message_id(), wait ? std::optional(d.now + config_.separate_ack_delay)
                                                           : std::nullopt,
                                    // A registration with the proxy handler may become one when answered.
-                                   proxy_ && &res == &*proxy_ && observe && *observe == 0 && can_observe &&
+                                   to_proxy && observe && *observe == 0 && can_observe &&
                                        !d.shape.request_block2.has_value(),
                                    req.accept};
         deferred_index_.put(req.exchange_id, slot);
@@ -305,7 +306,6 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
         return;
     }
     const bool registers = observe && *observe == 0;  // RFC 7641 §2
-    const bool to_proxy = proxy_ && &res == &*proxy_;  // registers under the key it answers with, below
     const bool allowed = registers && !to_proxy && may_register(d.now, d.from, token, res);
     if (allowed && can_observe && res.config.observable && result.response.code.is_success() &&
         !d.shape.request_block2.has_value()) {
