@@ -131,12 +131,7 @@ void DtlsLayer::listen(coap::TimePoint now, const coap::Peer& peer, coap::Bytes 
     detail::DatagramQueue reply;
     std::unique_ptr<detail::StackSession> tls = stack_->listen(peer, datagram, reply);
     const bool verify_request = !reply.datagrams.empty();
-    if (!reply.overflowed) {
-        for (const auto& d : reply.datagrams) {
-            send(peer, d.data(), d.size());  // the HelloVerifyRequest
-            stats_.handshake_bytes += d.size();
-        }
-    }
+    send_datagrams(peer, reply, /*handshake=*/true, send);  // the HelloVerifyRequest
     if (tls == nullptr) {
         ++(verify_request ? stats_.hello_verify_requests : stats_.dropped_before_cookie);
         return;
@@ -155,16 +150,17 @@ void DtlsLayer::listen(coap::TimePoint now, const coap::Peer& peer, coap::Bytes 
     drive(now, *raw, send, &plain);
 }
 
-void DtlsLayer::flush(Session& s, const Send& send) {
-    detail::DatagramQueue& out = s.tls->out;
-    if (!out.overflowed) {
-        for (const auto& d : out.datagrams) send(s.tls->peer, d.data(), d.size());
-        if (!s.established) stats_.handshake_bytes += out.bytes;
+void DtlsLayer::send_datagrams(const coap::Peer& peer, detail::DatagramQueue& out, bool handshake, const Send& send) {
+    if (!out.overflowed) {  // a flight beyond the queue's bound goes nowhere
+        for (const auto& d : out.datagrams) send(peer, d.data(), d.size());
+        if (handshake) stats_.handshake_bytes += out.bytes;
     }
     out.datagrams.clear();
     out.bytes = 0;
     out.overflowed = false;
 }
+
+void DtlsLayer::flush(Session& s, const Send& send) { send_datagrams(s.tls->peer, s.tls->out, !s.established, send); }
 
 void DtlsLayer::fail(const coap::Peer& peer, const std::string& why) {
     last_error_ = "DTLS with " + peer.to_string() + ": " + why;

@@ -35,6 +35,7 @@ namespace coapbed::net {
 
 namespace detail {
 class Stack;
+struct DatagramQueue;
 }  // namespace detail
 
 /// Which library runs DTLS. Auto: OpenSSL for PSK and certificates, GnuTLS for raw public keys.
@@ -145,6 +146,8 @@ private:
                 std::vector<std::vector<std::uint8_t>>& plain);
     bool evict_oldest(bool established, const Session* keep);
     [[nodiscard]] std::size_t count(bool established) const;
+    /// Sends what a library wrote for `peer` (counted as handshake bytes if `handshake`), and empties it.
+    void send_datagrams(const coap::Peer& peer, detail::DatagramQueue& out, bool handshake, const Send& send);
     void flush(Session& s, const Send& send);
     void drive(coap::TimePoint now, Session& s, const Send& send, std::vector<std::vector<std::uint8_t>>* plain);
     void fail(const coap::Peer& peer, const std::string& why);

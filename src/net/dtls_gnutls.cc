@@ -475,12 +475,7 @@ std::unique_ptr<GnuTlsSession> GnuTlsStack::new_session(const coap::Peer& peer) 
 }
 
 std::unique_ptr<StackSession> GnuTlsStack::listen(const coap::Peer& peer, coap::Bytes datagram, DatagramQueue& reply) {
-    // The cookie binds the client's address and port (RFC 6347 §4.2.1).
-    std::uint8_t client[1 + 16 + 2];
-    client[0] = peer.family;
-    std::memcpy(client + 1, peer.address.data(), 16);
-    client[17] = static_cast<std::uint8_t>(peer.port >> 8);
-    client[18] = static_cast<std::uint8_t>(peer.port);
+    CookieInput client(peer);  // what the cookie binds (RFC 6347 §4.2.1)
     if (!config_.verify_cookies) {
         // No HelloVerifyRequest: a ClientHello starts a handshake at once.
         if (!is_client_hello(datagram)) return nullptr;
@@ -489,11 +484,11 @@ std::unique_ptr<StackSession> GnuTlsStack::listen(const coap::Peer& peer, coap::
         return s;
     }
     gnutls_dtls_prestate_st prestate{};
-    const int r = gnutls_dtls_cookie_verify(&cookie_key_, client, sizeof client, const_cast<std::uint8_t*>(datagram.data()),
+    const int r = gnutls_dtls_cookie_verify(&cookie_key_, client.bytes.data(), client.bytes.size(), const_cast<std::uint8_t*>(datagram.data()),
                                             datagram.size(), &prestate);
     if (r < 0) {
         if (is_client_hello(datagram)) {
-            (void)gnutls_dtls_cookie_send(&cookie_key_, client, sizeof client, &prestate, &reply, push_datagram);
+            (void)gnutls_dtls_cookie_send(&cookie_key_, client.bytes.data(), client.bytes.size(), &prestate, &reply, push_datagram);
         }
         return nullptr;
     }

@@ -64,14 +64,11 @@ std::string openssl_error() {
 /// The cookie of RFC 6347 §4.2.1: an HMAC of the client's address under a secret of ours,
 /// so the server keeps no state for a client that cannot receive at its address.
 bool make_cookie(const std::vector<std::uint8_t>& secret, const coap::Peer& peer, std::uint8_t* out, unsigned int* len) {
-    std::uint8_t input[1 + 16 + 2];
-    input[0] = peer.family;
-    std::memcpy(input + 1, peer.address.data(), 16);
-    input[17] = static_cast<std::uint8_t>(peer.port >> 8);
-    input[18] = static_cast<std::uint8_t>(peer.port);
+    const CookieInput input(peer);
     unsigned int n = 0;
     std::uint8_t mac[EVP_MAX_MD_SIZE];
-    if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), input, sizeof input, mac, &n) == nullptr) {
+    if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), input.bytes.data(), input.bytes.size(), mac,
+             &n) == nullptr) {
         return false;
     }
     *len = std::min<unsigned int>(n, 16);

@@ -9,6 +9,8 @@
 // datagram, which the layer sends after every call.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -92,6 +94,18 @@ public:
 
 [[nodiscard]] std::unique_ptr<Stack> make_openssl_stack();
 [[nodiscard]] std::unique_ptr<Stack> make_gnutls_stack();
+
+/// What a server's cookie binds (RFC 6347 §4.2.1): the client's address family, address
+/// and port, 19 bytes, for both stacks.
+struct CookieInput {
+    std::array<std::uint8_t, 1 + 16 + 2> bytes{};
+    explicit CookieInput(const coap::Peer& peer) {
+        bytes[0] = peer.family;
+        std::copy(peer.address.begin(), peer.address.end(), bytes.begin() + 1);
+        bytes[17] = static_cast<std::uint8_t>(peer.port >> 8);
+        bytes[18] = static_cast<std::uint8_t>(peer.port);
+    }
+};
 
 /// Every pin of `config` (pin and pins).
 [[nodiscard]] std::vector<std::string> all_pins(const DtlsConfig& config);
