@@ -401,10 +401,10 @@ void ForwardProxy::finish(TimePoint now, std::uint64_t upstream_id, const Event&
         ++stats_.upstream_responses;
         const Message& r = e.message;
         bool unsafe_unknown = false;
-        Message kept;  // the response without its hop-by-hop options
+        Response forward = downstream(r, unsafe_unknown);  // what the client gets
+        Message kept;  // what the cache keeps: the same, Max-Age as an option
         kept.code = r.code;
         for (const OwnedOption& o : r.options) {
-            if (find_option(o.number) == nullptr && is_unsafe(o.number)) unsafe_unknown = true;
             if (!hop_by_hop(o.number) || o.number == options::kMaxAge) kept.options.push_back(o);
         }
         kept.payload = r.payload;
@@ -420,16 +420,7 @@ void ForwardProxy::finish(TimePoint now, std::uint64_t upstream_id, const Event&
             if (r.code == codes::kCreated || r.code == codes::kDeleted || r.code == codes::kChanged) {
                 cache_.invalidate(now, in.target);  // §5.9.1.1, §5.9.1.2, §5.9.1.4
             }
-            out.code = r.code;
-            for (const OwnedOption& o : kept.options) {
-                if (o.number == options::kMaxAge) {
-                    const std::optional<std::uint64_t> v = decode_uint(Bytes(o.value.data(), o.value.size()));
-                    if (v && *v <= 0xFFFFFFFFu) out.max_age = static_cast<std::uint32_t>(*v);
-                } else {
-                    out.options.push_back(o);
-                }
-            }
-            out.payload = kept.payload;
+            out = std::move(forward);
             if (r.code == codes::kHopLimitReached && config_.honour_hop_limit &&
                 out.payload.size() + config_.identifier.size() + 1 <= 1024) {
                 // RFC 8768 §3: the proxies the request went through, nearest first.
