@@ -9,6 +9,7 @@
 
 #include "sim/scenario/scenario.h"
 #include "sim/scenario/simulation.h"
+#include "sim_test_util.h"
 
 namespace {
 
@@ -32,23 +33,11 @@ response = 100
 )" + security + "\n";
 }
 
-nlohmann::ordered_json run(const std::string& toml) {
-    const auto sc = parse_scenario(toml, "dtls.toml");
-    EXPECT_EQ(sc.runs.size(), 1u);
-    return coapbed::sim::simulate(sc, sc.runs.front(), {});
-}
+using coapbed::test::error_of;
+using coapbed::test::run;
+using coapbed::test::u;
 
 double d(const nlohmann::ordered_json& m, const char* k) { return m.at(k).get<double>(); }
-std::uint64_t u(const nlohmann::ordered_json& m, const char* k) { return m.at(k).get<std::uint64_t>(); }
-
-std::string error_of(const std::string& text) {
-    try {
-        (void)parse_scenario(text, "bad.toml");
-    } catch (const coapbed::sim::ScenarioError& e) {
-        return e.what();
-    }
-    return "";
-}
 
 TEST(SimDtls, SecurityKeysAreParametersOnlyOfFilesWithTheTable) {
     const auto with = parse_scenario(scenario("mode = [\"nosec\", \"psk\", \"rpk\", \"certificate\"]\nhello_verify = false"), "a.toml");

@@ -20,8 +20,13 @@
 #include "sim/model/gilbert-elliott-error-model.h"
 #include "sim/scenario/scenario.h"
 #include "sim/scenario/simulation.h"
+#include "sim_test_util.h"
 
 namespace {
+
+using coapbed::test::error_of;
+using coapbed::test::run;
+using coapbed::test::u;
 
 using coapbed::sim::parse_scenario;
 using coapbed::sim::ScenarioError;
@@ -199,14 +204,6 @@ TEST(Scenario, UnitsForRatesTimesAndQueues) {
     EXPECT_DOUBLE_EQ(c.coap.ack_timeout_s, 3.0);
 }
 
-std::string error_of(const std::string& text) {
-    try {
-        (void)parse_scenario(text, "bad.toml");
-    } catch (const ScenarioError& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
 
 TEST(Scenario, ErrorsNameTheFileTheKeyAndTheReason) {
     const std::string head = "name = \"b\"\nseeds = [1]\n";
@@ -240,13 +237,6 @@ TEST(Scenario, ErrorsNameTheFileTheKeyAndTheReason) {
 
 // ---- whole runs ---------------------------------------------------------------------
 
-nlohmann::ordered_json run(const std::string& toml) {
-    const auto sc = parse_scenario(toml, "test.toml");
-    EXPECT_EQ(sc.runs.size(), 1u);
-    return coapbed::sim::simulate(sc, sc.runs.front(), {});
-}
-
-std::uint64_t u(const nlohmann::ordered_json& j, const char* k) { return j.at(k).get<std::uint64_t>(); }
 
 /// runs.csv figures agree with the engine's own counters and with the IP totals (flowmon).
 void expect_accounting(const nlohmann::ordered_json& doc, unsigned ip_udp_header) {
