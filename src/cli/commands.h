@@ -40,6 +40,8 @@ int parse_defence_flag(const Args& args, std::size_t& i, coap::EndpointConfig& c
 int parse_dtls_flag(const Args& args, std::size_t& i, net::DtlsConfig& config, std::string& error);
 /// A server's DTLS flags ask for DTLS (a PSK, a certificate or a raw key).
 [[nodiscard]] bool dtls_wanted(const net::DtlsConfig& config);
+/// A decimal number of at most 19 digits (flags.cc).
+[[nodiscard]] bool parse_uint(const std::string& s, std::uint64_t& out);
 /// Dispatches `argv[1]` to a command.
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 
