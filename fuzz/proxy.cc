@@ -6,7 +6,9 @@
 // notification), and how time advances. After
 // every step (PROXY.md §6.8): every table within its bound; every upstream request has a
 // Hop-Limit (1-254), an 8-byte token, and no Proxy-* or unknown unsafe option; at the
-// end, given time, no upstream exchange is left in flight. (That an upstream token is
+// end, given time, no upstream exchange is left in flight. With per-exchange upstream
+// ports (chosen by the input's last byte) responses go to the port of the request whose
+// token they carry, or to another; a port is open only while its exchange is. (That an upstream token is
 // never the client's is a unit test: the random sources are seeded here, so the fuzzer
 // learns the upstream tokens and can send them as its own.)
 #include <algorithm>
@@ -68,20 +70,32 @@ coap::OwnedOption text(std::uint16_t n, const std::string& v) { return {n, std::
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     coapbed::fuzz::ByteReader in(data, size);
     coap::Xoshiro256 rd(1), ru(2);
-    const coap::proxy::ProxyConfig pc = proxy_config();
+    coap::proxy::ProxyConfig pc = proxy_config();
+    pc.ports.per_exchange = size > 0 && (data[size - 1] & 1) != 0;
+    pc.ports.first = 50000;
+    pc.ports.count = 64;
+    pc.ports.max_ports = 4;
     coap::proxy::ForwardProxy proxy(small_config(), small_config(), pc, rd, ru);
     TimePoint now = TimePoint::from_ns(1'000'000'000);
     std::vector<std::vector<std::uint8_t>> upstream_tokens;
+    std::vector<std::uint16_t> upstream_ports;  // the port each of upstream_tokens left from
     std::uint16_t mid = 1;
     const char* targets[] = {"coap://10.0.0.3/a", "coap://10.0.0.3/b?x", "coap://10.0.0.3:5683/a/../b", "coap://10.0.0.2/self"};
 
     auto drain = [&] {
         Side side;
         coap::Transmit t;
-        while (proxy.poll_transmit(side, t)) {
+        std::uint16_t port = 0;
+        while (proxy.poll_transmit(side, port, t)) {
             coap::MessageView v;
             if (!coap::parse(coap::Bytes(t.bytes.data(), t.bytes.size()), v).ok()) FUZZ_CHECK(false);
             if (side == Side::Up) {
+                if (pc.ports.per_exchange) {
+                    FUZZ_CHECK(port >= 50000 && port < 50064);
+                    FUZZ_CHECK(proxy.ports().is_open(port) || !v.code().is_request());
+                } else {
+                    FUZZ_CHECK(port == 0);
+                }
                 if (!v.code().is_request()) continue;  // ACK/RST to the origin side
                 FUZZ_CHECK(t.peer != coap::Peer::ipv4(0x0a000002, 5683));  // never to itself (§5.10.2)
                 const std::vector<std::uint8_t> tok(v.token().begin(), v.token().end());
@@ -95,7 +109,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                     FUZZ_CHECK(!(coap::find_option(n) == nullptr && coap::is_unsafe(n)));
                     FUZZ_CHECK(n != coap::options::kProxyUri && n != coap::options::kProxyScheme);
                 }
-                if (upstream_tokens.size() < 16) upstream_tokens.push_back(tok);
+                if (upstream_tokens.size() < 16) {
+                    upstream_tokens.push_back(tok);
+                    upstream_ports.push_back(port);
+                }
             }
         }
         FUZZ_CHECK(proxy.inflight() <= pc.max_inflight);
@@ -103,6 +120,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(proxy.cache().total_bytes() <= pc.cache_config.max_total_bytes);
         FUZZ_CHECK(proxy.transfers() <= pc.max_transfers);
         FUZZ_CHECK(proxy.observations() <= pc.max_observations);
+        FUZZ_CHECK(proxy.ports().open_ports() <= pc.ports.max_ports);
+        FUZZ_CHECK(proxy.ports().open_ports() <= proxy.upstream().active_exchanges());  // none outlives its exchange
         FUZZ_CHECK(proxy.downstream().queued_events() <= 64 && proxy.upstream().queued_events() <= 64);
     };
 
@@ -143,8 +162,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             r.type = static_cast<coap::MessageType>(kind & 3);
             r.code = coap::Code::make(2 + (kind >> 2) % 4, in.u8() % 8);
             r.message_id = in.u16();
+            std::uint16_t port = 0;
             if (!upstream_tokens.empty() && (kind & 0x40) == 0) {
-                r.token = upstream_tokens[in.u8() % upstream_tokens.size()];
+                const std::size_t k = in.u8() % upstream_tokens.size();
+                r.token = upstream_tokens[k];
+                port = upstream_ports[k];
             } else {
                 r.token = in.bytes(8);
             }
@@ -158,7 +180,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             std::stable_sort(r.options.begin(), r.options.end(), [](const auto& a, const auto& b) { return a.number < b.number; });
             const std::vector<std::uint8_t> wire = coap::encode(r);
             const coap::Peer from = (extras & 0x80) ? coap::Peer::ipv4(0x0a000003, 9999) : kOrigin;
-            if (!wire.empty()) proxy.handle_datagram(now, Side::Up, from, coap::Bytes(wire.data(), wire.size()));
+            if (pc.ports.per_exchange && (kind & 0x80)) port = static_cast<std::uint16_t>(50000 + in.u8() % 64);  // another
+            if (!wire.empty()) proxy.handle_upstream_datagram(now, port, from, coap::Bytes(wire.data(), wire.size()));
         } else {  // time passes
             now = now + Duration::milliseconds(static_cast<std::int64_t>(in.u16()) * (op == 5 ? 100 : 1));
             proxy.handle_timeout(now);

@@ -785,11 +785,11 @@ TEST(SimProxy, MaxAgeZeroIsNeverReusedAndTheKeysAreChecked) {
               "bad.toml: proxy.hop_limit: 0 is out of range (must be between 1 and 255)");
 }
 
-TEST(SimProxy, ForgedSeparateResponsesPoisonAtTheAnalyticRateAndNeverWithEightByteTokens) {
+TEST(SimProxy, ForgedSeparateResponsesPoisonAtTheAnalyticRateAndNeverWithEightByteTokensOrPerExchangePorts) {
     // PROXY.md §3.1: a forged response is accepted when its random token is that of an
     // upstream exchange in flight: with 1-byte tokens about rate x live seconds / 256 of
     // them (within the Poisson 95 % interval), with 8-byte tokens none.
-    auto poisoning = [](int token_length) {
+    auto poisoning = [](int token_length, const char* port = "fixed") {
         return run(std::string(R"(
 name = "poison"
 duration = 60
@@ -806,6 +806,7 @@ max_age = 10
 [proxy]
 enabled = true
 token_length = )") + std::to_string(token_length) + R"(
+upstream_port = ")" + port + R"("
 [attack]
 vector = "spoofed-separate"
 rate = 200
@@ -823,6 +824,20 @@ rate = 200
     EXPECT_EQ(u(eight.at("metrics"), "poisoned_accepted"), 0u);
     EXPECT_EQ(u(eight.at("metrics"), "forged_accepted"), 0u);
     EXPECT_LT(eight.at("metrics").at("poison_expected").get<double>(), 1e-12);
+    // A random port per upstream exchange (RFC 6056): a forgery must name the port too,
+    // 1 of 16384, so even 1-byte tokens are not guessed; the clients are served as with
+    // the fixed port (the router limits its ICMP port-unreachables to the forged source;
+    // without that limit they fill the bottleneck and most exchanges fail).
+    const auto spread = poisoning(1, "per-exchange");
+    const auto& ms = spread.at("metrics");
+    EXPECT_EQ(u(ms, "poisoned_accepted"), 0u);
+    EXPECT_EQ(u(ms, "forged_accepted"), 0u);
+    EXPECT_NEAR(ms.at("poison_expected").get<double>() * 16384.0 / expected,
+                ms.at("upstream_live_s").get<double>() / m1.at("upstream_live_s").get<double>(), 1e-9);
+    EXPECT_GT(u(ms, "upstream_ports_peak"), 1u);
+    EXPECT_EQ(u(m1, "upstream_ports_peak"), 0u);
+    EXPECT_GE(u(ms, "exchanges_completed"), u(eight.at("metrics"), "exchanges_completed") * 95 / 100);
+    EXPECT_EQ(u(ms, "exchanges_failed"), 0u);
 }
 
 TEST(SimProxy, HopLimitEndsALoopBetweenTwoProxiesAfterTheInitialCount) {

@@ -38,6 +38,10 @@ TypeId CoapAttacker::GetTypeId() {
                           Ipv4AddressValue(), MakeIpv4AddressAccessor(&CoapAttacker::m_victim), MakeIpv4AddressChecker())
             .AddAttribute("VictimPort", "The victim's UDP port.", UintegerValue(5683),
                           MakeUintegerAccessor(&CoapAttacker::m_victimPort), MakeUintegerChecker<uint16_t>())
+            .AddAttribute("VictimPortCount", "spoofed-separate: forged responses go to a port drawn from "
+                          "[VictimPort, VictimPort + VictimPortCount) (a proxy with per-exchange ports).",
+                          UintegerValue(1), MakeUintegerAccessor(&CoapAttacker::m_victimPortCount),
+                          MakeUintegerChecker<uint32_t>(1, 65535))
             .AddAttribute("Blocks", "block: how many 1024-byte blocks the representation has.", UintegerValue(16),
                           MakeUintegerAccessor(&CoapAttacker::m_blocks), MakeUintegerChecker<uint32_t>(1))
             .AddAttribute("TokenGuessLength", "spoofed-ack: length of the guessed token.", UintegerValue(4),
@@ -197,6 +201,9 @@ std::vector<uint8_t> CoapAttacker::MakeDatagram(uint16_t& dstPort, Ipv4Address& 
         // PROXY.md §3.1: a forged separate response (NON, any MID) with a guessed token,
         // a long Max-Age and the payload "forged", "from" the origin to a proxy's upstream
         // port: accepted if the token is that of an upstream exchange in flight.
+        if (m_victimPortCount > 1) {
+            dstPort = static_cast<uint16_t>(m_victimPort + m_rng->GetInteger(0, m_victimPortCount - 1));
+        }
         coap::MessageBuilder b(coap::MessageType::Non, coap::codes::kContent, rand16());
         std::vector<uint8_t> guess(m_tokenGuessLength);
         for (auto& t : guess) t = static_cast<uint8_t>(m_rng->GetInteger(0, 255));

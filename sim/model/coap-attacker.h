@@ -57,6 +57,7 @@ private:
     double m_rate;
     Ipv4Address m_victim;
     uint16_t m_victimPort;
+    uint32_t m_victimPortCount = 1;
     uint32_t m_blocks;
     uint32_t m_tokenGuessLength;
     uint32_t m_forgedMaxAge;

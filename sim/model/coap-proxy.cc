@@ -29,6 +29,13 @@ TypeId CoapProxy::GetTypeId() {
                           MakeUintegerAccessor(&CoapProxy::m_port), MakeUintegerChecker<uint16_t>())
             .AddAttribute("UpstreamPort", "UDP port toward the origins (0: ephemeral).", UintegerValue(0),
                           MakeUintegerAccessor(&CoapProxy::m_upstreamPort), MakeUintegerChecker<uint16_t>())
+            .AddAttribute("PerExchangePorts", "Every upstream exchange from a random port of its own in "
+                          "[FirstPort, FirstPort + PortCount) instead of UpstreamPort (RFC 6056).", BooleanValue(false),
+                          MakeBooleanAccessor(&CoapProxy::m_perExchangePorts), MakeBooleanChecker())
+            .AddAttribute("FirstPort", "First per-exchange upstream port.", UintegerValue(49152),
+                          MakeUintegerAccessor(&CoapProxy::m_firstPort), MakeUintegerChecker<uint16_t>(1))
+            .AddAttribute("PortCount", "Per-exchange upstream ports to choose from.", UintegerValue(16384),
+                          MakeUintegerAccessor(&CoapProxy::m_portCount), MakeUintegerChecker<uint32_t>(1, 65535))
             .AddAttribute("LocalAddress", "The proxy's own address as text (a target equal to it is not forwarded).",
                           StringValue("0.0.0.0"), MakeStringAccessor(&CoapProxy::m_localAddress), MakeStringChecker())
             .AddAttribute("Identifier", "This proxy's name in 5.08 diagnostics (RFC 8768).", StringValue("coapbed-proxy"),
@@ -99,6 +106,11 @@ const coap::EndpointStats& CoapProxy::GetUpstreamStats() const {
     return m_proxy ? m_proxy->upstream_stats() : kEmpty;
 }
 
+const coap::proxy::UpstreamPortStats& CoapProxy::GetPortStats() const {
+    static const coap::proxy::UpstreamPortStats kEmpty{};
+    return m_proxy ? m_proxy->ports().stats() : kEmpty;
+}
+
 int64_t CoapProxy::AssignStreams(int64_t stream) {
     m_downRandom.stream->SetStream(stream);
     m_upRandom.stream->SetStream(stream + 1);
@@ -108,6 +120,8 @@ int64_t CoapProxy::AssignStreams(int64_t stream) {
 void CoapProxy::DoDispose() {
     m_down = nullptr;
     m_up = nullptr;
+    m_exchangeSockets.clear();
+    m_exchangePortOf.clear();
     m_proxy.reset();
     Application::DoDispose();
 }
@@ -154,6 +168,9 @@ void CoapProxy::StartApplication() {
         };
     }
     pc.local_port = m_port;
+    pc.ports.per_exchange = m_perExchangePorts;
+    pc.ports.first = m_firstPort;
+    pc.ports.count = m_portCount;
     m_proxy = std::make_unique<coap::proxy::ForwardProxy>(down, up, pc, m_downRandom, m_upRandom);
     m_down = Socket::CreateSocket(GetNode(), UdpSocketFactory::GetTypeId());
     m_up = Socket::CreateSocket(GetNode(), UdpSocketFactory::GetTypeId());
@@ -182,7 +199,9 @@ void CoapProxy::StartApplication() {
 
 void CoapProxy::StopApplication() {
     Simulator::Cancel(m_timer);
-    for (const auto& s : {m_down, m_up}) {
+    std::vector<Ptr<Socket>> sockets{m_down, m_up};
+    for (const auto& [port, s] : m_exchangeSockets) sockets.push_back(s);
+    for (const auto& s : sockets) {
         if (s) {
             s->SetRecvCallback(MakeNullCallback<void, Ptr<Socket>>());
             s->Close();
@@ -200,23 +219,50 @@ void CoapProxy::HandleRead(Ptr<Socket> socket) {
         CoapApplication::LedgerRx(m_ledger, packet);
         bytes.resize(packet->GetSize());
         packet->CopyData(bytes.data(), bytes.size());
-        m_proxy->handle_datagram(CoapApplication::EngineNow(), side, CoapApplication::ToPeer(from),
-                                 coap::Bytes(bytes.data(), bytes.size()));
+        const coap::Bytes d(bytes.data(), bytes.size());
+        if (side == Side::Down) {
+            m_proxy->handle_datagram(CoapApplication::EngineNow(), side, CoapApplication::ToPeer(from), d);
+        } else {
+            const auto p = m_exchangePortOf.find(socket);
+            m_proxy->handle_upstream_datagram(CoapApplication::EngineNow(), p == m_exchangePortOf.end() ? 0 : p->second,
+                                              CoapApplication::ToPeer(from), d);
+        }
         Drive();
     }
+}
+
+Ptr<Socket> CoapProxy::UpstreamSocket(uint16_t port) {
+    if (const auto it = m_exchangeSockets.find(port); it != m_exchangeSockets.end()) return it->second;
+    Ptr<Socket> s = Socket::CreateSocket(GetNode(), UdpSocketFactory::GetTypeId());
+    NS_ABORT_MSG_IF(s->Bind(InetSocketAddress(Ipv4Address::GetAny(), port)) != 0, "CoapProxy: cannot bind " << port);
+    s->SetRecvCallback(MakeCallback(&CoapProxy::HandleRead, this));
+    m_exchangeSockets.emplace(port, s);
+    m_exchangePortOf.emplace(s, port);
+    return s;
 }
 
 void CoapProxy::Drive() {
     if (!m_proxy) return;
     coap::proxy::ForwardProxy::Side side;
     coap::Transmit t;
-    while (m_proxy->poll_transmit(side, t)) {
+    uint16_t port = 0;
+    while (m_proxy->poll_transmit(side, port, t)) {
         Ptr<Packet> p = Create<Packet>(t.bytes.data(), t.bytes.size());
         const Address to = CoapApplication::ToAddress(t.peer);
         // The two sides are two senders: each has its own Message IDs.
         const bool down = side == coap::proxy::ForwardProxy::Side::Down;
         CoapApplication::LedgerTx(m_ledger, down ? static_cast<const void*>(this) : PeekPointer(m_up), to, p);
-        (down ? m_down : m_up)->SendTo(p, 0, to);
+        (down ? m_down : port == 0 ? m_up : UpstreamSocket(port))->SendTo(p, 0, to);
+    }
+    // Per-exchange ports whose exchange ended: their sockets close (a late datagram to
+    // one finds no socket, as on a real host).
+    while (m_proxy->poll_closed_port(port)) {
+        const auto it = m_exchangeSockets.find(port);
+        if (it == m_exchangeSockets.end()) continue;
+        it->second->SetRecvCallback(MakeNullCallback<void, Ptr<Socket>>());
+        it->second->Close();
+        m_exchangePortOf.erase(it->second);
+        m_exchangeSockets.erase(it);
     }
     Simulator::Cancel(m_timer);
     if (const auto at = m_proxy->poll_timeout()) {

@@ -5,6 +5,7 @@
 #ifndef COAPBED_COAP_PROXY_H
 #define COAPBED_COAP_PROXY_H
 
+#include <map>
 #include <memory>
 
 #include "ns3/application.h"
@@ -38,6 +39,8 @@ public:
     /// Seconds upstream tokens were live, summed over every upstream exchange (from its
     /// first transmission to its end): the window a token-guessing attacker aims at.
     double GetUpstreamLiveSeconds() const { return m_liveSeconds; }
+    /// The upstream ports' counters (per-exchange ports; zeros with the fixed port).
+    const coap::proxy::UpstreamPortStats& GetPortStats() const;
     /// Every request the proxy answered from its cache (hit) or sent upstream (miss), by
     /// the client's port and token: joined with the clients' records for the latency of
     /// hits and misses.
@@ -57,8 +60,16 @@ private:
     void HandleRead(Ptr<Socket> socket);
     void Drive();
 
+    /// The socket of a per-exchange upstream port, opened when its first datagram leaves.
+    Ptr<Socket> UpstreamSocket(uint16_t port);
+
     uint16_t m_port;
     uint16_t m_upstreamPort;
+    bool m_perExchangePorts = false;
+    uint16_t m_firstPort = 49152;
+    uint32_t m_portCount = 16384;
+    std::map<uint16_t, Ptr<Socket>> m_exchangeSockets;  ///< per-exchange upstream ports open
+    std::map<Ptr<Socket>, uint16_t> m_exchangePortOf;
     uint64_t m_forgedAccepted = 0;
     double m_liveSeconds = 0;
     std::vector<RequestNote> m_notes;

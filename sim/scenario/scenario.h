@@ -120,6 +120,9 @@ struct Proxy {
     bool coalesce = true;
     std::int64_t hop_limit = 16;
     bool honour_hop_limit = true;   ///< false: RFC 8768-unaware proxies (the loop baseline)
+    /// "fixed": one upstream port (the attacker knows it); "per-exchange": a random port of
+    /// 49152-65535 per upstream exchange (RFC 6056), which a forger must guess too.
+    std::string upstream_port = "fixed";
 };
 
 /// [security]: DTLS 1.2 between the simulated clients and servers (RFC 7252 §9), through the

@@ -47,6 +47,7 @@
 #include "sim/model/coap-attacker.h"
 #include "sim/model/coap-client.h"
 #include "sim/model/coap-proxy.h"
+#include "sim/model/icmp-rate-limit-queue.h"
 #include "sim/model/coap-server.h"
 #include "sim/model/access-switch.h"
 #include "sim/scenario/ip_tally.h"
@@ -109,7 +110,11 @@ const std::vector<std::string>& metric_columns() {
         "handshake_bytes", "dtls_record_overhead_bytes",
         // Through a [proxy]: the clients' completion times of requests it answered from its
         // cache (hits) and of those it sent upstream (misses; PROXY.md §6.10).
-        "latency_hit_p50_s", "latency_hit_p95_s", "latency_miss_p50_s", "latency_miss_p95_s"};
+        "latency_hit_p50_s", "latency_hit_p95_s", "latency_miss_p50_s", "latency_miss_p95_s",
+        // Per-exchange upstream ports ([proxy] upstream_port; empty without [proxy]): the
+        // most open at once, and datagrams from upstream dropped for arriving at a port
+        // that is not their exchange's (no socket there, or another exchange's).
+        "upstream_ports_peak", "upstream_port_drops"};
     return cols;
 }
 
@@ -364,6 +369,17 @@ Built build_dumbbell(const RunConfig& c, Counters& counters, int64_t& stream, co
     // not a queue disc's (Ipv4AddressHelper installs one by default).
     tc.Uninstall(all);
 
+    if (c.proxy.enabled && c.proxy.upstream_port == "per-exchange") {
+        // The proxy's router answers datagrams for closed ports (a forger's guesses) with
+        // ICMP port-unreachable toward their forged source, across the bottleneck; a real
+        // host limits those (Linux: 1 a second per destination), ns-3 does not.
+        auto dev = DynamicCast<PointToPointNetDevice>(bottleneck.Get(0));
+        Ptr<IcmpRateLimitQueue> q = CreateObject<IcmpRateLimitQueue>();
+        QueueSizeValue size;
+        dev->GetQueue()->GetAttribute("MaxSize", size);
+        q->SetAttribute("MaxSize", size);
+        dev->SetQueue(q);
+    }
     for (uint32_t i = 0; i < 2; ++i) {
         auto dev = DynamicCast<PointToPointNetDevice>(bottleneck.Get(i));
         if (auto em = MakeLinkLoss(t, stream++)) dev->SetReceiveErrorModel(em);
@@ -606,6 +622,8 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
     const bool poisoning = at.vector == "spoofed-separate";
     const bool loop = at.vector == "proxy-loop";
     constexpr uint16_t kProxyUpstreamPort = 40001;  // fixed: PROXY.md §3.1 "fixed port" (the attacker knows it)
+    constexpr uint16_t kFirstExchangePort = 49152;  // per-exchange: CoapProxy's default range
+    constexpr uint32_t kExchangePorts = 16384;
     CoapServerHelper server_helper;
     set_coap(server_helper);
     server_helper.SetAttribute("ResponseSize", UintegerValue(static_cast<uint32_t>(c.workload.response)));
@@ -654,6 +672,7 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
         p->SetAttribute("Coalesce", BooleanValue(c.proxy.coalesce));
         p->SetAttribute("HopLimit", UintegerValue(static_cast<uint32_t>(c.proxy.hop_limit)));
         p->SetAttribute("HonourHopLimit", BooleanValue(c.proxy.honour_hop_limit));
+        p->SetAttribute("PerExchangePorts", BooleanValue(c.proxy.upstream_port == "per-exchange"));
         p->SetAttribute("AckTimeout", TimeValue(Seconds(c.coap.ack_timeout_s)));
         p->SetAttribute("AckRandomFactor", DoubleValue(c.coap.ack_random_factor));
         p->SetAttribute("CocoaVbfPerStep", BooleanValue(c.coap.cocoa_vbf == "per-step"));
@@ -788,7 +807,10 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
         if (poisoning) {
             // Forged "from" the origin to the proxy's upstream port, guessing its tokens.
             attacker->SetAttribute("Victim", Ipv4AddressValue(b.proxy_address));
-            attacker->SetAttribute("VictimPort", UintegerValue(kProxyUpstreamPort));
+            // Per-exchange ports: the attacker knows the range (RFC 6335 §6) and draws a port for each.
+            const bool per_exchange = c.proxy.upstream_port == "per-exchange";
+            attacker->SetAttribute("VictimPort", UintegerValue(per_exchange ? kFirstExchangePort : kProxyUpstreamPort));
+            attacker->SetAttribute("VictimPortCount", UintegerValue(per_exchange ? kExchangePorts : 1));
             attacker->SetAttribute("TokenGuessLength", UintegerValue(static_cast<uint32_t>(c.proxy.token_length)));
             attacker->AddTarget(b.server_addresses.front(), 5683);
         } else if (against_client) {
@@ -1081,14 +1103,19 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
             m["loop_5_08"] = ps.hop_limit_reached + fs.hop_limit_reached;
             m["loop_peak_inflight"] = std::max(ps.inflight_peak, fs.inflight_peak);
         }
+        const auto& port_stats = proxy->GetPortStats();
+        m["upstream_ports_peak"] = port_stats.peak;
+        m["upstream_port_drops"] = port_stats.closed_port + port_stats.wrong_port;
         if (poisoning) {
             // Each forged datagram names one of 256^L tokens; it is accepted when that is the
             // token of an upstream exchange in flight: expected acceptances = rate x the
             // seconds tokens were live / 256^L (PROXY.md §3.1, with NSTART's one exchange
             // at a time toward the origin).
             m["poisoned_accepted"] = proxy->GetForgedAccepted();
+            // Per-exchange ports: the forgery must also name the exchange's port, 1 of 16384.
+            const double ports = c.proxy.upstream_port == "per-exchange" ? kExchangePorts : 1.0;
             m["poison_expected"] = at.rate * proxy->GetUpstreamLiveSeconds() /
-                                   std::pow(256.0, static_cast<double>(c.proxy.token_length));
+                                   (std::pow(256.0, static_cast<double>(c.proxy.token_length)) * ports);
         }
         ordered_json pj;
         pj["requests"] = ps.requests;

@@ -28,6 +28,12 @@ ClientLayer::ClientLayer(const EndpointConfig& config, Random& rng, EndpointStat
       recognized_(RecognizedOptions::registered_except(
           {options::kOscore, options::kEdhoc, options::kQBlock1, options::kQBlock2})) {}
 
+std::optional<Token> ClientLayer::token_of(std::uint64_t id) const {
+    const std::uint32_t* slot = by_id_.find(id);
+    if (slot == nullptr) return std::nullopt;
+    return exchanges_[*slot].token;
+}
+
 ClientLayer::Exchange* ClientLayer::find(std::uint64_t id) {
     const std::uint32_t* slot = by_id_.find(id);
     return slot == nullptr ? nullptr : &exchanges_[*slot];

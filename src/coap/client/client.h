@@ -55,6 +55,8 @@ public:
     [[nodiscard]] std::optional<TimePoint> next_deadline() const;
 
     [[nodiscard]] std::size_t active() const noexcept { return by_id_.size(); }
+    /// The token of the request `id` while it is active (a proxy keys its upstream ports by it).
+    [[nodiscard]] std::optional<Token> token_of(std::uint64_t id) const;
 
 private:
     struct Exchange {

@@ -109,6 +109,8 @@ public:
     /// SLOW_FAST), empty when there is none; for traces.
     [[nodiscard]] std::string_view congestion_state(const Peer& peer) const;
     [[nodiscard]] std::size_t active_exchanges() const noexcept { return client_.active(); }
+    /// The token of the client request `id` while it is active; nothing once it has ended.
+    [[nodiscard]] std::optional<Token> token_of(std::uint64_t id) const { return client_.token_of(id); }
     [[nodiscard]] std::size_t dedup_size() const noexcept { return messages_.dedup().size(); }
     [[nodiscard]] std::size_t peer_count() const noexcept { return messages_.peer_count(); }
     [[nodiscard]] std::size_t outstanding_count() const noexcept { return messages_.outstanding_count(); }

@@ -57,7 +57,7 @@ std::optional<Peer> resolve_ip_literal(const Target& t) {
 ForwardProxy::ForwardProxy(EndpointConfig down, EndpointConfig up, ProxyConfig config, Random& down_rng,
                            Random& up_rng)
     : config_(std::move(config)), down_(std::move(down), down_rng), up_(std::move(up), up_rng),
-      cache_(config_.cache_config) {
+      cache_(config_.cache_config), ports_(config_.ports, up_rng) {
     if (!config_.resolve) config_.resolve = resolve_ip_literal;
     (void)down_.set_proxy_handler([this](const IncomingRequest& req) {
         from_cache_ = false;
@@ -70,7 +70,13 @@ ForwardProxy::ForwardProxy(EndpointConfig down, EndpointConfig up, ProxyConfig c
 // ---- driving ------------------------------------------------------------------------
 
 void ForwardProxy::handle_datagram(TimePoint now, Side side, const Peer& from, Bytes datagram) {
-    (side == Side::Down ? down_ : up_).handle_datagram(now, from, datagram);
+    if (side == Side::Up) return handle_upstream_datagram(now, 0, from, datagram);
+    down_.handle_datagram(now, from, datagram);
+    pump(now);
+}
+
+void ForwardProxy::handle_upstream_datagram(TimePoint now, std::uint16_t port, const Peer& from, Bytes datagram) {
+    if (ports_.admit(port, from, datagram)) up_.handle_datagram(now, from, datagram);
     pump(now);
 }
 
@@ -79,6 +85,7 @@ void ForwardProxy::handle_timeout(TimePoint now) {
     down_.handle_timeout(now);
     up_.handle_timeout(now);
     pump(now);
+    if (ports_.per_exchange()) ports_.sweep([this](std::uint64_t id) { return up_.token_of(id).has_value(); });
 }
 
 void ForwardProxy::handle_unreachable(TimePoint now, Side side, const Peer& peer) {
@@ -87,13 +94,19 @@ void ForwardProxy::handle_unreachable(TimePoint now, Side side, const Peer& peer
 }
 
 bool ForwardProxy::poll_transmit(Side& side, Transmit& into) {
+    std::uint16_t port = 0;
+    return poll_transmit(side, port, into);
+}
+
+bool ForwardProxy::poll_transmit(Side& side, std::uint16_t& port, Transmit& into) {
+    port = 0;
     if (down_.poll_transmit(into)) {
         side = Side::Down;
         return true;
     }
-    if (up_.poll_transmit(into)) {
+    while (up_.poll_transmit(into)) {
         side = Side::Up;
-        return true;
+        if (ports_.outgoing(into, port)) return true;
     }
     return false;
 }
@@ -147,6 +160,7 @@ void ForwardProxy::pump(TimePoint now) {
         // A separate response the client never acknowledged: nothing more to do here.
     }
     while (up_.poll_event(event_)) {
+        if (ports_.per_exchange() && !up_.token_of(event_.id)) ports_.close(event_.id);
         if (auto o = observed_by_id_.find(event_.id); o != observed_by_id_.end()) {
             const std::string key = o->second;  // a copy: the observation may end here
             on_observation(now, key, event_);
@@ -352,7 +366,7 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
     if (!observe_key.empty()) {
         // One registration upstream for every client of this target (RFC 7641 §5).
         up.observe = true;
-        const SendResult reg = up_.send_request(now, *origin, std::move(up));
+        const SendResult reg = send_upstream(now, *origin, std::move(up));
         if (!reg.ok()) return error(codes::kServiceUnavailable, "", stats_.busy);
         ++stats_.forwarded;
         ++stats_.observe_registrations;
@@ -363,7 +377,7 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
         observed_by_id_.emplace(reg.id, observe_key);
         return HandlerResult::defer();
     }
-    const SendResult sent = up_.send_request(now, *origin, std::move(up));
+    const SendResult sent = send_upstream(now, *origin, std::move(up));
     if (!sent.ok()) return error(codes::kServiceUnavailable, "", stats_.busy);
     ++stats_.forwarded;
     Inflight in;
@@ -377,6 +391,18 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
     inflight_.emplace(sent.id, std::move(in));
     stats_.inflight_peak = std::max<std::uint64_t>(stats_.inflight_peak, inflight_.size());
     return HandlerResult::defer();
+}
+
+SendResult ForwardProxy::send_upstream(TimePoint now, const Peer& to, Request request) {
+    if (ports_.full()) {
+        (void)ports_.open(0, to, Token{});  // counted as exhausted
+        return SendResult{ApiError::TooManyExchanges, 0};
+    }
+    const SendResult sent = up_.send_request(now, to, std::move(request));
+    if (sent.ok()) {
+        if (const std::optional<Token> token = up_.token_of(sent.id)) (void)ports_.open(sent.id, to, *token);
+    }
+    return sent;
 }
 
 // ---- responses ------------------------------------------------------------------------

@@ -54,7 +54,12 @@
 // Max-Age), max_waiters_per_exchange coalesced requests, max_transfers bodies kept for
 // continuations (max_transfer_bytes in all), max_observations observed targets, and the
 // two endpoints' own.
-// Not yet: upstream DTLS, per-exchange upstream ports.
+// Upstream ports (upstream_ports.h): one fixed port, or with `ports.per_exchange` a random
+// port of its own for every upstream exchange; a datagram from upstream counts only on the
+// port of the exchange it answers. The driver then passes the local port with each
+// upstream datagram and sends each from the port poll_transmit names, opening and closing
+// sockets as poll_closed_port says; past `ports.max_ports` exchanges, 5.03.
+// Not yet: upstream DTLS.
 #pragma once
 
 #include <cstddef>
@@ -68,6 +73,7 @@
 #include "coap/endpoint/endpoint.h"
 #include "coap/proxy/cache_key.h"
 #include "coap/proxy/response_cache.h"
+#include "coap/proxy/upstream_ports.h"
 
 namespace coap::proxy {
 
@@ -108,6 +114,7 @@ struct ProxyConfig {
     bool honour_hop_limit = true;
     bool observe = true;                  ///< Observe through the proxy; false: forwarded as plain GETs
     std::size_t max_observations = 64;    ///< targets observed upstream at once
+    UpstreamPortConfig ports;             ///< one fixed upstream port, or one per exchange
 };
 
 struct ProxyStats {
@@ -151,10 +158,17 @@ public:
     ForwardProxy& operator=(const ForwardProxy&) = delete;
 
     void handle_datagram(TimePoint now, Side side, const Peer& from, Bytes datagram);
+    /// An upstream datagram that arrived on our local `port` (per-exchange ports; with a
+    /// fixed port the same as the call above).
+    void handle_upstream_datagram(TimePoint now, std::uint16_t port, const Peer& from, Bytes datagram);
     void handle_timeout(TimePoint now);
     void handle_unreachable(TimePoint now, Side side, const Peer& peer);
     /// The next datagram to send, and on which side; false when there is none.
     [[nodiscard]] bool poll_transmit(Side& side, Transmit& into);
+    /// The same, with the local port an upstream datagram leaves from (0: the fixed port).
+    [[nodiscard]] bool poll_transmit(Side& side, std::uint16_t& port, Transmit& into);
+    /// A per-exchange upstream port whose exchange ended: the driver closes its socket.
+    [[nodiscard]] bool poll_closed_port(std::uint16_t& port) { return ports_.poll_closed(port); }
     [[nodiscard]] std::optional<TimePoint> poll_timeout() const;
 
     [[nodiscard]] Endpoint& downstream() noexcept { return down_; }
@@ -166,6 +180,7 @@ public:
     [[nodiscard]] std::size_t inflight() const noexcept { return inflight_.size(); }
     [[nodiscard]] std::size_t transfers() const noexcept { return transfers_.size(); }
     [[nodiscard]] std::size_t observations() const noexcept { return observations_.size(); }
+    [[nodiscard]] const UpstreamPorts& ports() const noexcept { return ports_; }
     /// Called with every upstream exchange's end (a Response or RequestFailed event of the
     /// upstream endpoint) before the proxy acts on it: for measurements (the simulator
     /// counts forged responses accepted, and how long upstream tokens were live).
@@ -210,6 +225,8 @@ private:
     Response downstream(const Message& r, bool& unsafe_unknown) const;
     Response from_entry(const ResponseCache::Entry& e, std::uint32_t max_age) const;
     void pump(TimePoint now);
+    /// up_.send_request with a port of its own (5.03 for the caller when none is free).
+    SendResult send_upstream(TimePoint now, const Peer& to, Request request);
     void finish(TimePoint now, std::uint64_t upstream_id, const Event& e);
     bool is_self(const Target& t) const;
     void keep_transfer(TimePoint now, std::string id, const Response& r);
@@ -220,6 +237,7 @@ private:
     Endpoint down_;
     Endpoint up_;
     ResponseCache cache_;
+    UpstreamPorts ports_;
     std::unordered_map<std::uint64_t, Inflight> inflight_;      ///< by upstream request id
     std::unordered_map<std::string, std::uint64_t> by_key_;     ///< key -> upstream request id (coalescing)
     std::unordered_map<std::string, Transfer> transfers_;       ///< client + key -> body (Block2 continuations)
