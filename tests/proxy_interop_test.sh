@@ -131,6 +131,24 @@ check "two observers, one upstream registration; relayed to both; cancelled when
     'read -r _ reg _ joined _ cancelled _ relayed _ sent <<<"$out"; (( reg <= 2 && joined >= 1 && cancelled >= 1 && sent > relayed ))'
 echo "     ($(cat "$work/w4"))"
 
+# ---- a port per upstream exchange (--upstream-ports per-exchange) ----------------------
+start_proxy "$work/proxy5.log" --upstream-ports per-exchange
+P5="coap://127.0.0.1:$proxy_port"
+sessions() { grep -c "new incoming session" "$work/origin.log"; }
+before="$(sessions)"
+"$bin" get "$origin/data" --proxy "$P5" --timeout 10 >"$work/e1" 2>&1
+$C -P "$P5" "$origin/big" >"$work/e2" 2>&1
+"$bin" get "$origin/data?again" --proxy "$P5" --timeout 10 >>"$work/e1" 2>&1
+echo "new source ports at the origin: $(( $(sessions) - before ))" >"$work/e3"
+kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null
+check "per-exchange ports: our client through our proxy, /data twice" "$work/e1" \
+    '[[ "$out" == "$(cat "$work/data")"*"$(cat "$work/data")" ]]'
+check "per-exchange ports: libcoap's client, 70000 bytes block-wise" "$work/e2" 'same_body "$file"'
+check "per-exchange ports: three exchanges reach the origin from three new ports" "$work/e3" \
+    '[[ "$out" == "new source ports at the origin: 3" ]]'
+check "per-exchange ports: statistics count them" "$work/proxy5.log.stats" \
+    '[[ "$out" == *"\"upstream_ports_opened\":3"* && "$out" == *"\"upstream_ports_peak\":1"* ]]'
+
 # ---- our client through libcoap's proxy -----------------------------------------------
 lpport="$(free_port)"
 coap-server-notls -A 127.0.0.1 -p "$lpport" -P ",libcoap-proxy" -v 0 >"$work/lproxy.log" 2>&1 &

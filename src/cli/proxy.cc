@@ -24,6 +24,7 @@ constexpr std::string_view kProxyUsage =
     "                     [--psk-identity ID --psk-key KEY | --cert FILE --key FILE [--ca FILE]\n"
     "                      | --rpk FILE] [--pin NI]... [--dtls openssl|gnutls]\n"
     "                     [--next-hop coap://HOST:PORT] [--identifier NAME] [--no-hop-limit]\n"
+    "                     [--upstream-ports fixed|per-exchange]\n"
     "\n"
     "A CoAP forward proxy with a response cache (RFC 7252 §5.6, §5.7) over UDP (NoSec):\n"
     "clients send requests with Proxy-Uri (or Proxy-Scheme and Uri-*) to PORT (default\n"
@@ -44,6 +45,9 @@ constexpr std::string_view kProxyUsage =
     "                      target as Proxy-Uri, instead of to the origin (chaining)\n"
     "  --identifier NAME   this proxy's name in 5.08 Hop Limit Reached (default coapbed-proxy)\n"
     "  --no-hop-limit      behave as a proxy without RFC 8768 (neither insert nor check it)\n"
+    "  --upstream-ports per-exchange   a socket of its own (an ephemeral port the kernel\n"
+    "                      picks) for every upstream exchange, closed when it ends; answers\n"
+    "                      count only on their exchange's socket (default: fixed, one socket)\n"
     "Host names in Proxy-Uri are resolved with getaddrinfo (first address). The server\n"
     "defences of `coapbed serve` apply to the clients' side. With the DTLS flags of\n"
     "`coapbed serve` the clients' side is coaps (DTLS 1.2: PSK, certificates or raw public\n"
@@ -110,7 +114,9 @@ void print_stats(const coap::proxy::ForwardProxy& p, std::ostream& out) {
         << ",\"downstream_echo_challenges\":" << p.downstream_stats().echo_challenges
         << ",\"observe_registrations\":" << s.observe_registrations << ",\"observe_joined\":" << s.observe_joined
         << ",\"notifications_relayed\":" << s.notifications_relayed << ",\"observe_cancelled\":" << s.observe_cancelled
-        << ",\"notifications_sent\":" << p.downstream_stats().notifications_sent << "}\n";
+        << ",\"notifications_sent\":" << p.downstream_stats().notifications_sent
+        << ",\"upstream_ports_opened\":" << p.ports().stats().opened << ",\"upstream_ports_peak\":" << p.ports().stats().peak
+        << ",\"upstream_port_drops\":" << p.ports().stats().wrong_port + p.ports().stats().closed_port << "}\n";
 }
 
 }  // namespace
@@ -166,6 +172,12 @@ int cmd_proxy(const Args& args, std::ostream& out, std::ostream& err) {
             }
         } else if (a == "--no-hop-limit") {
             pc.honour_hop_limit = false;
+        } else if (a == "--upstream-ports" && has) {
+            const std::string& v = args[++i];
+            if (v != "fixed" && v != "per-exchange") {
+                return (err << "error: --upstream-ports needs fixed or per-exchange\n" << kProxyUsage, kExitUsage);
+            }
+            pc.ports.per_exchange = v == "per-exchange";
         } else if (const int d = parse_defence_flag(args, i, down, flag_error); d != 0) {
             if (d < 0) return (err << "error: " << flag_error << "\n" << kProxyUsage, kExitUsage);
         } else if (const int t = parse_dtls_flag(args, i, dtls_config, flag_error); t != 0) {
