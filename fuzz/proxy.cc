@@ -7,7 +7,7 @@
 // every step (PROXY.md §6.8): every table within its bound; every upstream request has a
 // Hop-Limit (1-254), an 8-byte token, and no Proxy-* or unknown unsafe option; at the
 // end, given time, no upstream exchange is left in flight. With per-exchange upstream
-// ports (chosen by the input's last byte) responses go to the port of the request whose
+// ports (chosen by the input's last byte, as is pass-through block-wise) responses go to the port of the request whose
 // token they carry, or to another; a port is open only while its exchange is. (That an upstream token is
 // never the client's is a unit test: the random sources are seeded here, so the fuzzer
 // learns the upstream tokens and can send them as its own.)
@@ -72,6 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     coap::Xoshiro256 rd(1), ru(2);
     coap::proxy::ProxyConfig pc = proxy_config();
     pc.ports.per_exchange = size > 0 && (data[size - 1] & 1) != 0;
+    if (size > 0 && (data[size - 1] & 2) != 0) pc.blockwise = coap::proxy::ProxyConfig::Blockwise::PassThrough;
     pc.ports.first = 50000;
     pc.ports.count = 64;
     pc.ports.max_ports = 4;

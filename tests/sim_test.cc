@@ -877,6 +877,45 @@ rate = 0.05
     EXPECT_EQ(u(without.at("metrics"), "loop_forwards"), 2 * u(without.at("metrics"), "loop_injected"));
 }
 
+TEST(SimProxy, ForgedRequestsForALargeBodyCostOneBlockUpstreamPassedThroughAndTheBodyStored) {
+    // PROXY.md §3.4 (b): forged GETs (no Block2, i.e. block 0) for a 64 KiB resource
+    // through the caching proxy. Store-and-forward fetches the whole body (64 blocks) once
+    // per freshness period; pass-through fetches block 0 once and serves it from the cache.
+    auto large = [](const char* mode) {
+        return run(std::string(R"(
+name = "upstream"
+duration = 30
+seeds = [1]
+[topology]
+kind = "dumbbell"
+clients = 2
+rate = "50kbps"
+delay = "50ms"
+[workload]
+max_age = 60
+[proxy]
+enabled = true
+blockwise = ")") + mode + R"("
+[attack]
+vector = "proxy-large-get"
+rate = 10
+resource = 65536
+)");
+    };
+    const auto stored = large("store-and-forward");
+    const auto passed = large("pass-through");
+    const auto& ms = stored.at("metrics");
+    const auto& mp = passed.at("metrics");
+    ASSERT_GT(u(ms, "attacker_packets"), 200u);
+    // At least the 64 blocks of the body upstream once, and not twice within Max-Age.
+    EXPECT_GE(u(ms, "upstream_bytes"), 65536u);
+    EXPECT_LT(u(ms, "upstream_bytes"), 2u * 65536u + 20000u);
+    // One block of 1 KiB upstream, the rest from the cache: a tenth or less.
+    EXPECT_LT(u(mp, "upstream_bytes") * 10, u(ms, "upstream_bytes"));
+    EXPECT_GE(u(passed.at("proxy"), "cache_stored"), 1u);
+    EXPECT_GE(u(mp, "exchanges_completed"), u(ms, "exchanges_completed"));
+}
+
 TEST(SimProxy, TheProxysEchoHoldsReflectionThroughItToTheThreefoldRule) {
     // Spoofed Proxy-Uri GETs of a cached 1 KiB resource: the proxy answers each from its
     // cache to the victim (about 16x the attacker's bytes at IP); with Echo on the proxy's

@@ -36,6 +36,9 @@ TypeId CoapProxy::GetTypeId() {
                           MakeUintegerAccessor(&CoapProxy::m_firstPort), MakeUintegerChecker<uint16_t>(1))
             .AddAttribute("PortCount", "Per-exchange upstream ports to choose from.", UintegerValue(16384),
                           MakeUintegerAccessor(&CoapProxy::m_portCount), MakeUintegerChecker<uint32_t>(1, 65535))
+            .AddAttribute("PassThroughBlocks", "Forward each Block2 request 1:1 and cache blocks one by one "
+                          "(RFC 7959 §2.10) instead of store-and-forward.", BooleanValue(false),
+                          MakeBooleanAccessor(&CoapProxy::m_passThroughBlocks), MakeBooleanChecker())
             .AddAttribute("LocalAddress", "The proxy's own address as text (a target equal to it is not forwarded).",
                           StringValue("0.0.0.0"), MakeStringAccessor(&CoapProxy::m_localAddress), MakeStringChecker())
             .AddAttribute("Identifier", "This proxy's name in 5.08 diagnostics (RFC 8768).", StringValue("coapbed-proxy"),
@@ -169,6 +172,7 @@ void CoapProxy::StartApplication() {
     }
     pc.local_port = m_port;
     pc.ports.per_exchange = m_perExchangePorts;
+    if (m_passThroughBlocks) pc.blockwise = coap::proxy::ProxyConfig::Blockwise::PassThrough;
     pc.ports.first = m_firstPort;
     pc.ports.count = m_portCount;
     m_proxy = std::make_unique<coap::proxy::ForwardProxy>(down, up, pc, m_downRandom, m_upRandom);

@@ -66,6 +66,7 @@ private:
     uint16_t m_port;
     uint16_t m_upstreamPort;
     bool m_perExchangePorts = false;
+    bool m_passThroughBlocks = false;
     uint16_t m_firstPort = 49152;
     uint32_t m_portCount = 16384;
     std::map<uint16_t, Ptr<Socket>> m_exchangeSockets;  ///< per-exchange upstream ports open

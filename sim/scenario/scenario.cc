@@ -165,6 +165,7 @@ const std::vector<KeySpec>& schema() {
         {"proxy", "hop_limit", Kind::Int, 1, 255, {}, COAPBED_INT(proxy.hop_limit)},
         {"proxy", "honour_hop_limit", Kind::Bool, 0, 0, {}, COAPBED_BOOL(proxy.honour_hop_limit)},
         {"proxy", "upstream_port", Kind::Choice, 0, 0, {"fixed", "per-exchange"}, COAPBED_STR(proxy.upstream_port)},
+        {"proxy", "blockwise", Kind::Choice, 0, 0, {"store-and-forward", "pass-through"}, COAPBED_STR(proxy.blockwise)},
         {"security", "mode", Kind::Choice, 0, 0, {"nosec", "psk", "rpk", "certificate"}, COAPBED_STR(security.mode)},
         {"security", "hello_verify", Kind::Bool, 0, 0, {}, COAPBED_BOOL(security.hello_verify)},
         // [emulation] (`coapbed emulate`); emulation.server and .client are read apart

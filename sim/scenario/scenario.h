@@ -123,6 +123,9 @@ struct Proxy {
     /// "fixed": one upstream port (the attacker knows it); "per-exchange": a random port of
     /// 49152-65535 per upstream exchange (RFC 6056), which a forger must guess too.
     std::string upstream_port = "fixed";
+    /// "store-and-forward": a Block2 request makes the proxy fetch the whole body;
+    /// "pass-through": one block upstream per Block2 request, blocks cached one by one.
+    std::string blockwise = "store-and-forward";
 };
 
 /// [security]: DTLS 1.2 between the simulated clients and servers (RFC 7252 §9), through the

@@ -673,6 +673,7 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
         p->SetAttribute("HopLimit", UintegerValue(static_cast<uint32_t>(c.proxy.hop_limit)));
         p->SetAttribute("HonourHopLimit", BooleanValue(c.proxy.honour_hop_limit));
         p->SetAttribute("PerExchangePorts", BooleanValue(c.proxy.upstream_port == "per-exchange"));
+        p->SetAttribute("PassThroughBlocks", BooleanValue(c.proxy.blockwise == "pass-through"));
         p->SetAttribute("AckTimeout", TimeValue(Seconds(c.coap.ack_timeout_s)));
         p->SetAttribute("AckRandomFactor", DoubleValue(c.coap.ack_random_factor));
         p->SetAttribute("CocoaVbfPerStep", BooleanValue(c.coap.cocoa_vbf == "per-step"));

@@ -24,7 +24,7 @@ constexpr std::string_view kProxyUsage =
     "                     [--psk-identity ID --psk-key KEY | --cert FILE --key FILE [--ca FILE]\n"
     "                      | --rpk FILE] [--pin NI]... [--dtls openssl|gnutls]\n"
     "                     [--next-hop coap://HOST:PORT] [--identifier NAME] [--no-hop-limit]\n"
-    "                     [--upstream-ports fixed|per-exchange]\n"
+    "                     [--upstream-ports fixed|per-exchange] [--blockwise store-and-forward|pass-through]\n"
     "\n"
     "A CoAP forward proxy with a response cache (RFC 7252 §5.6, §5.7) over UDP (NoSec):\n"
     "clients send requests with Proxy-Uri (or Proxy-Scheme and Uri-*) to PORT (default\n"
@@ -48,6 +48,9 @@ constexpr std::string_view kProxyUsage =
     "  --upstream-ports per-exchange   a socket of its own (an ephemeral port the kernel\n"
     "                      picks) for every upstream exchange, closed when it ends; answers\n"
     "                      count only on their exchange's socket (default: fixed, one socket)\n"
+    "  --blockwise pass-through   forward each Block2 request 1:1 (the origin's block relayed\n"
+    "                      as it is, cached on its own) instead of fetching the whole body\n"
+    "                      and serving the blocks from it (default: store-and-forward)\n"
     "Host names in Proxy-Uri are resolved with getaddrinfo (first address). The server\n"
     "defences of `coapbed serve` apply to the clients' side. With the DTLS flags of\n"
     "`coapbed serve` the clients' side is coaps (DTLS 1.2: PSK, certificates or raw public\n"
@@ -178,6 +181,12 @@ int cmd_proxy(const Args& args, std::ostream& out, std::ostream& err) {
                 return (err << "error: --upstream-ports needs fixed or per-exchange\n" << kProxyUsage, kExitUsage);
             }
             pc.ports.per_exchange = v == "per-exchange";
+        } else if (a == "--blockwise" && has) {
+            const std::string& v = args[++i];
+            if (v != "store-and-forward" && v != "pass-through") {
+                return (err << "error: --blockwise needs store-and-forward or pass-through\n" << kProxyUsage, kExitUsage);
+            }
+            if (v == "pass-through") pc.blockwise = coap::proxy::ProxyConfig::Blockwise::PassThrough;
         } else if (const int d = parse_defence_flag(args, i, down, flag_error); d != 0) {
             if (d < 0) return (err << "error: " << flag_error << "\n" << kProxyUsage, kExitUsage);
         } else if (const int t = parse_dtls_flag(args, i, dtls_config, flag_error); t != 0) {

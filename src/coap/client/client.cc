@@ -71,9 +71,10 @@ SendResult ClientLayer::send_request(TimePoint now, const Peer& to, Request requ
     x.retransmissions = 0;
     x.deregistering = false;
     x.echo.clear();
-    x.block2_num = 0;
+    x.block2_num = x.request.single_block2.value_or(0);
     x.block2_szx = x.request.block2_szx;
     if (x.block2_szx) x.block2_szx = std::min<std::uint8_t>(*x.block2_szx, 6);
+    if (x.request.single_block2 && !x.block2_szx) x.block2_szx = config_.block_szx;  // Block2 always sent
     x.body.clear();
     x.have_etag = false;
     x.etag.clear();
@@ -424,7 +425,7 @@ void ClientLayer::process_response(TimePoint now, Exchange& x, const MessageView
     }
     if (retry_with_echo(now, x, m) == Step::Done) return;
     if (continue_upload(now, x, m, block1) == Step::Done) return;
-    if (block2 && m.code().is_success() && !(x.observing && observe)) {
+    if (block2 && m.code().is_success() && !(x.observing && observe) && !x.request.single_block2) {
         if (take_block(now, x, m, *block2, observe) == Step::Done) return;
     } else {
         x.body.assign(m.payload().begin(), m.payload().end());

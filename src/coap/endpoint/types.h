@@ -101,6 +101,10 @@ struct Request {
     std::vector<std::uint8_t> payload;      ///< sent block-wise (Block1) when larger than a block
     bool observe = false;                   ///< register as an observer (Observe: 0, RFC 7641)
     std::optional<std::uint8_t> block2_szx; ///< ask for this block size up front (RFC 7959 §2.4)
+    /// Ask for this one block only (Block2 with this number and `block2_szx`, or the
+    /// endpoint's size) and deliver its response as it comes, Block2 and Size2 among its
+    /// options: the application carries the transfer on itself (a pass-through proxy).
+    std::optional<std::uint32_t> single_block2;
 
     /// Adds one Uri-Path option per "/"-separated segment of `path` (no decoding).
     Request& path(std::string_view path) &;
@@ -130,6 +134,10 @@ struct Response {
     /// this many bytes (RFC 7959 §2.4): a handler that reads just that block (a large
     /// file) instead of the whole body. The endpoint adds Block2 and Size2 as usual.
     std::optional<std::uint64_t> body_size;
+    /// Set when `payload` is one block of a body the handler serves block by block itself
+    /// (a pass-through proxy relaying an origin's block): sent with this Block2 as it is,
+    /// neither sliced nor given a Size2 (put one in `options` if wanted).
+    std::optional<Block> block2;
     /// A proxy handler's answer to an RFC 7641 registration (a GET with Observe: 0): the
     /// client becomes an observer under this key (the proxy's name for the observed target)
     /// as if it had registered with a resource of that name; Endpoint::notify(key) then

@@ -41,6 +41,12 @@ bool hop_by_hop(std::uint16_t n) {
 
 std::vector<std::uint8_t> to_bytes(Bytes b) { return std::vector<std::uint8_t>(b.begin(), b.end()); }
 
+/// What a pass-through cache key adds for the block asked for (none: the origin's first).
+std::string block_suffix(const std::optional<Block>& b) {
+    if (!b) return std::string("\0block:first", 12);
+    return std::string("\0block:", 7) + std::to_string(b->num) + "/" + std::to_string(b->szx);
+}
+
 }  // namespace
 
 std::optional<Peer> resolve_ip_literal(const Target& t) {
@@ -192,7 +198,13 @@ bool ForwardProxy::is_self(const Target& t) const {
 Response ForwardProxy::from_entry(const ResponseCache::Entry& e, std::uint32_t max_age) const {
     Response r;
     r.code = e.code;
-    r.options = e.options;
+    for (const OwnedOption& o : e.options) {
+        if (o.number != options::kBlock2) {
+            r.options.push_back(o);
+        } else if (const BlockResult b = decode_block(Bytes(o.value.data(), o.value.size())); b.ok()) {
+            r.block2 = b.block;  // a block kept on its own (Blockwise::PassThrough), relayed as it came
+        }
+    }
     r.payload = e.payload;
     r.max_age = max_age;  // §5.6.1: what is left of the freshness
     return r;
@@ -270,12 +282,21 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
         }
         if (observations_.size() >= config_.max_observations) observe_key.clear();  // served as a plain GET
     }
+    // Blockwise::PassThrough: one block asked for upstream per Block2 request (the client's
+    // block, or the origin's first), each block cached on its own (RFC 7959 §2.10).
+    const std::size_t b2 = m.find(options::kBlock2);
+    std::optional<Block> client_block;
+    if (b2 < m.option_count()) {
+        const BlockResult b = decode_block(m.option(b2).value);
+        if (b.ok()) client_block = b.block;
+    }
+    const bool pass = config_.blockwise == ProxyConfig::Blockwise::PassThrough && safe && observe_key.empty();
     std::string key;
     const ResponseCache::Entry* stale = nullptr;
     if (config_.cache && safe && observe_key.empty()) {
-        const std::size_t b2 = m.find(options::kBlock2);
-        const bool continuation = b2 < m.option_count() && decode_uint(m.option(b2).value).value_or(0) >= 16;
+        const bool continuation = client_block && client_block->num > 0;
         key = cache_key(m, target, continuation);
+        if (pass) key += block_suffix(client_block);
         const ResponseCache::Lookup hit = cache_.lookup(now, key);
         if (hit.entry != nullptr && hit.fresh) {
             ++stats_.hits_fresh;
@@ -296,7 +317,7 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
             }
             return from_entry(*hit.entry, hit.max_age);
         }
-        if (continuation) {
+        if (continuation && !pass) {
             // A Block2 continuation of a body the cache did not keep: served from the body
             // kept for this client's transfer, never fetched again (store-and-forward).
             auto kept = transfers_.find(req.peer.to_string() + key);
@@ -363,6 +384,10 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
     std::stable_sort(up.options.begin(), up.options.end(),
                      [](const OwnedOption& a, const OwnedOption& b) { return a.number < b.number; });
     up.payload = req.payload;  // a Block1 upload arrives reassembled (store-and-forward)
+    if (pass) {
+        up.single_block2 = client_block ? client_block->num : 0;
+        if (client_block) up.block2_szx = client_block->szx;
+    }
     if (!observe_key.empty()) {
         // One registration upstream for every client of this target (RFC 7641 §5).
         up.observe = true;
@@ -386,6 +411,7 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
     in.method = req.method;
     in.revalidating = revalidate;
     in.hop_limit = hop_limit;
+    in.pass_through = pass;
     in.waiters.push_back(Waiter{req.exchange_id, req.peer});
     if (!key.empty() && config_.coalesce) by_key_[key] = sent.id;
     inflight_.emplace(sent.id, std::move(in));
@@ -427,11 +453,12 @@ void ForwardProxy::finish(TimePoint now, std::uint64_t upstream_id, const Event&
         ++stats_.upstream_responses;
         const Message& r = e.message;
         bool unsafe_unknown = false;
-        Response forward = downstream(r, unsafe_unknown);  // what the client gets
-        Message kept;  // what the cache keeps: the same, Max-Age as an option
+        Response forward = downstream(r, unsafe_unknown, in.pass_through);  // what the client gets
+        Message kept;  // what the cache keeps: the same, Max-Age as an option (and a relayed block's Block2, Size2)
         kept.code = r.code;
         for (const OwnedOption& o : r.options) {
-            if (!hop_by_hop(o.number) || o.number == options::kMaxAge) kept.options.push_back(o);
+            const bool relayed = in.pass_through && (o.number == options::kBlock2 || o.number == options::kSize2);
+            if (!hop_by_hop(o.number) || o.number == options::kMaxAge || relayed) kept.options.push_back(o);
         }
         kept.payload = r.payload;
         if (unsafe_unknown) {
@@ -454,7 +481,7 @@ void ForwardProxy::finish(TimePoint now, std::uint64_t upstream_id, const Event&
                 out.payload.insert(out.payload.begin(), id.begin(), id.end());
             }
             const bool blockwise = out.payload.size() > (std::size_t{16} << down_.config().block_szx);
-            if (!in.key.empty() && stored != StoreResult::Stored && blockwise && r.code.is_success()) {
+            if (!in.key.empty() && stored != StoreResult::Stored && blockwise && r.code.is_success() && !in.pass_through) {
                 for (const Waiter& w : in.waiters) keep_transfer(now, w.peer.to_string() + in.key, out);
             }
         }
@@ -464,7 +491,7 @@ void ForwardProxy::finish(TimePoint now, std::uint64_t upstream_id, const Event&
 
 // ---- observations (RFC 7641 §5) --------------------------------------------------------
 
-Response ForwardProxy::downstream(const Message& r, bool& unsafe_unknown) const {
+Response ForwardProxy::downstream(const Message& r, bool& unsafe_unknown, bool relay_block) const {
     Response out;
     out.code = r.code;
     for (const OwnedOption& o : r.options) {
@@ -472,6 +499,13 @@ Response ForwardProxy::downstream(const Message& r, bool& unsafe_unknown) const 
         if (o.number == options::kMaxAge) {
             const std::optional<std::uint64_t> v = decode_uint(Bytes(o.value.data(), o.value.size()));
             if (v && *v <= 0xFFFFFFFFu) out.max_age = static_cast<std::uint32_t>(*v);
+        } else if (relay_block && o.number == options::kBlock2) {
+            // RFC 7959 §2.10: a proxy that forwards blocks 1:1 relays the origin's Block2
+            // (the upstream endpoint has checked it: a bad one fails the exchange, 5.02).
+            const BlockResult b = decode_block(Bytes(o.value.data(), o.value.size()));
+            if (b.ok()) out.block2 = b.block;
+        } else if (relay_block && o.number == options::kSize2) {
+            out.options.push_back(o);
         } else if (!hop_by_hop(o.number)) {
             out.options.push_back(o);
         }

@@ -115,6 +115,11 @@ struct ProxyConfig {
     bool observe = true;                  ///< Observe through the proxy; false: forwarded as plain GETs
     std::size_t max_observations = 64;    ///< targets observed upstream at once
     UpstreamPortConfig ports;             ///< one fixed upstream port, or one per exchange
+    /// Block-wise GET/FETCH (RFC 7959 §2.10): StoreAndForward reassembles the body upstream
+    /// and serves the client's blocks from it; PassThrough forwards each Block2 request
+    /// 1:1 (the origin's block relayed as it is) and caches blocks one by one.
+    enum class Blockwise : std::uint8_t { StoreAndForward, PassThrough };
+    Blockwise blockwise = Blockwise::StoreAndForward;
 };
 
 struct ProxyStats {
@@ -207,6 +212,7 @@ private:
         Code method;
         bool revalidating = false;  ///< sent with our stored ETag
         std::optional<std::uint8_t> hop_limit;  ///< the Hop-Limit it went upstream with
+        bool pass_through = false;  ///< one block asked for (Blockwise::PassThrough): relayed as it is
         std::vector<Waiter> waiters;
     };
 
@@ -222,7 +228,9 @@ private:
     std::optional<HandlerResult> observe(const IncomingRequest& req, const std::string& key, const Peer& origin,
                                          Request& up);
     void on_observation(TimePoint now, const std::string& key, const Event& e);
-    Response downstream(const Message& r, bool& unsafe_unknown) const;
+    /// The client's response to upstream response `r`: hop-by-hop options left out (but
+    /// Block2 and Size2 of a relayed block, `relay_block`), Max-Age as max_age.
+    Response downstream(const Message& r, bool& unsafe_unknown, bool relay_block = false) const;
     Response from_entry(const ResponseCache::Entry& e, std::uint32_t max_age) const;
     void pump(TimePoint now);
     /// up_.send_request with a port of its own (5.03 for the caller when none is free).

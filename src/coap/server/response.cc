@@ -31,9 +31,11 @@ void build_response(std::vector<std::uint8_t>& out, std::uint8_t max_szx, Messag
     const std::size_t size = std::size_t{16} << szx;
     // The whole body, or (body_size) the handler's slice of it at `offset`.
     const std::uint64_t total = r.body_size.value_or(r.payload.size());
-    const bool block2 = r.code.is_success() && (shape.request_block2 || total > size);
+    const bool block2 = r.block2 || (r.code.is_success() && (shape.request_block2 || total > size));
     std::uint32_t block2_value = 0;
-    if (block2) {
+    if (r.block2) {
+        block2_value = encode_block(*r.block2);  // the handler's own block, as it is
+    } else if (block2) {
         if (offset > total || (offset == total && offset != 0)) {
             return header_only(out, type, codes::kBadOption, mid, token);  // RFC 7959 §2.4: no such block
         }
@@ -52,7 +54,7 @@ void build_response(std::vector<std::uint8_t>& out, std::uint8_t max_szx, Messag
     if (shape.block1_echo) (void)w.add_uint(options::kBlock1, encode_block(*shape.block1_echo));
     if (block2) {
         (void)w.add_uint(options::kBlock2, block2_value);
-        if (offset == 0) (void)w.add_uint(options::kSize2, total);  // RFC 7959 §4
+        if (offset == 0 && !r.block2) (void)w.add_uint(options::kSize2, total);  // RFC 7959 §4
     }
     const BuildResult built = w.finish(payload);  // errors are sticky
     out.resize(built.ok() ? built.size : 0);

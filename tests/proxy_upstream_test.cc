@@ -1,11 +1,14 @@
-// Per-exchange upstream ports of the forward proxy (src/coap/proxy/upstream_ports.h): each
-// upstream exchange leaves from a random port of its own, a datagram from upstream counts
-// only on the port of the exchange it answers, ports close with their exchange, and the
-// number open at once is bounded (5.03 past it).
+// The forward proxy's upstream side. Per-exchange upstream ports (src/coap/proxy/
+// upstream_ports.h): each upstream exchange leaves from a random port of its own, a
+// datagram from upstream counts only on the port of the exchange it answers, ports close
+// with their exchange, and the number open at once is bounded (5.03 past it). Block-wise
+// modes (ProxyConfig::blockwise): store-and-forward fetches the whole body for a Block2 #0
+// request, pass-through one block, relayed as the origin sent it and cached on its own.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -89,6 +92,16 @@ struct PortNet {
             return coap::HandlerResult::defer();
         };
         EXPECT_EQ(origin.add_resource("slow", slow), coap::ApiError::Ok);
+        coap::ResourceConfig big;  // 3000 bytes: three blocks of 1024
+        big.handler = [](const coap::IncomingRequest&) {
+            std::string b;
+            for (int i = 0; b.size() < 3000; ++i) b += "line " + std::to_string(i) + "\n";
+            b.resize(3000);
+            coap::Response r = coap::Response::with(coap::codes::kContent, b);
+            r.max_age = 60;
+            return coap::HandlerResult(r);
+        };
+        EXPECT_EQ(origin.add_resource("big", big), coap::ApiError::Ok);
     }
 
     void flush() {
@@ -140,9 +153,10 @@ struct PortNet {
         now = end;
     }
 
-    std::uint64_t send(std::string_view uri) {
+    std::uint64_t send(std::string_view uri, std::optional<std::uint32_t> only_block = std::nullopt) {
         coap::Request r;
         r.options = {opt(coap::options::kProxyUri, uri)};
+        r.single_block2 = only_block;
         const auto sent = client.send_request(now, kPD, std::move(r));
         EXPECT_TRUE(sent.ok());
         return sent.id;
@@ -346,4 +360,82 @@ TEST(ProxyPorts, TheClosedPortQueueIsBoundedWhenTheDriverNeverReadsIt) {
     for (std::uint16_t p = 65530; p != 0; ++p) seen.insert(top.is_open(p) ? p : 0);
     seen.erase(0);
     EXPECT_EQ(seen.size(), 6u);
+}
+
+namespace {
+
+coap::proxy::ProxyConfig blockwise(coap::proxy::ProxyConfig::Blockwise mode) {
+    coap::proxy::ProxyConfig p;
+    p.local_host = "10.0.0.2";
+    p.blockwise = mode;
+    return p;
+}
+
+std::string big_body() {
+    std::string b;
+    for (int i = 0; b.size() < 3000; ++i) b += "line " + std::to_string(i) + "\n";
+    b.resize(3000);
+    return b;
+}
+
+std::optional<coap::Block> block2_of(const coap::Message& m) {
+    for (const auto& o : m.options) {
+        if (o.number != coap::options::kBlock2) continue;
+        const coap::BlockResult b = coap::decode_block(coap::Bytes(o.value.data(), o.value.size()));
+        if (b.ok()) return b.block;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+TEST(ProxyBlockwise, ABlock2ZeroRequestCostsTheWholeBodyStoredButOneBlockPassedThrough) {
+    // PROXY.md §3.4 (b): a client that asks for block 0 only.
+    using Mode = coap::proxy::ProxyConfig::Blockwise;
+    for (const Mode mode : {Mode::StoreAndForward, Mode::PassThrough}) {
+        PortNet net(blockwise(mode));
+        const auto id = net.send("coap://10.0.0.3/big", 0);
+        net.run_for(Duration::seconds(5));
+        const coap::Event* e = net.event(id);
+        ASSERT_NE(e, nullptr);
+        EXPECT_EQ(text(*e), big_body().substr(0, 1024));
+        const auto b = block2_of(e->message);
+        ASSERT_TRUE(b.has_value());
+        EXPECT_EQ(b->num, 0u);
+        EXPECT_TRUE(b->more);
+        const std::size_t upstream = net.requests().size();
+        if (mode == Mode::StoreAndForward) {
+            EXPECT_EQ(upstream, 3u) << "the whole body, three blocks, for one block asked";
+        } else {
+            EXPECT_EQ(upstream, 1u) << "one block upstream for one block asked";
+            // The relayed block keeps the origin's Size2.
+            bool size2 = false;
+            for (const auto& o : e->message.options) size2 |= o.number == coap::options::kSize2;
+            EXPECT_TRUE(size2);
+        }
+    }
+}
+
+TEST(ProxyBlockwise, PassThroughRelaysEveryBlockAndCachesThemOneByOne) {
+    PortNet net(blockwise(coap::proxy::ProxyConfig::Blockwise::PassThrough));
+    const auto first = net.send("coap://10.0.0.3/big");
+    net.run_for(Duration::seconds(5));
+    ASSERT_NE(net.event(first), nullptr);
+    EXPECT_EQ(text(*net.event(first)), big_body()) << "the client reassembles the relayed blocks";
+    const auto reqs = net.requests();
+    ASSERT_EQ(reqs.size(), 3u) << "one upstream request per block";
+    for (std::uint32_t i = 0; i < 3; ++i) {
+        const coap::MessageView v = reqs[i].view();
+        const std::size_t b = v.find(coap::options::kBlock2);
+        ASSERT_LT(b, v.option_count());
+        EXPECT_EQ(coap::decode_block(v.option(b).value).block.num, i);
+    }
+    // A second client transfer: every block from the cache, nothing upstream.
+    const auto second = net.send("coap://10.0.0.3/big");
+    net.run_for(Duration::seconds(5));
+    ASSERT_NE(net.event(second), nullptr);
+    EXPECT_EQ(text(*net.event(second)), big_body());
+    EXPECT_EQ(net.requests().size(), 3u);
+    EXPECT_EQ(net.proxy.stats().hits_fresh, 3u);
+    EXPECT_EQ(net.proxy.cache().size(), 3u) << "three blocks, three entries";
 }
