@@ -262,6 +262,43 @@ TEST(MessageLayer, AckAndRstMatchByPeerAndMessageId) {
     EXPECT_EQ(l.stats.rtt_samples, 1u);
 }
 
+TEST(MessageLayer, APiggybackedResponseWithAnotherTokenAcknowledgesNothing) {
+    // RFC 7252 §5.3.2: a piggybacked response matches its request by Message ID and by
+    // token. One with the right MID and another token (a forger who guessed the MID) is
+    // no answer: the CON stays outstanding and is retransmitted, and the real
+    // piggybacked response still completes it. An empty ACK matches by MID alone (§4.2).
+    Layer l;
+    TimePoint t;
+    coap::Message request;
+    request.code = coap::codes::kGet;
+    request.message_id = 7;
+    request.token = {1, 2, 3, 4};
+    l.ml->send_con(t, peer(2), 7, coap::encode(request), coap::Owner{coap::OwnerKind::ClientRequest, 1, {}});
+    EXPECT_EQ(l.drain().size(), 1u);
+    coap::Message forged;
+    forged.type = MessageType::Ack;
+    forged.code = coap::codes::kContent;
+    forged.message_id = 7;
+    forged.token = {9, 9, 9, 9};
+    const auto f = coap::encode(forged);
+    l.ml->handle_datagram(t + Duration::milliseconds(100), peer(2), coap::Bytes(f.data(), f.size()), false);
+    EXPECT_TRUE(l.up.log.empty());
+    EXPECT_EQ(l.stats.dropped_unexpected, 1u);
+    EXPECT_EQ(l.ml->outstanding_count(), 1u);
+    l.ml->handle_timeout(*l.ml->next_deadline());
+    EXPECT_EQ(l.drain().size(), 1u) << "retransmitted as if the forgery had not come";
+    coap::Message real = forged;
+    real.token = request.token;
+    const auto r = coap::encode(real);
+    l.ml->handle_datagram(t + Duration::seconds(3), peer(2), coap::Bytes(r.data(), r.size()), false);
+    EXPECT_EQ(l.up.log, (std::vector<std::string>{"retransmitted 1", "acked 1 rtt 3000ms"}));
+    // An empty ACK needs no token.
+    l.ml->send_con(t, peer(2), 8, coap::encode(request), coap::Owner{coap::OwnerKind::ClientRequest, 2, {}});
+    const auto ack = empty(MessageType::Ack, 8);
+    l.ml->handle_datagram(t + Duration::seconds(4), peer(2), coap::Bytes(ack.data(), ack.size()), false);
+    EXPECT_EQ(l.up.log.back(), "acked 2 rtt 4000ms");
+}
+
 TEST(MessageLayer, FormatErrorsPingsAndReservedClasses) {
     Layer l;
     TimePoint t;

@@ -434,6 +434,18 @@ void MessageLayer::on_ack_or_rst(TimePoint now, const Peer& from, const MessageV
         ++stats_.dropped_unexpected;  // late or duplicate ACK/RST
         return;
     }
+    if (m.type() == MessageType::Ack && !m.code().is_empty()) {
+        // RFC 7252 §5.3.2: a piggybacked response matches by Message ID and token. With
+        // another token it answers nothing: the CON stays outstanding (one guessed MID
+        // must not stop its retransmissions nor leave it waiting for a separate response).
+        const std::vector<std::uint8_t>& con = outstanding_[*found].bytes;
+        const std::size_t tkl = con.empty() ? 0 : con[0] & 0x0f;
+        const Bytes token = con.size() >= 4 + tkl ? Bytes(con.data() + 4, tkl) : Bytes();
+        if (m.token() != token) {
+            ++stats_.dropped_unexpected;
+            return;
+        }
+    }
     const Owner owner = outstanding_[*found].owner;
     const unsigned retransmissions = outstanding_[*found].retransmissions;
     const TimePoint first_sent = outstanding_[*found].first_sent;
