@@ -432,7 +432,7 @@ def section_runs(plotter, paths):
                         for k, rs in groups.items()}
             poisoned = {k: rs for k, rs in poisoned.items() if rs}
             if poisoned:
-                table = [params + ["poisoned responses accepted", "analytic mean (rate x live s / (256^L x ports))",
+                table = [params + ["poisoned responses accepted", "analytic mean (rate x live s / (256^L x ports x mids))",
                                    "forged answers served to clients", "exchanges completed", "runs"]]
                 for key, rs in sorted(poisoned.items()):
                     table.append(list(key) + median_cells(rs, [

@@ -785,14 +785,15 @@ TEST(SimProxy, MaxAgeZeroIsNeverReusedAndTheKeysAreChecked) {
               "bad.toml: proxy.hop_limit: 0 is out of range (must be between 1 and 255)");
 }
 
-TEST(SimProxy, ForgedSeparateResponsesPoisonAtTheAnalyticRateAndNeverWithEightByteTokensOrPerExchangePorts) {
-    // PROXY.md §3.1: a forged response is accepted when its random token is that of an
-    // upstream exchange in flight: with 1-byte tokens about rate x live seconds / 256 of
-    // them (within the Poisson 95 % interval), with 8-byte tokens none.
-    auto poisoning = [](int token_length, const char* port = "fixed") {
-        return run(std::string(R"(
+namespace {
+
+/// The poisoning network of the sim tests: 10 clients through the proxy, an attacker
+/// forging `rate` responses a second of `vector` "from" the origin.
+std::string forged_responses_scenario(const std::string& vector, int duration, int token_length, double rate,
+                                      const std::string& port) {
+    return R"(
 name = "poison"
-duration = 60
+duration = )" + std::to_string(duration) + R"(
 seeds = [1]
 [topology]
 kind = "dumbbell"
@@ -805,12 +806,21 @@ resources = 50
 max_age = 10
 [proxy]
 enabled = true
-token_length = )") + std::to_string(token_length) + R"(
+token_length = )" + std::to_string(token_length) + R"(
 upstream_port = ")" + port + R"("
 [attack]
-vector = "spoofed-separate"
-rate = 200
-)");
+vector = ")" + vector + R"("
+rate = )" + std::to_string(rate) + "\n";
+}
+
+}  // namespace
+
+TEST(SimProxy, ForgedSeparateResponsesPoisonAtTheAnalyticRateAndNeverWithEightByteTokensOrPerExchangePorts) {
+    // PROXY.md §3.1: a forged response is accepted when its random token is that of an
+    // upstream exchange in flight: with 1-byte tokens about rate x live seconds / 256 of
+    // them (within the Poisson 95 % interval), with 8-byte tokens none.
+    auto poisoning = [](int token_length, const char* port = "fixed") {
+        return run(forged_responses_scenario("spoofed-separate", 60, token_length, 200, port));
     };
     const auto one = poisoning(1);
     const auto& m1 = one.at("metrics");
@@ -838,6 +848,32 @@ rate = 200
     EXPECT_EQ(u(m1, "upstream_ports_peak"), 0u);
     EXPECT_GE(u(ms, "exchanges_completed"), u(eight.at("metrics"), "exchanges_completed") * 95 / 100);
     EXPECT_EQ(u(ms, "exchanges_failed"), 0u);
+}
+
+TEST(SimProxy, ForgedPiggybackedResponsesMustAlsoGuessTheMessageIdAndNeverStallTheProxy) {
+    // PROXY.md §3.1, as ACKs: a forged piggybacked response counts only with the Message
+    // ID of the proxy's CON awaiting its ACK as well as its token (RFC 7252 §5.3.2): with
+    // no token about rate x live s / 65536 are taken; with a 1-byte token none, and the
+    // forged ACKs whose MID alone is right do not stall the proxy's upstream lane.
+    auto piggy = [](int token_length, double rate) {
+        return run(forged_responses_scenario("spoofed-piggybacked", 120, token_length, rate, "fixed"));
+    };
+    const auto none = piggy(0, 2000);
+    const auto& m0 = none.at("metrics");
+    const double e = m0.at("poison_expected").get<double>();
+    EXPECT_NEAR(e * 65536.0 / 2000.0, m0.at("upstream_live_s").get<double>(), 1e-6);
+    EXPECT_GT(e, 1.0);
+    const double accepted = m0.at("poisoned_accepted").get<double>();
+    EXPECT_GE(accepted, e - 1.96 * std::sqrt(e));
+    EXPECT_LE(accepted, e + 1.96 * std::sqrt(e));
+    const auto one = piggy(1, 2000);
+    const auto quiet = piggy(1, 0.001);
+    // Expected 0.005 (a 1-in-200 chance of one; this seed has it): without the MID, 2000 x
+    // 40 s / 256 = about 300 would be.
+    EXPECT_LT(one.at("metrics").at("poison_expected").get<double>(), 0.01);
+    EXPECT_LE(u(one.at("metrics"), "poisoned_accepted"), 1u);
+    EXPECT_GE(u(one.at("metrics"), "exchanges_completed"), u(quiet.at("metrics"), "exchanges_completed") * 98 / 100);
+    EXPECT_EQ(u(one.at("metrics"), "exchanges_failed"), 0u);
 }
 
 TEST(SimProxy, HopLimitEndsALoopBetweenTwoProxiesAfterTheInitialCount) {

@@ -197,14 +197,17 @@ std::vector<uint8_t> CoapAttacker::MakeDatagram(uint16_t& dstPort, Ipv4Address& 
     if (m_vector == "spoofed-rst") {
         return build(coap::MessageBuilder(coap::MessageType::Rst, coap::codes::kEmpty, mid));
     }
-    if (m_vector == "spoofed-separate") {
+    if (m_vector == "spoofed-separate" || m_vector == "spoofed-piggybacked") {
         // PROXY.md §3.1: a forged separate response (NON, any MID) with a guessed token,
         // a long Max-Age and the payload "forged", "from" the origin to a proxy's upstream
-        // port: accepted if the token is that of an upstream exchange in flight.
+        // port: accepted if the token is that of an upstream exchange in flight. As a
+        // piggybacked response (an ACK) it must also name the Message ID of the proxy's
+        // CON awaiting its ACK (RFC 7252 §4.2, §5.2.1): a random one.
         if (m_victimPortCount > 1) {
             dstPort = static_cast<uint16_t>(m_victimPort + m_rng->GetInteger(0, m_victimPortCount - 1));
         }
-        coap::MessageBuilder b(coap::MessageType::Non, coap::codes::kContent, rand16());
+        const bool ack = m_vector == "spoofed-piggybacked";
+        coap::MessageBuilder b(ack ? coap::MessageType::Ack : coap::MessageType::Non, coap::codes::kContent, rand16());
         std::vector<uint8_t> guess(m_tokenGuessLength);
         for (auto& t : guess) t = static_cast<uint8_t>(m_rng->GetInteger(0, 255));
         (void)b.set_token(coap::Bytes(guess.data(), guess.size()));
@@ -232,7 +235,8 @@ void CoapAttacker::SendOne() {
     udp.SetDestinationPort(port);
     udp.EnableChecksums();
     udp.InitializeChecksum(src, dst, 17);
-    if (m_vector == "spoofed-rst" || m_vector == "spoofed-ack" || m_vector == "spoofed-separate") {
+    if (m_vector == "spoofed-rst" || m_vector == "spoofed-ack" || m_vector == "spoofed-separate" ||
+        m_vector == "spoofed-piggybacked") {
         udp.SetSourcePort(m_targets[0].second);
     }
     p->AddHeader(udp);

@@ -145,7 +145,7 @@ const std::vector<KeySpec>& schema() {
         {"coap", "random_mid", Kind::Bool, 0, 0, {}, COAPBED_BOOL(coap.random_mid)},
         {"attack", "vector", Kind::Choice, 0, 0,
          {"none", "large-get", "well-known-core", "block", "observe", "multicast", "multicast-observe", "dns", "spoofed-rst",
-          "spoofed-ack", "spoofed-separate", "proxy-loop", "proxy-large-get"},
+          "spoofed-ack", "spoofed-separate", "spoofed-piggybacked", "proxy-loop", "proxy-large-get"},
          COAPBED_STR(attack.vector)},
         {"attack", "rate", Kind::Real, 0.001, 1e5, {}, COAPBED_REAL(attack.rate)},
         {"attack", "resource", Kind::Int, 1, 1 << 20, {}, COAPBED_INT(attack.resource)},
@@ -494,11 +494,12 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
         if (c.proxy.enabled && c.topology.kind != "dumbbell") {
             throw ScenarioError(file, "proxy.enabled", "the proxy runs on the dumbbell topology (the clients' router)");
         }
-        const bool proxy_vector = c.attack.vector == "spoofed-separate" || c.attack.vector == "proxy-loop" ||
-                                  c.attack.vector == "proxy-large-get";
+        const bool proxy_vector = c.attack.vector == "spoofed-separate" || c.attack.vector == "spoofed-piggybacked" ||
+                                  c.attack.vector == "proxy-loop" || c.attack.vector == "proxy-large-get";
         if (c.proxy.enabled && c.attack.vector != "none" && !proxy_vector) {
             throw ScenarioError(file, "attack.vector",
-                                "with [proxy], the attack is spoofed-separate, proxy-loop or proxy-large-get");
+                                "with [proxy], the attack is spoofed-separate, spoofed-piggybacked, proxy-loop or "
+                                "proxy-large-get");
         }
         if (proxy_vector && !c.proxy.enabled) {
             throw ScenarioError(file, "attack.vector", c.attack.vector + " attacks a proxy: needs [proxy] enabled");

@@ -93,7 +93,7 @@ const std::vector<std::string>& metric_columns() {
         // The forward proxy (issue #18; empty without [proxy]).
         "proxy_requests", "proxy_hits", "proxy_hit_ratio", "upstream_requests", "upstream_saved", "upstream_bytes",
         "origin_requests", "proxy_coalesced", "proxy_gateway_errors",
-        // Cache poisoning (attack.vector = "spoofed-separate").
+        // Cache poisoning (attack.vector = "spoofed-separate" or "spoofed-piggybacked").
         "poisoned_accepted", "upstream_live_s", "poison_expected",
         // Forwarding loops (attack.vector = "proxy-loop").
         "loop_injected", "loop_answered", "loop_forwards", "loop_hops_per_request", "loop_5_08", "loop_peak_inflight",
@@ -619,7 +619,7 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
     const Attack& at = c.attack;
     const bool attack = at.vector != "none";
     const bool against_client = at.vector == "spoofed-rst" || at.vector == "spoofed-ack";
-    const bool poisoning = at.vector == "spoofed-separate";
+    const bool poisoning = at.vector == "spoofed-separate" || at.vector == "spoofed-piggybacked";
     const bool loop = at.vector == "proxy-loop";
     constexpr uint16_t kProxyUpstreamPort = 40001;  // fixed: PROXY.md §3.1 "fixed port" (the attacker knows it)
     constexpr uint16_t kFirstExchangePort = 49152;  // per-exchange: CoapProxy's default range
@@ -1114,9 +1114,12 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
             // at a time toward the origin).
             m["poisoned_accepted"] = proxy->GetForgedAccepted();
             // Per-exchange ports: the forgery must also name the exchange's port, 1 of 16384.
+            // Piggybacked (an ACK): also the Message ID of the CON awaiting its ACK, 1 of
+            // 65536 (the origin answers piggybacked, so a token is live as long as its CON).
             const double ports = c.proxy.upstream_port == "per-exchange" ? kExchangePorts : 1.0;
+            const double mids = at.vector == "spoofed-piggybacked" ? 65536.0 : 1.0;
             m["poison_expected"] = at.rate * proxy->GetUpstreamLiveSeconds() /
-                                   (std::pow(256.0, static_cast<double>(c.proxy.token_length)) * ports);
+                                   (std::pow(256.0, static_cast<double>(c.proxy.token_length)) * ports * mids);
         }
         ordered_json pj;
         pj["requests"] = ps.requests;
