@@ -443,11 +443,13 @@ def section_runs(plotter, paths):
             looped = {k: [r for r in rs if r.get("loop_injected", "") not in ("", "nan")] for k, rs in groups.items()}
             looped = {k: rs for k, rs in looped.items() if rs}
             if looped:
-                table = [params + ["looping requests", "answered", "forwards per request", "5.08 made",
+                table = [params + ["looping requests", "answered", "forwards per request",
+                                   "datagrams between the proxies per request", "lasted (s, median)", "5.08 made",
                                    "peak exchanges in flight", "other clients' completions", "their p95 (s)", "runs"]]
                 for key, rs in sorted(looped.items()):
                     table.append(list(key) + median_cells(rs, [
                         ("loop_injected", "%d"), ("loop_answered", "%d"), ("loop_hops_per_request", "%.2f"),
+                        ("loop_datagrams_per_request", "%.1f"), ("loop_settle_p50_s", "%.1f"),
                         ("loop_5_08", "%d"), ("loop_peak_inflight", "%d"), ("exchanges_completed", "%d"),
                         ("completion_p95_s", "%.3f")]) + [str(len(rs))])
                 out.append(("h3", "Forwarding loops (medians over seeds)"))

@@ -908,8 +908,13 @@ rate = 0.05
     EXPECT_EQ(u(m, "loop_5_08"), u(m, "loop_injected"));
     EXPECT_EQ(u(m, "loop_forwards"), 16 * u(m, "loop_injected"));
     EXPECT_EQ(u(m, "exchanges_failed"), 0u);  // the other clients never notice
+    // At least a request and an answer per forward cross between the proxies, and the
+    // loop ends within seconds (each hop paced by the next proxy's 1 s ACK delay).
+    EXPECT_GE(m.at("loop_datagrams_per_request").get<double>(), 32.0);
+    EXPECT_LT(m.at("loop_settle_p50_s").get<double>(), 16 * (1.0 + 0.2));
     const auto without = loop(false);
     EXPECT_EQ(u(without.at("metrics"), "loop_answered"), 0u);
+    EXPECT_GT(without.at("metrics").at("loop_settle_p50_s").get<double>(), 90.0);  // given up
     EXPECT_EQ(u(without.at("metrics"), "loop_forwards"), 2 * u(without.at("metrics"), "loop_injected"));
 }
 

@@ -257,6 +257,7 @@ void CoapProxy::Drive() {
         const bool down = side == coap::proxy::ForwardProxy::Side::Down;
         CoapApplication::LedgerTx(m_ledger, down ? static_cast<const void*>(this) : PeekPointer(m_up), to, p);
         (down ? m_down : port == 0 ? m_up : UpstreamSocket(port))->SendTo(p, 0, to);
+        if (!m_nextHopHost.empty() && InetSocketAddress::ConvertFrom(to).GetIpv4() == m_nextHop) ++m_sentToNextHop;
     }
     // Per-exchange ports whose exchange ended: their sockets close (a late datagram to
     // one finds no socket, as on a real host).

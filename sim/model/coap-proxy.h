@@ -39,6 +39,8 @@ public:
     /// Seconds upstream tokens were live, summed over every upstream exchange (from its
     /// first transmission to its end): the window a token-guessing attacker aims at.
     double GetUpstreamLiveSeconds() const { return m_liveSeconds; }
+    /// Datagrams sent (either side) to the NextHop proxy's address: a forwarding loop's traffic.
+    uint64_t GetSentToNextHop() const { return m_sentToNextHop; }
     /// The upstream ports' counters (per-exchange ports; zeros with the fixed port).
     const coap::proxy::UpstreamPortStats& GetPortStats() const;
     /// Every request the proxy answered from its cache (hit) or sent upstream (miss), by
@@ -67,6 +69,7 @@ private:
     uint16_t m_upstreamPort;
     bool m_perExchangePorts = false;
     bool m_passThroughBlocks = false;
+    uint64_t m_sentToNextHop = 0;
     uint16_t m_firstPort = 49152;
     uint32_t m_portCount = 16384;
     std::map<uint16_t, Ptr<Socket>> m_exchangeSockets;  ///< per-exchange upstream ports open

@@ -114,7 +114,10 @@ const std::vector<std::string>& metric_columns() {
         // Per-exchange upstream ports ([proxy] upstream_port; empty without [proxy]): the
         // most open at once, and datagrams from upstream dropped for arriving at a port
         // that is not their exchange's (no socket there, or another exchange's).
-        "upstream_ports_peak", "upstream_port_drops"};
+        "upstream_ports_peak", "upstream_port_drops",
+        // Forwarding loops, continued: datagrams between the two proxies per looping
+        // request, and how long a looping request lasted for its sender (median, longest).
+        "loop_datagrams_per_request", "loop_settle_p50_s", "loop_settle_max_s"};
     return cols;
 }
 
@@ -1103,6 +1106,19 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
                                              : 0.0;
             m["loop_5_08"] = ps.hop_limit_reached + fs.hop_limit_reached;
             m["loop_peak_inflight"] = std::max(ps.inflight_peak, fs.inflight_peak);
+            // Every datagram between the two proxies (both directions, both sides), and how
+            // long each looping request lasted for its sender: until its 5.08 came back
+            // (the loop had unwound) or it gave up.
+            const uint64_t injected = injector->GetStarted();
+            m["loop_datagrams_per_request"] =
+                injected > 0 ? static_cast<double>(proxy->GetSentToNextHop() + far_proxy->GetSentToNextHop()) /
+                                   static_cast<double>(injected)
+                             : 0.0;
+            std::vector<double> settle;
+            for (const auto& r : injector->GetRecords()) settle.push_back(r.elapsed_s);
+            std::sort(settle.begin(), settle.end());
+            m["loop_settle_p50_s"] = number_or_null(percentile(settle, 50));
+            m["loop_settle_max_s"] = settle.empty() ? ordered_json() : ordered_json(settle.back());
         }
         const auto& port_stats = proxy->GetPortStats();
         m["upstream_ports_peak"] = port_stats.peak;
