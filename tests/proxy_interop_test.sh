@@ -167,4 +167,23 @@ $C -H 2 -P "coap://127.0.0.1:$proxy_port" "$ours/counter" >"$work/x4" 2>&1
 check "chained, Hop-Limit 2: 5.08 from libcoap's proxy, our identifier in front (RFC 8768 §3)" "$work/x4" \
     '[[ "$out" == *"5.08 coapbed-proxy "* ]]'
 kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null
+
+# A loop (PROXY.md §6.7 case 6): ours -> libcoap's proxy -> ours -> ... Hop-Limit 16 runs
+# out at our hop (5.08 with our identifier); libcoap relays the first 5.08 back, and then,
+# finding its own identifier ("127.0.0.1") in the next one, logs "Proxy loop detected" and
+# drops it instead of passing it on (libcoap 4.3.1's behaviour, not ours): the requests
+# below it are never answered, so the client gives up (here after 14 s; 16 hops take ~9 s).
+loopport="$(free_port)"
+start_proxy "$work/proxy6.log" --next-hop "coap://127.0.0.1:$loopport"
+coap-server-notls -A 127.0.0.1 -p "$loopport" -P "coap://127.0.0.1:$proxy_port,libcoap-loop" -v 7 >"$work/lloop.log" 2>&1 &
+pids+=($!)
+sleep 0.5
+"$bin" get "coap://127.0.0.3:$serve_port/counter" --proxy "coap://127.0.0.1:$proxy_port" --timeout 14 >"$work/y1" 2>&1
+echo "rc=$?" >>"$work/y1"
+kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null
+grep -c "Hop-Limit:1," "$work/lloop.log" >>"$work/y1"
+grep -c "Proxy loop detected" "$work/lloop.log" >>"$work/y1"
+check "loop through libcoap's proxy: Hop-Limit runs out at our hop, libcoap drops the 5.08 it finds itself in" \
+    "$work/proxy6.log.stats" '[[ "$out" == *"\"hop_limit_reached\":1,"* && "$(tail -2 "$work/y1" | tr "\n" " ")" == "1 1 " ]]'
+
 exit "$fail"
