@@ -11,11 +11,13 @@
 #include "ns3/core-module.h"
 #include "ns3/internet-stack-helper.h"
 #include "ns3/ipv4-address-helper.h"
+#include "ns3/ipv4-global-routing-helper.h"
 #include "ns3/packet.h"
 #include "ns3/point-to-point-helper.h"
 
 #include "sim/helper/coap-helper.h"
 #include "sim/model/coap-client.h"
+#include "sim/model/coap-proxy.h"
 #include "sim/model/coap-server.h"
 #include "sim/model/gilbert-elliott-error-model.h"
 #include "sim/scenario/scenario.h"
@@ -151,6 +153,75 @@ TEST(CoapHelpers, ClientAndServerOnTwoNodesFireTheirTraceSources) {
         }
     }
     EXPECT_EQ(DynamicCast<CoapServer>(s.Get(0))->GetEngineStats().exchanges_started, 0u);
+    Simulator::Destroy();
+}
+
+namespace {
+struct ProxyTraced {
+    int hits = 0, misses = 0, upstream_done = 0, upstream_answered = 0, tx_up = 0, tx_down = 0, rx_up = 0, rx_down = 0;
+};
+void on_proxy_request(ProxyTraced* t, bool hit) { ++(hit ? t->hits : t->misses); }
+void on_proxy_upstream(ProxyTraced* t, double, bool answered) {
+    ++t->upstream_done;
+    t->upstream_answered += answered ? 1 : 0;
+}
+void on_proxy_tx(ProxyTraced* t, ns3::Ptr<const ns3::Packet>, bool up) { ++(up ? t->tx_up : t->tx_down); }
+void on_proxy_rx(ProxyTraced* t, ns3::Ptr<const ns3::Packet>, bool up) { ++(up ? t->rx_up : t->rx_down); }
+}  // namespace
+
+TEST(CoapHelpers, AProxyBetweenClientAndServerCachesAndFiresItsTraceSources) {
+    // client -- proxy -- server: 20 GETs of one resource (Max-Age 60 s) through the proxy:
+    // the first goes upstream, the other 19 come from its cache.
+    using namespace ns3;
+    NodeContainer nodes;
+    nodes.Create(3);
+    PointToPointHelper p2p;
+    p2p.SetDeviceAttribute("DataRate", StringValue("100kbps"));
+    p2p.SetChannelAttribute("Delay", StringValue("20ms"));
+    NetDeviceContainer left = p2p.Install(nodes.Get(0), nodes.Get(1));
+    NetDeviceContainer right = p2p.Install(nodes.Get(1), nodes.Get(2));
+    InternetStackHelper stack;
+    stack.Install(nodes);
+    Ipv4AddressHelper addr;
+    addr.SetBase("10.9.1.0", "255.255.255.0");
+    Ipv4InterfaceContainer l = addr.Assign(left);
+    addr.SetBase("10.9.2.0", "255.255.255.0");
+    Ipv4InterfaceContainer r = addr.Assign(right);
+    Ipv4GlobalRoutingHelper::PopulateRoutingTables();
+
+    CoapServerHelper server;
+    server.SetAttribute("MaxAge", IntegerValue(60));
+    ApplicationContainer s = server.Install(nodes.Get(2));
+    CoapProxyHelper proxy;
+    proxy.SetAttribute("LocalAddress", StringValue("10.9.1.2"));
+    ApplicationContainer p = proxy.Install(nodes.Get(1));
+    CoapClientHelper client(InetSocketAddress(l.GetAddress(1), 5683));
+    client.SetAttribute("ProxyUri", StringValue("coap://10.9.2.2:5683/"));
+    client.SetAttribute("MaxRequests", UintegerValue(20));
+    client.SetAttribute("Interval", TimeValue(MilliSeconds(500)));
+    ApplicationContainer c = client.Install(nodes.Get(0));
+    EXPECT_EQ(CoapHelperBase::AssignStreams(p, 30), 2);
+    CoapHelperBase::AssignStreams(s, 10);
+    CoapHelperBase::AssignStreams(c, 20);
+    c.Start(Seconds(1));
+    ProxyTraced t;
+    p.Get(0)->TraceConnectWithoutContext("Request", MakeBoundCallback(&on_proxy_request, &t));
+    p.Get(0)->TraceConnectWithoutContext("UpstreamDone", MakeBoundCallback(&on_proxy_upstream, &t));
+    p.Get(0)->TraceConnectWithoutContext("Tx", MakeBoundCallback(&on_proxy_tx, &t));
+    p.Get(0)->TraceConnectWithoutContext("Rx", MakeBoundCallback(&on_proxy_rx, &t));
+    Simulator::Stop(Seconds(60));
+    Simulator::Run();
+    auto app = DynamicCast<CoapClient>(c.Get(0));
+    EXPECT_EQ(app->GetCompleted(), 20u);
+    EXPECT_EQ(t.misses, 1);
+    EXPECT_EQ(t.hits, 19);
+    EXPECT_EQ(t.upstream_done, 1);
+    EXPECT_EQ(t.upstream_answered, 1);
+    EXPECT_EQ(t.tx_up, 1);    // the one upstream GET (its answer came piggybacked)
+    EXPECT_EQ(t.rx_up, 1);
+    EXPECT_EQ(t.rx_down, 20);
+    EXPECT_EQ(t.tx_down, 20);
+    EXPECT_EQ(DynamicCast<CoapProxy>(p.Get(0))->GetProxyStats().hits_fresh, 19u);
     Simulator::Destroy();
 }
 

@@ -4,6 +4,7 @@
 #include "ns3/uinteger.h"
 
 #include "../model/coap-client.h"
+#include "../model/coap-proxy.h"
 #include "../model/coap-server.h"
 
 namespace ns3 {
@@ -28,11 +29,16 @@ int64_t CoapHelperBase::AssignStreams(ApplicationContainer apps, int64_t stream)
     int64_t used = 0;
     for (auto it = apps.Begin(); it != apps.End(); ++it) {
         if (auto app = DynamicCast<CoapApplication>(*it)) used += app->AssignStreams(stream + used);
+        if (auto proxy = DynamicCast<CoapProxy>(*it)) used += proxy->AssignStreams(stream + used);
     }
     return used;
 }
 
 CoapServerHelper::CoapServerHelper(uint16_t port) : CoapHelperBase("ns3::CoapServer") {
+    if (port != 5683) SetAttribute("Port", UintegerValue(port));
+}
+
+CoapProxyHelper::CoapProxyHelper(uint16_t port) : CoapHelperBase("ns3::CoapProxy") {
     if (port != 5683) SetAttribute("Port", UintegerValue(port));
 }
 

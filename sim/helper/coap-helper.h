@@ -25,7 +25,7 @@ public:
     void SetAttribute(std::string name, const AttributeValue& value);
     ApplicationContainer Install(Ptr<Node> node) const;
     ApplicationContainer Install(NodeContainer nodes) const;
-    /// Fixes the random streams of every CoapApplication in `apps`; returns how many it used.
+    /// Fixes the random streams of every CoapApplication and CoapProxy in `apps`; returns how many it used.
     static int64_t AssignStreams(ApplicationContainer apps, int64_t stream);
 
 protected:
@@ -42,6 +42,17 @@ class CoapClientHelper : public CoapHelperBase {
 public:
     /// `remote` is the server's InetSocketAddress or Inet6SocketAddress.
     explicit CoapClientHelper(const Address& remote);
+};
+
+/// A forward proxy with a cache (CoapProxy): clients send it requests with Proxy-Uri
+/// (CoapClient's ProxyUri attribute), it forwards them to the origins.
+///
+///     CoapProxyHelper proxy;                          // port 5683
+///     proxy.SetAttribute("LocalAddress", StringValue("10.1.0.1"));
+///     ApplicationContainer p = proxy.Install(routerNode);
+class CoapProxyHelper : public CoapHelperBase {
+public:
+    explicit CoapProxyHelper(uint16_t port = 5683);
 };
 
 }  // namespace ns3

@@ -85,7 +85,17 @@ TypeId CoapProxy::GetTypeId() {
             .AddAttribute("Nstart", "NSTART toward each origin.", UintegerValue(1),
                           MakeUintegerAccessor(&CoapProxy::m_nstart), MakeUintegerChecker<uint32_t>(1))
             .AddAttribute("BlockSize", "Largest block, 16..1024 (RFC 7959).", UintegerValue(1024),
-                          MakeUintegerAccessor(&CoapProxy::m_blockSize), MakeUintegerChecker<uint32_t>(16, 1024));
+                          MakeUintegerAccessor(&CoapProxy::m_blockSize), MakeUintegerChecker<uint32_t>(16, 1024))
+            .AddTraceSource("Request", "A client's request answered from the cache (true) or sent upstream or joined "
+                            "to an upstream exchange in flight (false).",
+                            MakeTraceSourceAccessor(&CoapProxy::m_requestTrace), "ns3::TracedValueCallback::Bool")
+            .AddTraceSource("UpstreamDone", "An upstream exchange ended: its seconds in flight, and whether it was "
+                            "answered (false: timed out, reset or rejected).",
+                            MakeTraceSourceAccessor(&CoapProxy::m_upstreamTrace), "ns3::CoapProxy::UpstreamCallback")
+            .AddTraceSource("Tx", "A datagram sent: toward the origins (true) or the clients.",
+                            MakeTraceSourceAccessor(&CoapProxy::m_txTrace), "ns3::CoapProxy::PacketCallback")
+            .AddTraceSource("Rx", "A datagram received: from the origins' side (true) or the clients'.",
+                            MakeTraceSourceAccessor(&CoapProxy::m_rxTrace), "ns3::CoapProxy::PacketCallback");
     return tid;
 }
 
@@ -185,6 +195,7 @@ void CoapProxy::StartApplication() {
     NS_ABORT_MSG_IF(m_up->Bind(InetSocketAddress(Ipv4Address::GetAny(), m_upstreamPort)) != 0, "CoapProxy: cannot bind");
     m_proxy->set_upstream_observer([this](const coap::Event& e) {
         m_liveSeconds += e.in_flight.seconds_f();
+        m_upstreamTrace(e.in_flight.seconds_f(), e.kind == coap::EventKind::Response);
         static const std::string kForged = "forged";
         if (e.kind == coap::EventKind::Response &&
             std::equal(e.message.payload.begin(), e.message.payload.end(), kForged.begin(), kForged.end())) {
@@ -192,6 +203,7 @@ void CoapProxy::StartApplication() {
         }
     });
     m_proxy->set_request_observer([this](const coap::IncomingRequest& req, bool hit) {
+        m_requestTrace(hit);
         if (req.message == nullptr) return;
         const coap::Bytes t = req.message->token();
         m_notes.push_back(RequestNote{req.peer.port, std::vector<std::uint8_t>(t.begin(), t.end()), hit});
@@ -221,6 +233,7 @@ void CoapProxy::HandleRead(Ptr<Socket> socket) {
     while (Ptr<Packet> packet = socket->RecvFrom(from)) {
         if (!m_proxy) continue;
         CoapApplication::LedgerRx(m_ledger, packet);
+        m_rxTrace(packet, side == Side::Up);
         bytes.resize(packet->GetSize());
         packet->CopyData(bytes.data(), bytes.size());
         const coap::Bytes d(bytes.data(), bytes.size());
@@ -256,6 +269,7 @@ void CoapProxy::Drive() {
         // The two sides are two senders: each has its own Message IDs.
         const bool down = side == coap::proxy::ForwardProxy::Side::Down;
         CoapApplication::LedgerTx(m_ledger, down ? static_cast<const void*>(this) : PeekPointer(m_up), to, p);
+        m_txTrace(p, !down);
         (down ? m_down : port == 0 ? m_up : UpstreamSocket(port))->SendTo(p, 0, to);
         if (!m_nextHopHost.empty() && InetSocketAddress::ConvertFrom(to).GetIpv4() == m_nextHop) ++m_sentToNextHop;
     }

@@ -9,6 +9,8 @@
 #include <memory>
 
 #include "ns3/application.h"
+#include "ns3/packet.h"
+#include "ns3/traced-callback.h"
 #include "ns3/event-id.h"
 #include "ns3/nstime.h"
 #include "ns3/socket.h"
@@ -21,6 +23,10 @@ namespace ns3 {
 
 class CoapProxy : public Application {
 public:
+    /// Trace signatures: "UpstreamDone" (seconds in flight, answered) and "Tx"/"Rx" (the
+    /// datagram, whether on the origins' side).
+    typedef void (*UpstreamCallback)(double seconds, bool answered);
+    typedef void (*PacketCallback)(Ptr<const Packet> packet, bool upstream);
     static TypeId GetTypeId();
     CoapProxy();
     ~CoapProxy() override;
@@ -70,6 +76,10 @@ private:
     bool m_perExchangePorts = false;
     bool m_passThroughBlocks = false;
     uint64_t m_sentToNextHop = 0;
+    TracedCallback<bool> m_requestTrace;                  ///< "Request": answered from the cache (true) or not
+    TracedCallback<double, bool> m_upstreamTrace;         ///< "UpstreamDone": seconds in flight, answered
+    TracedCallback<Ptr<const Packet>, bool> m_txTrace;    ///< "Tx": a datagram sent, upstream or not
+    TracedCallback<Ptr<const Packet>, bool> m_rxTrace;    ///< "Rx": a datagram received, upstream or not
     uint16_t m_firstPort = 49152;
     uint32_t m_portCount = 16384;
     std::map<uint16_t, Ptr<Socket>> m_exchangeSockets;  ///< per-exchange upstream ports open
