@@ -54,9 +54,11 @@ struct Sent {
     }
 };
 
-coap::EndpointConfig up_config() {
+coap::EndpointConfig up_config(std::size_t token_length = 8) {
     coap::EndpointConfig c;
     c.params.nstart = 8;  // several upstream exchanges at once toward the one origin
+    c.token_length = token_length;
+    c.allow_short_tokens = true;
     return c;
 }
 
@@ -77,8 +79,8 @@ struct PortNet {
     std::function<bool(const Sent&)> hold;       // true: the origin does not get it
     std::vector<std::uint64_t> deferred;         // the origin's /slow exchanges
 
-    explicit PortNet(coap::proxy::ProxyConfig pc)
-        : proxy(coap::EndpointConfig{}, up_config(), std::move(pc), rd, ru) {
+    explicit PortNet(coap::proxy::ProxyConfig pc, std::size_t up_token_length = 8)
+        : proxy(coap::EndpointConfig{}, up_config(up_token_length), std::move(pc), rd, ru) {
         coap::ResourceConfig t;
         t.handler = [](const coap::IncomingRequest& in) {
             std::string q;
@@ -218,6 +220,24 @@ TEST(ProxyPorts, EachUpstreamExchangeLeavesFromARandomPortOfItsOwnWhichClosesWit
     EXPECT_EQ(closed, ports);
     EXPECT_EQ(net.proxy.ports().stats().opened, 4u);
     EXPECT_EQ(net.proxy.ports().stats().peak, 4u);
+}
+
+TEST(ProxyPorts, ExchangesWithTheSameTokenShareAPort) {
+    // With no token at all, responses cannot tell exchanges apart: one port for them all,
+    // open while any of them is, and every exchange completes.
+    PortNet net(per_exchange(), 0);
+    std::vector<std::uint64_t> ids;
+    for (const char* q : {"a", "b", "c"}) ids.push_back(net.send(std::string("coap://10.0.0.3/t?") + q));
+    net.run_for(Duration::seconds(5));
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        ASSERT_NE(net.event(ids[i]), nullptr);
+        EXPECT_EQ(text(*net.event(ids[i])), std::string("t") + "abc"[i]);
+    }
+    std::set<std::uint16_t> ports;
+    for (const auto& r : net.requests()) ports.insert(r.port);
+    EXPECT_EQ(ports.size(), 1u);
+    EXPECT_EQ(net.proxy.ports().stats().opened, 1u);
+    EXPECT_EQ(net.proxy.ports().open_ports(), 0u);
 }
 
 TEST(ProxyPorts, AFixedPortIsPortZeroAndAdmitsEverything) {

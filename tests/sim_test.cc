@@ -926,8 +926,10 @@ TEST(SimProxy, ForgedPiggybackedResponsesMustAlsoGuessTheMessageIdAndNeverStallT
     // ID of the proxy's CON awaiting its ACK as well as its token (RFC 7252 §5.3.2): with
     // no token about rate x live s / 65536 are taken; with a 1-byte token none, and the
     // forged ACKs whose MID alone is right do not stall the proxy's upstream lane.
-    auto piggy = [](int token_length, double rate) {
-        return run(forged_responses_scenario("spoofed-piggybacked", 120, token_length, rate, "fixed"));
+    auto piggy = [](int token_length, double rate, bool random_mid = true) {
+        std::string text = forged_responses_scenario("spoofed-piggybacked", 120, token_length, rate, "fixed");
+        if (!random_mid) text += "[coap]\nrandom_mid = false\n";
+        return run(text);
     };
     const auto none = piggy(0, 2000);
     const auto& m0 = none.at("metrics");
@@ -945,6 +947,13 @@ TEST(SimProxy, ForgedPiggybackedResponsesMustAlsoGuessTheMessageIdAndNeverStallT
     EXPECT_LE(u(one.at("metrics"), "poisoned_accepted"), 1u);
     EXPECT_GE(u(one.at("metrics"), "exchanges_completed"), u(quiet.at("metrics"), "exchanges_completed") * 98 / 100);
     EXPECT_EQ(u(one.at("metrics"), "exchanges_failed"), 0u);
+    // MIDs that count up from 0 (RFC 7252 §4.4 not followed): an attacker who guesses below
+    // what the proxy can have used gets many more accepted without a token.
+    const auto sequential = piggy(0, 200, false);
+    const auto random = piggy(0, 200, true);
+    EXPECT_GE(u(sequential.at("metrics"), "poisoned_accepted"), 10u);
+    EXPECT_GE(u(sequential.at("metrics"), "poisoned_accepted"), 10 * (u(random.at("metrics"), "poisoned_accepted") + 1));
+    EXPECT_TRUE(sequential.at("metrics").at("poison_expected").is_null());
 }
 
 TEST(SimProxy, HopLimitEndsALoopBetweenTwoProxiesAfterTheInitialCount) {

@@ -207,7 +207,16 @@ std::vector<uint8_t> CoapAttacker::MakeDatagram(uint16_t& dstPort, Ipv4Address& 
             dstPort = static_cast<uint16_t>(m_victimPort + m_rng->GetInteger(0, m_victimPortCount - 1));
         }
         const bool ack = m_vector == "spoofed-piggybacked";
-        coap::MessageBuilder b(ack ? coap::MessageType::Ack : coap::MessageType::Non, coap::codes::kContent, rand16());
+        // Against a proxy whose MIDs count up from 0, a MID below what it can have used by
+        // now (MidGuessRate: its most upstream messages a second); else any MID.
+        uint16_t forged_mid = 0;
+        if (ack && m_midSequential) {
+            const double used = std::max(16.0, (Simulator::Now() - m_started).GetSeconds() * m_midGuessRate);
+            forged_mid = static_cast<uint16_t>(m_rng->GetInteger(0, static_cast<uint32_t>(std::min(used, 65535.0))));
+        } else {
+            forged_mid = rand16();  // (a separate response's MID matters to nobody)
+        }
+        coap::MessageBuilder b(ack ? coap::MessageType::Ack : coap::MessageType::Non, coap::codes::kContent, forged_mid);
         std::vector<uint8_t> guess(m_tokenGuessLength);
         for (auto& t : guess) t = static_cast<uint8_t>(m_rng->GetInteger(0, 255));
         (void)b.set_token(coap::Bytes(guess.data(), guess.size()));

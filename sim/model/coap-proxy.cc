@@ -36,6 +36,9 @@ TypeId CoapProxy::GetTypeId() {
                           MakeUintegerAccessor(&CoapProxy::m_firstPort), MakeUintegerChecker<uint16_t>(1))
             .AddAttribute("PortCount", "Per-exchange upstream ports to choose from.", UintegerValue(16384),
                           MakeUintegerAccessor(&CoapProxy::m_portCount), MakeUintegerChecker<uint32_t>(1, 65535))
+            .AddAttribute("RandomMid", "Start the Message IDs toward each origin at a random value (RFC 7252 §4.4); "
+                          "false: from 0.", BooleanValue(true), MakeBooleanAccessor(&CoapProxy::m_randomMid),
+                          MakeBooleanChecker())
             .AddAttribute("PassThroughBlocks", "Forward each Block2 request 1:1 and cache blocks one by one "
                           "(RFC 7959 §2.10) instead of store-and-forward.", BooleanValue(false),
                           MakeBooleanAccessor(&CoapProxy::m_passThroughBlocks), MakeBooleanChecker())
@@ -161,6 +164,7 @@ void CoapProxy::StartApplication() {
     }
     down.defences.amplification_limit = m_amplificationLimit;
     up.token_length = m_upstreamTokenLength;
+    up.random_initial_mid = m_randomMid;
     up.allow_short_tokens = true;  // the experiment asks for it (PROXY.md §3.1)
     coap::proxy::ProxyConfig pc;
     pc.cache = m_cache;

@@ -75,6 +75,7 @@ private:
     uint16_t m_upstreamPort;
     bool m_perExchangePorts = false;
     bool m_passThroughBlocks = false;
+    bool m_randomMid = true;
     uint64_t m_sentToNextHop = 0;
     TracedCallback<bool> m_requestTrace;                  ///< "Request": answered from the cache (true) or not
     TracedCallback<double, bool> m_upstreamTrace;         ///< "UpstreamDone": seconds in flight, answered

@@ -677,6 +677,7 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
         p->SetAttribute("HonourHopLimit", BooleanValue(c.proxy.honour_hop_limit));
         p->SetAttribute("PerExchangePorts", BooleanValue(c.proxy.upstream_port == "per-exchange"));
         p->SetAttribute("PassThroughBlocks", BooleanValue(c.proxy.blockwise == "pass-through"));
+        p->SetAttribute("RandomMid", BooleanValue(c.coap.random_mid));
         p->SetAttribute("AckTimeout", TimeValue(Seconds(c.coap.ack_timeout_s)));
         p->SetAttribute("AckRandomFactor", DoubleValue(c.coap.ack_random_factor));
         p->SetAttribute("CocoaVbfPerStep", BooleanValue(c.coap.cocoa_vbf == "per-step"));
@@ -816,6 +817,11 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
             attacker->SetAttribute("VictimPort", UintegerValue(per_exchange ? kFirstExchangePort : kProxyUpstreamPort));
             attacker->SetAttribute("VictimPortCount", UintegerValue(per_exchange ? kExchangePorts : 1));
             attacker->SetAttribute("TokenGuessLength", UintegerValue(static_cast<uint32_t>(c.proxy.token_length)));
+            // Sequential upstream MIDs from 0 ([coap] random_mid = false): the attacker guesses
+            // below what the proxy can have used, at most one upstream message per client
+            // request (every request a miss).
+            attacker->SetAttribute("MidGuessRate",
+                                   DoubleValue(static_cast<double>(c.topology.clients) / std::max(c.workload.interval_s, 1e-3)));
             attacker->AddTarget(b.server_addresses.front(), 5683);
         } else if (against_client) {
             attacker->SetAttribute("Victim", Ipv4AddressValue(b.client_addresses.front()));
@@ -1133,9 +1139,13 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
             // Piggybacked (an ACK): also the Message ID of the CON awaiting its ACK, 1 of
             // 65536 (the origin answers piggybacked, so a token is live as long as its CON).
             const double ports = c.proxy.upstream_port == "per-exchange" ? kExchangePorts : 1.0;
-            const double mids = at.vector == "spoofed-piggybacked" ? 65536.0 : 1.0;
-            m["poison_expected"] = at.rate * proxy->GetUpstreamLiveSeconds() /
-                                   (std::pow(256.0, static_cast<double>(c.proxy.token_length)) * ports * mids);
+            // (With MIDs counting up from 0 the attacker's odds depend on its guesses: no mean.)
+            const bool piggybacked = at.vector == "spoofed-piggybacked";
+            const double mids = piggybacked ? 65536.0 : 1.0;
+            m["poison_expected"] = piggybacked && !c.coap.random_mid
+                                       ? ordered_json()
+                                       : ordered_json(at.rate * proxy->GetUpstreamLiveSeconds() /
+                                                      (std::pow(256.0, static_cast<double>(c.proxy.token_length)) * ports * mids));
         }
         ordered_json pj;
         pj["requests"] = ps.requests;

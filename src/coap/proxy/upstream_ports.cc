@@ -53,10 +53,16 @@ UpstreamPorts::UpstreamPorts(UpstreamPortConfig config, Random& rng) : config_(c
     config_.max_ports = std::min<std::size_t>(config_.max_ports, config_.count);
 }
 
-bool UpstreamPorts::full() const noexcept { return config_.per_exchange && by_id_.size() >= config_.max_ports; }
+bool UpstreamPorts::full() const noexcept { return config_.per_exchange && by_token_.size() >= config_.max_ports; }
 
 bool UpstreamPorts::open(std::uint64_t id, const Peer& origin, const Token& token) {
     if (!config_.per_exchange) return true;
+    std::string key = token_key(origin, token.view());
+    if (auto shared = by_token_.find(key); shared != by_token_.end()) {
+        ++shared->second.users;  // the same token toward the same origin: the same port
+        by_id_[id] = std::move(key);
+        return true;
+    }
     if (full()) {
         ++stats_.exhausted;
         return false;
@@ -66,26 +72,29 @@ bool UpstreamPorts::open(std::uint64_t id, const Peer& origin, const Token& toke
     while (ports_.count(port) != 0) {
         port = static_cast<std::uint16_t>(std::uint32_t{port} + 1 == config_.first + config_.count ? config_.first : port + 1);
     }
-    Exchange x;
-    x.port = port;
-    x.token_key = token_key(origin, token.view());
-    by_token_[x.token_key] = id;
-    by_id_[id] = std::move(x);
+    Socket socket;
+    socket.port = port;
+    socket.users = 1;
+    by_token_.emplace(key, std::move(socket));
+    by_id_[id] = std::move(key);
     ports_.insert(port);
     ++stats_.opened;
-    stats_.peak = std::max<std::uint64_t>(stats_.peak, by_id_.size());
+    stats_.peak = std::max<std::uint64_t>(stats_.peak, by_token_.size());
     return true;
 }
 
 void UpstreamPorts::close(std::uint64_t id) {
     auto it = by_id_.find(id);
     if (it == by_id_.end()) return;
-    by_token_.erase(it->second.token_key);
-    if (!it->second.mid_key.empty()) by_mid_.erase(it->second.mid_key);
-    ports_.erase(it->second.port);
-    closed_.push_back(it->second.port);
-    if (closed_.size() > config_.max_ports) closed_.pop_front();  // a driver that never polls them
+    const std::string key = std::move(it->second);
     by_id_.erase(it);
+    auto s = by_token_.find(key);
+    if (s == by_token_.end() || --s->second.users > 0) return;
+    for (const std::string& m : s->second.mid_keys) by_mid_.erase(m);
+    ports_.erase(s->second.port);
+    closed_.push_back(s->second.port);
+    if (closed_.size() > config_.max_ports) closed_.pop_front();  // a driver that never polls them
+    by_token_.erase(s);
     ++stats_.closed;
 }
 
@@ -97,25 +106,24 @@ bool UpstreamPorts::admit(std::uint16_t port, const Peer& from, Bytes datagram) 
     }
     Header h;
     if (!read_header(datagram, h)) return true;  // the endpoint counts it as a format error
-    const std::unordered_map<std::string, std::uint64_t>* table = nullptr;
-    std::string key;
+    const Socket* socket = nullptr;
+    bool matched = true;
     if (is_ack_or_rst(h)) {
-        table = &by_mid_;
-        key = mid_key(from, h.mid);
+        const auto m = by_mid_.find(mid_key(from, h.mid));
+        matched = m != by_mid_.end();
+        if (matched) socket = &by_token_.at(m->second);
     } else if (is_response(h)) {
-        table = &by_token_;
-        key = token_key(from, h.token);
+        const auto t = by_token_.find(token_key(from, h.token));
+        matched = t != by_token_.end();
+        if (matched) socket = &t->second;
     }
-    if (table != nullptr) {
-        const auto it = table->find(key);
-        if (it == table->end()) {
-            ++stats_.unmatched;
-            return false;
-        }
-        if (by_id_.at(it->second).port != port) {
-            ++stats_.wrong_port;
-            return false;
-        }
+    if (!matched) {
+        ++stats_.unmatched;
+        return false;
+    }
+    if (socket != nullptr && socket->port != port) {
+        ++stats_.wrong_port;
+        return false;
     }
     if (h.type <= 1) {
         // A CON (or NON) may get our ACK or RST: it leaves from this port.
@@ -132,14 +140,20 @@ bool UpstreamPorts::outgoing(const Transmit& t, std::uint16_t& port) {
     if (read_header(Bytes(t.bytes.data(), t.bytes.size()), h)) {
         if (is_request(h)) {
             if (const auto it = by_token_.find(token_key(t.peer, h.token)); it != by_token_.end()) {
-                Exchange& x = by_id_.at(it->second);
+                Socket& socket = it->second;
                 if (h.type == 0) {
                     // The CON's ACK or RST must come back to this port.
-                    if (!x.mid_key.empty()) by_mid_.erase(x.mid_key);
-                    x.mid_key = mid_key(t.peer, h.mid);
-                    by_mid_[x.mid_key] = it->second;
+                    std::string mk = mid_key(t.peer, h.mid);
+                    if (std::find(socket.mid_keys.begin(), socket.mid_keys.end(), mk) == socket.mid_keys.end()) {
+                        if (socket.mid_keys.size() >= 8) {
+                            by_mid_.erase(socket.mid_keys.front());
+                            socket.mid_keys.erase(socket.mid_keys.begin());
+                        }
+                        by_mid_[mk] = it->first;
+                        socket.mid_keys.push_back(std::move(mk));
+                    }
                 }
-                port = x.port;
+                port = socket.port;
                 return true;
             }
         } else if (is_ack_or_rst(h)) {

@@ -21,8 +21,13 @@
 //
 // With one fixed port every datagram is admitted and everything leaves from it, as before.
 //
-// Bounds: `max_ports` exchanges at once (the proxy answers 5.03 when `full()`), the last
-// 256 arrivals remembered for their ACK/RST, `max_ports` closed ports awaiting the driver.
+// Exchanges toward one origin with the same token (short tokens: with none at all, every
+// exchange) cannot be told apart by their responses: they share one port, open while any
+// of them is.
+//
+// Bounds: `max_ports` ports at once (the proxy answers 5.03 when `full()`), 8 Message IDs
+// remembered per port, the last 256 arrivals remembered for their ACK/RST, `max_ports`
+// closed ports awaiting the driver.
 #pragma once
 
 #include <array>
@@ -88,15 +93,17 @@ public:
     /// A port that closed since the last call, for the driver to close its socket.
     [[nodiscard]] bool poll_closed(std::uint16_t& port);
 
-    [[nodiscard]] std::size_t open_ports() const noexcept { return by_id_.size(); }
+    [[nodiscard]] std::size_t open_ports() const noexcept { return by_token_.size(); }
     [[nodiscard]] bool is_open(std::uint16_t port) const { return ports_.count(port) != 0; }
     [[nodiscard]] const UpstreamPortStats& stats() const noexcept { return stats_; }
 
 private:
-    struct Exchange {
+    /// One port: the exchanges with its origin and token, and the Message IDs of the CONs
+    /// sent from it (their ACKs and RSTs come back to it).
+    struct Socket {
         std::uint16_t port = 0;
-        std::string token_key;
-        std::string mid_key;  ///< of the last CON sent, "" before
+        std::size_t users = 0;
+        std::vector<std::string> mid_keys;  ///< the last 8
     };
     struct Arrival {
         Peer from;
@@ -106,9 +113,9 @@ private:
 
     UpstreamPortConfig config_;
     Random& rng_;
-    std::unordered_map<std::uint64_t, Exchange> by_id_;
-    std::unordered_map<std::string, std::uint64_t> by_token_;  ///< origin + token -> id
-    std::unordered_map<std::string, std::uint64_t> by_mid_;    ///< origin + MID of our CON -> id
+    std::unordered_map<std::uint64_t, std::string> by_id_;    ///< exchange id -> origin + token
+    std::unordered_map<std::string, Socket> by_token_;        ///< origin + token -> its port
+    std::unordered_map<std::string, std::string> by_mid_;     ///< origin + MID of a CON -> origin + token
     std::unordered_set<std::uint16_t> ports_;
     std::array<Arrival, 256> arrivals_{};  ///< ring: the messages our ACK/RST may answer
     std::size_t next_arrival_ = 0;
