@@ -7,37 +7,13 @@
 
 #include "coap/options/registry.h"
 #include "coap/options/values.h"
+#include "coap/proxy/hop_by_hop.h"
 
 namespace coap::proxy {
 
 namespace {
 
 constexpr std::uint32_t kBusyRetrySeconds = 2;  // Max-Age of a 5.03 (RFC 7252 §5.9.3.4)
-
-/// Options that concern one hop (this proxy and its client, or this proxy and the
-/// origin) and are never copied across it.
-bool hop_by_hop(std::uint16_t n) {
-    switch (n) {
-        case options::kProxyUri:
-        case options::kProxyScheme:
-        case options::kUriHost:
-        case options::kUriPort:
-        case options::kUriPath:
-        case options::kUriQuery:   // rebuilt from the target
-        case options::kBlock1:
-        case options::kBlock2:
-        case options::kSize1:
-        case options::kSize2:      // store-and-forward: each side has its own transfer (RFC 7959 §2.10)
-        case options::kObserve:    // each hop observes on its own (RFC 7641 §5)
-        case options::kEcho:       // RFC 9175 §2.2: between two endpoints
-        case options::kRequestTag: // RFC 9175 §3: names one hop's Block1 transfer
-        case options::kHopLimit:   // RFC 8768: replaced by the decremented value
-        case options::kMaxAge:     // carried in Response::max_age
-            return true;
-        default:
-            return false;
-    }
-}
 
 std::vector<std::uint8_t> to_bytes(Bytes b) { return std::vector<std::uint8_t>(b.begin(), b.end()); }
 
@@ -220,20 +196,29 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
     }
     ++stats_.requests;
     if (req.message == nullptr) return error(codes::kInternalServerError, "", stats_.bad_gateway);
-    const MessageView& m = *req.message;
-    const TimePoint now = req.now;
+    Forwarding f;
+    if (std::optional<Response> refused = admit(req, f)) return *refused;
+    if (std::optional<HandlerResult> joined = join_observation(req, f)) return *joined;
+    if (std::optional<HandlerResult> answered = from_cache_or_inflight(req, f)) return *answered;
+    if (inflight_.size() >= config_.max_inflight) return error(codes::kServiceUnavailable, "", stats_.busy);
+    Request up;
+    if (std::optional<Response> failed = upstream_request(req, f, up)) return *failed;
+    return forward(req, f, std::move(up));
+}
 
+std::optional<Response> ForwardProxy::admit(const IncomingRequest& req, Forwarding& f) {
+    const MessageView& m = *req.message;
     // RFC 8768 §3: Hop-Limit.
     // (An RFC 8768-unaware proxy, !honour_hop_limit, forwards it as it came, like any safe option.)
-    std::optional<std::uint8_t> hop_limit;
     const std::size_t hop = m.find(options::kHopLimit);
     if (config_.honour_hop_limit && hop < m.option_count()) {
         const std::optional<std::uint64_t> v = decode_uint(m.option(hop).value);
         if (!v || *v == 0 || *v > 255) return error(codes::kBadRequest, "Hop-Limit 0", stats_.bad_hop_limit);
         if (*v == 1) return error(codes::kHopLimitReached, config_.identifier, stats_.hop_limit_reached);
-        hop_limit = static_cast<std::uint8_t>(*v - 1);
+        f.hop_limit = static_cast<std::uint8_t>(*v - 1);
     } else if (config_.honour_hop_limit && config_.insert_hop_limit) {
-        hop_limit = config_.initial_hop_limit;
+        f.hop_limit = config_.initial_hop_limit;
+        f.hop_limit_inserted = true;
     }
 
     // §5.7.1: an option the proxy does not know and that is unsafe to forward stops the request.
@@ -241,179 +226,181 @@ HandlerResult ForwardProxy::on_request(const IncomingRequest& req) {
         const std::uint16_t n = m.option(i).number;
         if (find_option(n) == nullptr && is_unsafe(n)) return error(codes::kBadOption, "unsafe option", stats_.unsafe_option);
     }
-    Target target;
-    const TargetResult tr = proxy_target(m, config_.local_host, config_.local_port, target);
+    const TargetResult tr = proxy_target(m, config_.local_host, config_.local_port, f.target);
     if (!tr.ok()) {
         // §5.10.2 leaves the code open; 4.02 as for any option whose value is not acceptable.
         const std::string why = std::string(m.find(options::kProxyUri) < m.option_count() ? "Proxy-Uri: " : "Uri-*: ") +
                                 std::string(to_string(tr.uri.error));
         return error(codes::kBadOption, why, stats_.bad_target);
     }
-    if (target.scheme == Scheme::Coaps) {
+    if (f.target.scheme == Scheme::Coaps) {
         return error(codes::kProxyingNotSupported, "no DTLS upstream", stats_.scheme_not_supported);
     }
-    if (is_self(target)) return error(codes::kNotFound, "", stats_.self_target);
-    const std::optional<Peer> next = config_.next_hop ? config_.next_hop(target) : std::nullopt;
-    const std::optional<Peer> origin = next ? next : config_.resolve(target);
-    if (!origin) return error(codes::kBadGateway, "cannot resolve " + target.host, stats_.bad_gateway);
-    if (config_.allow && !config_.allow(target, *origin)) return error(codes::kForbidden, "", stats_.not_allowed);
+    if (is_self(f.target)) return error(codes::kNotFound, "", stats_.self_target);
+    f.next = config_.next_hop ? config_.next_hop(f.target) : std::nullopt;
+    f.origin = f.next ? f.next : config_.resolve(f.target);
+    if (!f.origin) return error(codes::kBadGateway, "cannot resolve " + f.target.host, stats_.bad_gateway);
+    if (config_.allow && !config_.allow(f.target, *f.origin)) return error(codes::kForbidden, "", stats_.not_allowed);
+    f.safe = req.method == codes::kGet || req.method == codes::kFetch;
+    return std::nullopt;
+}
 
-    const bool safe = req.method == codes::kGet || req.method == codes::kFetch;
+std::optional<HandlerResult> ForwardProxy::join_observation(const IncomingRequest& req, Forwarding& f) {
+    const MessageView& m = *req.message;
     // RFC 7641 §2: a GET with Observe: 0 registers (not a Block2 continuation's).
     const std::size_t ob = m.find(options::kObserve);
     const bool registering = config_.observe && req.method == codes::kGet && ob < m.option_count() &&
                              decode_uint(m.option(ob).value) == std::optional<std::uint64_t>(0) &&
                              m.find(options::kBlock2) >= m.option_count();
-    std::string observe_key;
-    if (registering) {
-        observe_key = std::string("\0observe\0", 9) + cache_key(m, target, false);
-        auto running = observations_.find(observe_key);
-        if (running != observations_.end()) {
-            Observation& o = running->second;
-            ++stats_.observe_joined;
-            if (o.latest) {
-                Response r = *o.latest;
-                r.observe_key = observe_key;  // joins the observers of this target
-                return r;
-            }
-            if (o.waiters.size() >= config_.max_waiters_per_exchange) return error(codes::kServiceUnavailable, "", stats_.busy);
-            o.waiters.push_back(Waiter{req.exchange_id, req.peer});
-            return HandlerResult::defer();
+    if (!registering) return std::nullopt;
+    f.observe_key = std::string("\0observe\0", 9) + cache_key(m, f.target, false);
+    auto running = observations_.find(f.observe_key);
+    if (running != observations_.end()) {
+        Observation& o = running->second;
+        ++stats_.observe_joined;
+        if (o.latest) {
+            Response r = *o.latest;
+            r.observe_key = f.observe_key;  // joins the observers of this target
+            return HandlerResult(r);
         }
-        if (observations_.size() >= config_.max_observations) observe_key.clear();  // served as a plain GET
+        if (o.waiters.size() >= config_.max_waiters_per_exchange) return HandlerResult(error(codes::kServiceUnavailable, "", stats_.busy));
+        o.waiters.push_back(Waiter{req.exchange_id, req.peer});
+        return HandlerResult::defer();
     }
+    if (observations_.size() >= config_.max_observations) f.observe_key.clear();  // served as a plain GET
+    return std::nullopt;
+}
+
+std::optional<HandlerResult> ForwardProxy::from_cache_or_inflight(const IncomingRequest& req, Forwarding& f) {
+    const MessageView& m = *req.message;
     // Blockwise::PassThrough: one block asked for upstream per Block2 request (the client's
     // block, or the origin's first), each block cached on its own (RFC 7959 §2.10).
     const std::size_t b2 = m.find(options::kBlock2);
-    std::optional<Block> client_block;
     if (b2 < m.option_count()) {
         const BlockResult b = decode_block(m.option(b2).value);
-        if (b.ok()) client_block = b.block;
+        if (b.ok()) f.client_block = b.block;
     }
-    const bool pass = config_.blockwise == ProxyConfig::Blockwise::PassThrough && safe && observe_key.empty();
-    std::string key;
-    const ResponseCache::Entry* stale = nullptr;
-    if (config_.cache && safe && observe_key.empty()) {
-        const bool continuation = client_block && client_block->num > 0;
-        key = cache_key(m, target, continuation);
-        if (pass) key += block_suffix(client_block);
-        const ResponseCache::Lookup hit = cache_.lookup(now, key);
-        if (hit.entry != nullptr && hit.fresh) {
-            ++stats_.hits_fresh;
+    f.pass = config_.blockwise == ProxyConfig::Blockwise::PassThrough && f.safe && f.observe_key.empty();
+    if (!config_.cache || !f.safe || !f.observe_key.empty()) return std::nullopt;
+    const bool continuation = f.client_block && f.client_block->num > 0;
+    f.key = cache_key(m, f.target, continuation);
+    if (f.pass) f.key += block_suffix(f.client_block);
+    const ResponseCache::Lookup hit = cache_.lookup(req.now, f.key);
+    if (hit.entry != nullptr && hit.fresh) {
+        ++stats_.hits_fresh;
+        from_cache_ = true;
+        const std::vector<std::uint8_t>* etag = hit.entry->etag();
+        if (etag != nullptr && hit.entry->code == codes::kContent) {
+            for (std::size_t i = 0; i < m.option_count(); ++i) {
+                const Option o = m.option(i);
+                if (o.number != options::kETag || o.value != Bytes(etag->data(), etag->size())) continue;
+                // §5.10.6.2: the client's representation is still the current one.
+                ++stats_.hits_not_modified;
+                Response valid;
+                valid.code = codes::kValid;
+                valid.options.push_back(OwnedOption{options::kETag, *etag});
+                valid.max_age = hit.max_age;
+                return HandlerResult(valid);
+            }
+        }
+        return HandlerResult(from_entry(*hit.entry, hit.max_age));
+    }
+    if (continuation && !f.pass) {
+        // A Block2 continuation of a body the cache did not keep: served from the body
+        // kept for this client's transfer, never fetched again (store-and-forward).
+        auto kept = transfers_.find(req.peer.to_string() + f.key);
+        if (kept != transfers_.end()) {
+            kept->second.expires = req.now + config_.transfer_lifetime;
+            ++stats_.transfer_hits;
             from_cache_ = true;
-            const std::vector<std::uint8_t>* etag = hit.entry->etag();
-            if (etag != nullptr && hit.entry->code == codes::kContent) {
-                for (std::size_t i = 0; i < m.option_count(); ++i) {
-                    const Option o = m.option(i);
-                    if (o.number != options::kETag || o.value != Bytes(etag->data(), etag->size())) continue;
-                    // §5.10.6.2: the client's representation is still the current one.
-                    ++stats_.hits_not_modified;
-                    Response valid;
-                    valid.code = codes::kValid;
-                    valid.options.push_back(OwnedOption{options::kETag, *etag});
-                    valid.max_age = hit.max_age;
-                    return valid;
-                }
-            }
-            return from_entry(*hit.entry, hit.max_age);
-        }
-        if (continuation && !pass) {
-            // A Block2 continuation of a body the cache did not keep: served from the body
-            // kept for this client's transfer, never fetched again (store-and-forward).
-            auto kept = transfers_.find(req.peer.to_string() + key);
-            if (kept != transfers_.end()) {
-                kept->second.expires = now + config_.transfer_lifetime;
-                ++stats_.transfer_hits;
-                from_cache_ = true;
-                return kept->second.response;
-            }
-        }
-        ++stats_.misses;
-        stale = hit.entry;
-        if (config_.coalesce) {
-            auto it = by_key_.find(key);
-            // A request with fewer hops left than the exchange in flight must not wait on it:
-            // in a forwarding loop that exchange is its own earlier pass (RFC 8768).
-            if (it != by_key_.end() && hop_limit && inflight_.at(it->second).hop_limit &&
-                *hop_limit < *inflight_.at(it->second).hop_limit) {
-                it = by_key_.end();
-            }
-            if (it != by_key_.end()) {
-                Inflight& in = inflight_.at(it->second);
-                if (in.waiters.size() >= config_.max_waiters_per_exchange) {
-                    return error(codes::kServiceUnavailable, "", stats_.busy);
-                }
-                in.waiters.push_back(Waiter{req.exchange_id, req.peer});
-                ++stats_.coalesced;
-                return HandlerResult::defer();
-            }
+            return HandlerResult(kept->second.response);
         }
     }
-    if (inflight_.size() >= config_.max_inflight) return error(codes::kServiceUnavailable, "", stats_.busy);
+    ++stats_.misses;
+    f.stale = hit.entry;
+    if (!config_.coalesce) return std::nullopt;
+    auto it = by_key_.find(f.key);
+    // A request with fewer hops left than the exchange in flight must not wait on it:
+    // in a forwarding loop that exchange is its own earlier pass (RFC 8768).
+    if (it != by_key_.end() && f.hop_limit && inflight_.at(it->second).hop_limit &&
+        *f.hop_limit < *inflight_.at(it->second).hop_limit) {
+        it = by_key_.end();
+    }
+    if (it == by_key_.end()) return std::nullopt;
+    Inflight& in = inflight_.at(it->second);
+    if (in.waiters.size() >= config_.max_waiters_per_exchange) {
+        return HandlerResult(error(codes::kServiceUnavailable, "", stats_.busy));
+    }
+    in.waiters.push_back(Waiter{req.exchange_id, req.peer});
+    ++stats_.coalesced;
+    return HandlerResult::defer();
+}
 
-    Request up;
+std::optional<Response> ForwardProxy::upstream_request(const IncomingRequest& req, const Forwarding& f, Request& up) {
+    const MessageView& m = *req.message;
     up.method = req.method;
     up.confirmable = true;
-    if (next) {
+    if (f.next) {
         // To the next proxy: the target as Proxy-Uri (§5.10.2), composed from the
         // canonical target (§6.5; a reg-name travels in Uri-Host inside target.options).
         std::vector<Option> parts;
-        for (const OwnedOption& o : target.options) parts.push_back(Option{o.number, Bytes(o.value.data(), o.value.size())});
+        for (const OwnedOption& o : f.target.options) parts.push_back(Option{o.number, Bytes(o.value.data(), o.value.size())});
         std::string uri;
-        if (!compose_uri(target.scheme, target.host, target.port, parts.data(), parts.size(), uri).ok()) {
+        if (!compose_uri(f.target.scheme, f.target.host, f.target.port, parts.data(), parts.size(), uri).ok()) {
             return error(codes::kBadGateway, "cannot compose the target", stats_.bad_gateway);
         }
         up.options.push_back(OwnedOption{options::kProxyUri, std::vector<std::uint8_t>(uri.begin(), uri.end())});
         ++stats_.to_next_hop;
     } else {
-        up.options = target.options;
+        up.options = f.target.options;
     }
-    const bool revalidate = stale != nullptr && stale->etag() != nullptr;
+    const bool revalidate = f.stale != nullptr && f.stale->etag() != nullptr;
     for (std::size_t i = 0; i < m.option_count(); ++i) {
         const Option o = m.option(i);
         if (hop_by_hop(o.number) && !(o.number == options::kHopLimit && !config_.honour_hop_limit)) continue;
         if (revalidate && o.number == options::kETag) continue;  // ours instead (§5.6.2)
         up.options.push_back(OwnedOption{o.number, to_bytes(o.value)});
     }
-    if (hop_limit) up.options.push_back(OwnedOption{options::kHopLimit, encode_uint(*hop_limit)});
-    if (hop_limit && hop >= m.option_count()) ++stats_.hop_limit_inserted;
+    if (f.hop_limit) up.options.push_back(OwnedOption{options::kHopLimit, encode_uint(*f.hop_limit)});
+    if (f.hop_limit_inserted) ++stats_.hop_limit_inserted;
     if (revalidate) {
-        up.options.push_back(OwnedOption{options::kETag, *stale->etag()});
+        up.options.push_back(OwnedOption{options::kETag, *f.stale->etag()});
         ++stats_.revalidations;
     }
     std::stable_sort(up.options.begin(), up.options.end(),
                      [](const OwnedOption& a, const OwnedOption& b) { return a.number < b.number; });
     up.payload = req.payload;  // a Block1 upload arrives reassembled (store-and-forward)
-    if (pass) {
-        up.single_block2 = client_block ? client_block->num : 0;
-        if (client_block) up.block2_szx = client_block->szx;
+    if (f.pass) {
+        up.single_block2 = f.client_block ? f.client_block->num : 0;
+        if (f.client_block) up.block2_szx = f.client_block->szx;
     }
-    if (!observe_key.empty()) {
-        // One registration upstream for every client of this target (RFC 7641 §5).
-        up.observe = true;
-        const SendResult reg = send_upstream(now, *origin, std::move(up));
-        if (!reg.ok()) return error(codes::kServiceUnavailable, "", stats_.busy);
-        ++stats_.forwarded;
-        ++stats_.observe_registrations;
-        Observation o;
-        o.upstream_id = reg.id;
-        o.waiters.push_back(Waiter{req.exchange_id, req.peer});
-        observations_.emplace(observe_key, std::move(o));
-        observed_by_id_.emplace(reg.id, observe_key);
-        return HandlerResult::defer();
-    }
-    const SendResult sent = send_upstream(now, *origin, std::move(up));
+    if (!f.observe_key.empty()) up.observe = true;  // one registration upstream for every client (RFC 7641 §5)
+    return std::nullopt;
+}
+
+HandlerResult ForwardProxy::forward(const IncomingRequest& req, const Forwarding& f, Request up) {
+    const bool revalidate = f.stale != nullptr && f.stale->etag() != nullptr;
+    const SendResult sent = send_upstream(req.now, *f.origin, std::move(up));
     if (!sent.ok()) return error(codes::kServiceUnavailable, "", stats_.busy);
     ++stats_.forwarded;
+    if (!f.observe_key.empty()) {
+        ++stats_.observe_registrations;
+        Observation o;
+        o.upstream_id = sent.id;
+        o.waiters.push_back(Waiter{req.exchange_id, req.peer});
+        observations_.emplace(f.observe_key, std::move(o));
+        observed_by_id_.emplace(sent.id, f.observe_key);
+        return HandlerResult::defer();
+    }
     Inflight in;
-    in.key = key;
-    in.target = target_id(target);
+    in.key = f.key;
+    in.target = target_id(f.target);
     in.method = req.method;
     in.revalidating = revalidate;
-    in.hop_limit = hop_limit;
-    in.pass_through = pass;
+    in.hop_limit = f.hop_limit;
+    in.pass_through = f.pass;
     in.waiters.push_back(Waiter{req.exchange_id, req.peer});
-    if (!key.empty() && config_.coalesce) by_key_[key] = sent.id;
+    if (!f.key.empty() && config_.coalesce) by_key_[f.key] = sent.id;
     inflight_.emplace(sent.id, std::move(in));
     stats_.inflight_peak = std::max<std::uint64_t>(stats_.inflight_peak, inflight_.size());
     return HandlerResult::defer();
@@ -487,83 +474,6 @@ void ForwardProxy::finish(TimePoint now, std::uint64_t upstream_id, const Event&
         }
     }
     for (const Waiter& w : in.waiters) (void)down_.respond(now, w.exchange_id, out);
-}
-
-// ---- observations (RFC 7641 §5) --------------------------------------------------------
-
-Response ForwardProxy::downstream(const Message& r, bool& unsafe_unknown, bool relay_block) const {
-    Response out;
-    out.code = r.code;
-    for (const OwnedOption& o : r.options) {
-        if (find_option(o.number) == nullptr && is_unsafe(o.number)) unsafe_unknown = true;  // §5.7.1
-        if (o.number == options::kMaxAge) {
-            const std::optional<std::uint64_t> v = decode_uint(Bytes(o.value.data(), o.value.size()));
-            if (v && *v <= 0xFFFFFFFFu) out.max_age = static_cast<std::uint32_t>(*v);
-        } else if (relay_block && o.number == options::kBlock2) {
-            // RFC 7959 §2.10: a proxy that forwards blocks 1:1 relays the origin's Block2
-            // (the upstream endpoint has checked it: a bad one fails the exchange, 5.02).
-            const BlockResult b = decode_block(Bytes(o.value.data(), o.value.size()));
-            if (b.ok()) out.block2 = b.block;
-        } else if (relay_block && o.number == options::kSize2) {
-            out.options.push_back(o);
-        } else if (!hop_by_hop(o.number)) {
-            out.options.push_back(o);
-        }
-    }
-    out.payload = r.payload;
-    return out;
-}
-
-void ForwardProxy::on_observation(TimePoint now, const std::string& key, const Event& e) {
-    auto it = observations_.find(key);
-    if (it == observations_.end()) return;
-    Observation& o = it->second;
-    Response r;
-    bool ended = true;
-    if (e.kind == EventKind::Response || e.kind == EventKind::Notification || e.kind == EventKind::ObservationEnded) {
-        bool unsafe = false;
-        r = downstream(e.message, unsafe);
-        if (unsafe) {
-            r = error(codes::kBadGateway, "unsafe option in response", stats_.bad_gateway);
-        } else {
-            ++stats_.upstream_responses;
-            // Still observing: a success that carries Observe (a first response without it
-            // means the origin does not offer the resource for observation, RFC 7641 §4.1).
-            bool has_observe = false;
-            for (const OwnedOption& opt : e.message.options) has_observe = has_observe || opt.number == options::kObserve;
-            ended = e.kind == EventKind::ObservationEnded || !r.code.is_success() || !has_observe;
-        }
-    } else if (e.kind == EventKind::RequestFailed) {
-        r = e.reason == FailReason::Timeout ? error(codes::kGatewayTimeout, "", stats_.upstream_timeouts)
-                                            : error(codes::kBadGateway, to_string(e.reason), stats_.bad_gateway);
-    } else {
-        return;
-    }
-    auto forget = [&] {
-        observed_by_id_.erase(o.upstream_id);
-        observations_.erase(it);
-    };
-    o.latest = r;
-    if (!o.waiters.empty()) {
-        // The first answer: the clients that asked become observers (unless it ended).
-        Response first = r;
-        if (!ended) first.observe_key = key;
-        const std::vector<Waiter> waiters = std::move(o.waiters);
-        o.waiters.clear();
-        for (const Waiter& w : waiters) (void)down_.respond(now, w.exchange_id, first);
-        if (ended) forget();
-        return;
-    }
-    if (!ended && down_.observer_count(key) == 0) {
-        // Nobody observes any more (deregistered, reset, unreachable): stop upstream too.
-        (void)up_.cancel(now, o.upstream_id, true);
-        ++stats_.observe_cancelled;
-        forget();
-        return;
-    }
-    if (!ended) ++stats_.notifications_relayed;
-    (void)down_.notify(now, key);  // an error ends the clients' observations (RFC 7641 §4.2)
-    if (ended) forget();
 }
 
 }  // namespace coap::proxy

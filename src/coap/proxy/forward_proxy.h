@@ -222,11 +222,29 @@ private:
         std::vector<Waiter> waiters;     ///< registrations waiting for the first one
     };
 
+    /// What on_request learns about a request on its way upstream.
+    struct Forwarding {
+        Target target;
+        std::optional<Peer> next;                  ///< the next-hop proxy, if any
+        std::optional<Peer> origin;                ///< where it goes (the next hop or the origin)
+        std::optional<std::uint8_t> hop_limit;     ///< the Hop-Limit to send
+        bool hop_limit_inserted = false;
+        bool safe = false;                         ///< GET or FETCH
+        std::string observe_key;                   ///< a new upstream registration's key
+        std::optional<Block> client_block;         ///< the client's Block2
+        bool pass = false;                         ///< Blockwise::PassThrough applies
+        std::string key;                           ///< the cache key ("" when not cached)
+        const ResponseCache::Entry* stale = nullptr;  ///< a stale entry to revalidate
+    };
+
+    /// A client's request, step by step: refusals (Hop-Limit, options, target), joining an
+    /// observation, the cache or an exchange in flight, else a new upstream exchange.
     HandlerResult on_request(const IncomingRequest& req);
-    /// A registration for `key`: joined to the running observation, or a new one upstream
-    /// (`up` is the request to send); nothing when it is to be served as a plain GET.
-    std::optional<HandlerResult> observe(const IncomingRequest& req, const std::string& key, const Peer& origin,
-                                         Request& up);
+    std::optional<Response> admit(const IncomingRequest& req, Forwarding& f);
+    std::optional<HandlerResult> join_observation(const IncomingRequest& req, Forwarding& f);
+    std::optional<HandlerResult> from_cache_or_inflight(const IncomingRequest& req, Forwarding& f);
+    std::optional<Response> upstream_request(const IncomingRequest& req, const Forwarding& f, Request& up);
+    HandlerResult forward(const IncomingRequest& req, const Forwarding& f, Request up);
     void on_observation(TimePoint now, const std::string& key, const Event& e);
     /// The client's response to upstream response `r`: hop-by-hop options left out (but
     /// Block2 and Size2 of a relayed block, `relay_block`), Max-Age as max_age.
