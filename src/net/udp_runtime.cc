@@ -220,14 +220,16 @@ void UdpRuntime::send_raw(const coap::Peer& peer, const std::uint8_t* data, std:
 }
 
 void UdpRuntime::flush(coap::Endpoint& endpoint, const std::function<void(coap::Event&)>& on_event) {
-    while (auto t = endpoint.poll_transmit()) {
+    // Polled into kept buffers: no allocation per datagram or event once warm.
+    while (endpoint.poll_transmit(transmit_)) {
+        const coap::Bytes bytes(transmit_.bytes.data(), transmit_.bytes.size());
         if (dtls_ != nullptr) {
-            dtls_->write(monotonic_now(), t->peer, coap::Bytes(t->bytes.data(), t->bytes.size()), raw_send_);
+            dtls_->write(monotonic_now(), transmit_.peer, bytes, raw_send_);
         } else {
-            send_raw(t->peer, t->bytes.data(), t->bytes.size());
+            send_raw(transmit_.peer, bytes.data(), bytes.size());
         }
     }
-    while (auto e = endpoint.poll_event()) on_event(*e);
+    while (endpoint.poll_event(event_)) on_event(event_);
 }
 
 UdpRuntime::Stop UdpRuntime::run(coap::Endpoint& endpoint, const std::function<void(coap::Event&)>& on_event,

@@ -76,6 +76,8 @@ private:
     std::function<void(const coap::Peer&)> on_unreachable_;
     DtlsLayer* dtls_ = nullptr;
     DtlsLayer::Send raw_send_;  ///< send_raw as the DTLS layer's way out, made once
+    coap::Transmit transmit_;   ///< polled into, so that its buffer is reused
+    coap::Event event_;
     int fd_ = -1;
     bool v6_ = false;
     std::uint16_t port_ = 0;
