@@ -392,6 +392,23 @@ def section_runs(plotter, paths):
                                               fmt(median_of(rs, "forged_accepted"), "%d"), str(len(rs))])
                 out.append(("h3", "Spoofed RST and forged responses"))
                 out.append(("table", table))
+        if "notifications_received" in cols:
+            # RFC 7641 §5: observers straight to the origin, or behind the proxy (one
+            # upstream registration, fanned out).
+            observed = {}
+            for r in rows:
+                if r["notifications_received"] in ("", "nan"):
+                    continue
+                observed.setdefault(tuple(r[c] for c in params), []).append(r)
+            if observed:
+                table = [params + ["notifications received (all clients)", "bytes on the bottleneck",
+                                   "registrations completed", "runs"]]
+                for key, rs in sorted(observed.items()):
+                    table.append(list(key) + median_cells(rs, [
+                        ("notifications_received", "%d"), ("bottleneck_bytes", "%d"), ("exchanges_completed", "%d")]) +
+                        [str(len(rs))])
+                out.append(("h3", "Observers (medians over seeds)"))
+                out.append(("table", table))
         if "proxy_hit_ratio" in cols:
             groups = {}
             for r in rows:

@@ -858,20 +858,19 @@ TEST(SimProxy, MaxAgeZeroIsNeverReusedAndTheKeysAreChecked) {
 
 namespace {
 
+/// The head of the proxy sim tests' scenarios: `clients` on the 50 kbit/s, 50 ms dumbbell
+/// for `duration` seconds, seed 1; the caller appends its tables.
+std::string dumbbell_scenario(const std::string& name, int duration, int clients) {
+    return "name = \"" + name + "\"\nduration = " + std::to_string(duration) +
+           "\nseeds = [1]\n[topology]\nkind = \"dumbbell\"\nclients = " + std::to_string(clients) +
+           "\nrate = \"50kbps\"\ndelay = \"50ms\"\n";
+}
+
 /// The poisoning network of the sim tests: 10 clients through the proxy, an attacker
 /// forging `rate` responses a second of `vector` "from" the origin.
 std::string forged_responses_scenario(const std::string& vector, int duration, int token_length, double rate,
                                       const std::string& port) {
-    return R"(
-name = "poison"
-duration = )" + std::to_string(duration) + R"(
-seeds = [1]
-[topology]
-kind = "dumbbell"
-clients = 10
-rate = "50kbps"
-delay = "50ms"
-[workload]
+    return dumbbell_scenario("poison", duration, 10) + R"([workload]
 interval = 1.0
 resources = 50
 max_age = 10
@@ -956,21 +955,37 @@ TEST(SimProxy, ForgedPiggybackedResponsesMustAlsoGuessTheMessageIdAndNeverStallT
     EXPECT_TRUE(sequential.at("metrics").at("poison_expected").is_null());
 }
 
+TEST(SimProxy, ObserversBehindTheProxyShareOneUpstreamRegistration) {
+    // RFC 7641 §5: 10 clients observe the origin's /obs (changing every 5 s) for 60 s,
+    // directly or through the proxy on their router: through it one registration and one
+    // notification per change cross the bottleneck, and every client still gets them all.
+    auto observe = [](bool proxy) {
+        return run(dumbbell_scenario("observe", 60, 10) + std::string(R"([workload]
+observe = true
+interval = 5.0
+response = 64
+[proxy]
+enabled = )") + (proxy ? "true" : "false") + "\n");
+    };
+    const auto direct = observe(false);
+    const auto via = observe(true);
+    const auto& md = direct.at("metrics");
+    const auto& mv = via.at("metrics");
+    EXPECT_GE(u(md, "notifications_received"), 10u * 10u);  // about 11 changes each
+    EXPECT_GE(u(mv, "notifications_received"), u(md, "notifications_received") - 10);
+    EXPECT_EQ(u(via.at("proxy"), "observe_registrations"), 1u);
+    EXPECT_EQ(u(via.at("proxy"), "observe_joined"), 9u);
+    EXPECT_LT(u(mv, "bottleneck_bytes") * 5, u(md, "bottleneck_bytes"));
+    EXPECT_EQ(error_of("name = \"o\"\nseeds = [1]\n[workload]\nobserve = true\nmethod = \"PUT\"\n"),
+              "bad.toml: workload.observe: observers are closed-loop GET clients (one registration each)");
+}
+
 TEST(SimProxy, HopLimitEndsALoopBetweenTwoProxiesAfterTheInitialCount) {
     // Two proxies that name each other as next hop for loop.example: with Hop-Limit every
     // looping request makes 16 forwards and comes back 5.08; without it the request goes
     // around once, then waits on its own earlier pass (coalescing) and is never answered.
     auto loop = [](bool honour) {
-        return run(std::string(R"(
-name = "loop"
-duration = 60
-seeds = [1]
-[topology]
-kind = "dumbbell"
-clients = 4
-rate = "50kbps"
-delay = "50ms"
-[workload]
+        return run(dumbbell_scenario("loop", 60, 4) + std::string(R"([workload]
 interval = 1.0
 resources = 10
 [proxy]
@@ -1003,16 +1018,7 @@ TEST(SimProxy, ForgedRequestsForALargeBodyCostOneBlockUpstreamPassedThroughAndTh
     // through the caching proxy. Store-and-forward fetches the whole body (64 blocks) once
     // per freshness period; pass-through fetches block 0 once and serves it from the cache.
     auto large = [](const char* mode) {
-        return run(std::string(R"(
-name = "upstream"
-duration = 30
-seeds = [1]
-[topology]
-kind = "dumbbell"
-clients = 2
-rate = "50kbps"
-delay = "50ms"
-[workload]
+        return run(dumbbell_scenario("upstream", 30, 2) + std::string(R"([workload]
 max_age = 60
 [proxy]
 enabled = true

@@ -38,6 +38,9 @@ TypeId CoapClient::GetTypeId() {
                           MakeStringAccessor(&CoapClient::m_method), MakeStringChecker())
             .AddAttribute("Path", "Uri-Path of the requests (no leading /).", StringValue("data"),
                           MakeStringAccessor(&CoapClient::m_path), MakeStringChecker())
+            .AddAttribute("Observe", "Register as an observer (RFC 7641 Observe: 0) with each request and count "
+                          "the notifications that follow.", BooleanValue(false),
+                          MakeBooleanAccessor(&CoapClient::m_observe), MakeBooleanChecker())
             .AddAttribute("ProxyUri", "If set, the start of a Proxy-Uri (\"coap://10.2.0.1:5683/\"): every request "
                           "goes to RemoteAddress, a forward proxy, with Proxy-Uri = this + the path (RFC 7252 §5.7).",
                           StringValue(""), MakeStringAccessor(&CoapClient::m_proxyUri), MakeStringChecker())
@@ -103,6 +106,7 @@ void CoapClient::StartApplication() {
 
 void CoapClient::StopApplication() {
     Simulator::Cancel(m_sendEvent);
+    Simulator::Cancel(m_observeEnd);
     Simulator::Cancel(m_burstEvent);
     CoapApplication::StopApplication();
 }
@@ -181,6 +185,7 @@ bool CoapClient::IssueRequest(bool burst) {
     const int detail = m_method == "POST" ? 2 : m_method == "PUT" ? 3 : m_method == "DELETE" ? 4 : m_method == "FETCH" ? 5 : 1;
     req.method = coap::Code::make(0, static_cast<std::uint8_t>(detail));
     req.confirmable = m_confirmable;
+    req.observe = m_observe;
     const std::string path = NextPath();
     if (m_proxyUri.empty()) {
         req.path(path);
@@ -207,6 +212,7 @@ bool CoapClient::IssueRequest(bool burst) {
 }
 
 void CoapClient::OnEngineEvent(const coap::Event& e) {
+    if (e.kind == coap::EventKind::Notification) ++m_notifications;  // RFC 7641: after the registration's response
     if (e.kind != coap::EventKind::Response && e.kind != coap::EventKind::RequestFailed) return;
     auto it = m_recordOf.find(e.id);
     if (it == m_recordOf.end()) return;
@@ -234,6 +240,11 @@ void CoapClient::OnEngineEvent(const coap::Event& e) {
 
 void CoapClient::CheckDone() {
     if (m_done || MaySend() || m_burstPending || GetOutstanding() != 0) return;
+    if (m_observe && Simulator::Now() < m_sendUntil) {
+        // An observer is busy until the end: its notifications keep coming.
+        if (!m_observeEnd.IsRunning()) m_observeEnd = Simulator::Schedule(m_sendUntil - Simulator::Now(), &CoapClient::CheckDone, this);
+        return;
+    }
     m_done = true;
     m_doneTrace();
 }

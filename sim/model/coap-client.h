@@ -43,6 +43,8 @@ public:
     bool IsDone() const { return m_done; }
     /// Responses whose body was an attacker's forgery ("forged", see CoapAttacker).
     uint64_t GetForgedAccepted() const { return m_forged; }
+    /// Observe: notifications received after the registrations' responses.
+    uint64_t GetNotifications() const { return m_notifications; }
 
     typedef void (*ExchangeStartedCallback)(uint64_t id);
     typedef void (*ExchangeCompletedCallback)(uint64_t id, Time elapsed, uint32_t retransmissions);
@@ -99,6 +101,9 @@ private:
     bool m_done = false;
     bool m_stopped = false;
     uint64_t m_forged = 0;
+    bool m_observe = false;
+    EventId m_observeEnd;  ///< Observe: Done at SendUntil
+    uint64_t m_notifications = 0;
     std::vector<Record> m_records;
     std::map<uint64_t, std::size_t> m_recordOf;  ///< engine request id -> index in m_records
 

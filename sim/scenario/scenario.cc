@@ -131,6 +131,7 @@ const std::vector<KeySpec>& schema() {
         {"workload", "max_age", Kind::Int, -1, 4294967295LL, {}, COAPBED_INT(workload.max_age)},
         {"workload", "burst", Kind::Int, 0, 10000, {}, COAPBED_INT(workload.burst)},
         {"workload", "burst_at", Kind::Time, 0, 1e7, {}, COAPBED_REAL(workload.burst_at_s)},
+        {"workload", "observe", Kind::Bool, 0, 0, {}, COAPBED_BOOL(workload.observe)},
         {"coap", "congestion", Kind::Congestion, 0, 0, congestion_names(), COAPBED_STR(coap.congestion)},
         {"coap", "cocoa_vbf", Kind::Choice, 0, 0, {"initial", "per-step"}, COAPBED_STR(coap.cocoa_vbf)},
         {"coap", "nstart", Kind::Int, 1, 64, {}, COAPBED_INT(coap.nstart)},
@@ -490,6 +491,12 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
         }
         if (c.attack.vector != "none" && c.topology.kind != "dumbbell") {
             throw ScenarioError(file, "attack.vector", "attacks run on the dumbbell topology");
+        }
+        if (c.workload.observe && (c.workload.arrival != "closed" || c.workload.method != "GET")) {
+            throw ScenarioError(file, "workload.observe", "observers are closed-loop GET clients (one registration each)");
+        }
+        if (c.workload.observe && (c.attack.vector == "observe" || c.attack.vector == "multicast-observe")) {
+            throw ScenarioError(file, "workload.observe", "the observe attack sets /obs itself");
         }
         if (c.proxy.enabled && c.topology.kind != "dumbbell") {
             throw ScenarioError(file, "proxy.enabled", "the proxy runs on the dumbbell topology (the clients' router)");

@@ -70,6 +70,10 @@ struct Workload {
     /// its load (they queue behind NSTART); 0: none. runs.csv: burst_settling_s, burst_completed.
     std::int64_t burst = 0;
     double burst_at_s = 0;
+    /// Every client registers once for the server's /obs (RFC 7641) and then receives its
+    /// notifications: `interval` is how often /obs changes, `response` its size.
+    /// runs.csv: notifications_received.
+    bool observe = false;
 };
 
 struct CoapParams {

@@ -117,7 +117,9 @@ const std::vector<std::string>& metric_columns() {
         "upstream_ports_peak", "upstream_port_drops",
         // Forwarding loops, continued: datagrams between the two proxies per looping
         // request, and how long a looping request lasted for its sender (median, longest).
-        "loop_datagrams_per_request", "loop_settle_p50_s", "loop_settle_max_s"};
+        "loop_datagrams_per_request", "loop_settle_p50_s", "loop_settle_max_s",
+        // [workload] observe: notifications the clients received (empty otherwise).
+        "notifications_received"};
     return cols;
 }
 
@@ -652,6 +654,10 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
         server_helper.SetAttribute("Multicast", BooleanValue(at.vector.rfind("multicast", 0) == 0));
         server_helper.SetAttribute("NotifyInterval", TimeValue(Seconds(at.notify_interval_s)));
     }
+    if (c.workload.observe) {
+        server_helper.SetAttribute("ObserveSize", UintegerValue(static_cast<uint32_t>(std::max<int64_t>(c.workload.response, 1))));
+        server_helper.SetAttribute("NotifyInterval", TimeValue(Seconds(c.workload.interval_s)));
+    }
     server_helper.SetAttribute("Echo", BooleanValue(c.defence.echo));
     server_helper.SetAttribute("AmplificationLimit", DoubleValue(c.defence.amplification_limit));
     server_helper.SetAttribute("RateLimit", DoubleValue(c.defence.rate_limit));
@@ -739,6 +745,13 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
         h.SetAttribute("BurstRequests", UintegerValue(static_cast<uint32_t>(c.workload.burst)));
         h.SetAttribute("BurstAt", TimeValue(Seconds(c.workload.burst_at_s)));
         if (against_client) h.SetAttribute("Port", UintegerValue(5683));  // a port the attacker knows
+        if (c.workload.observe) {
+            // One registration for /obs each; the notifications follow for the rest of the run.
+            h.SetAttribute("Observe", BooleanValue(true));
+            h.SetAttribute("Path", StringValue("obs"));
+            h.SetAttribute("Resources", UintegerValue(0));
+            h.SetAttribute("MaxRequests", UintegerValue(1));
+        }
         return h;
     };
     ApplicationContainer clients;
@@ -872,6 +885,7 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
 
     uint64_t started = 0, completed = 0, failed = 0, rejected = 0, timeouts = 0, delivered = 0;
     uint64_t reset = 0, forged = 0;  // attacks on a client: exchanges ended by RST, forgeries taken
+    uint64_t notifications = 0;      // [workload] observe
     uint64_t burst_sent = 0, burst_done = 0;
     double burst_end = c.workload.burst_at_s;  // when the last burst exchange ended
     std::vector<double> all_times;
@@ -903,6 +917,7 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
         failed += app->GetFailed();
         rejected += app->GetRejected();
         forged += app->GetForgedAccepted();
+        notifications += app->GetNotifications();
         delivered += bytes;
         per_client_completed.push_back(static_cast<double>(app->GetCompleted()));
         ordered_json cj;
@@ -1018,6 +1033,7 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
     m["amplification_coap"] = reflection ? ratio(victim.coap_bytes, attacker->GetCoapBytes()) : ordered_json(nullptr);
     m["exchanges_reset"] = reset;
     m["forged_accepted"] = forged;
+    m["notifications_received"] = c.workload.observe ? ordered_json(notifications) : ordered_json();
     // Against a client (no loss in such scenarios): every failed exchange is the attacker's.
     m["killed_fraction"] = against_client && started > 0
                                ? ordered_json(static_cast<double>(failed) / static_cast<double>(started))
@@ -1155,6 +1171,9 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
         pj["misses"] = ps.misses;
         pj["coalesced"] = ps.coalesced;
         pj["forwarded"] = ps.forwarded;
+        pj["observe_registrations"] = ps.observe_registrations;
+        pj["observe_joined"] = ps.observe_joined;
+        pj["notifications_relayed"] = ps.notifications_relayed;
         pj["revalidated"] = ps.revalidated;
         pj["upstream_timeouts"] = ps.upstream_timeouts;
         pj["bad_gateway"] = ps.bad_gateway;
