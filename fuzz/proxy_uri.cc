@@ -98,7 +98,7 @@ int hex(char c) {
 std::string canonical_host(std::string_view h) {
     std::string out;
     for (std::size_t i = 0; i < h.size(); ++i) {
-        if (h[i] == '%' && i + 2 < h.size() + 0 && hex(h[i + 1]) >= 0 && hex(h[i + 2]) >= 0) {
+        if (h[i] == '%' && i + 2 < h.size() && hex(h[i + 1]) >= 0 && hex(h[i + 2]) >= 0) {
             out += static_cast<char>(hex(h[i + 1]) * 16 + hex(h[i + 2]));
             i += 2;
         } else {

@@ -177,8 +177,8 @@ Response ForwardProxy::from_entry(const ResponseCache::Entry& e, std::uint32_t m
     for (const OwnedOption& o : e.options) {
         if (o.number != options::kBlock2) {
             r.options.push_back(o);
-        } else if (const BlockResult b = decode_block(Bytes(o.value.data(), o.value.size())); b.ok()) {
-            r.block2 = b.block;  // a block kept on its own (Blockwise::PassThrough), relayed as it came
+        } else {
+            r.block2 = relayed_block(o);  // a block kept on its own (Blockwise::PassThrough)
         }
     }
     r.payload = e.payload;
@@ -354,7 +354,7 @@ std::optional<Response> ForwardProxy::upstream_request(const IncomingRequest& re
     } else {
         up.options = f.target.options;
     }
-    const bool revalidate = f.stale != nullptr && f.stale->etag() != nullptr;
+    const bool revalidate = f.revalidating();
     for (std::size_t i = 0; i < m.option_count(); ++i) {
         const Option o = m.option(i);
         if (hop_by_hop(o.number) && !(o.number == options::kHopLimit && !config_.honour_hop_limit)) continue;
@@ -379,7 +379,7 @@ std::optional<Response> ForwardProxy::upstream_request(const IncomingRequest& re
 }
 
 HandlerResult ForwardProxy::forward(const IncomingRequest& req, const Forwarding& f, Request up) {
-    const bool revalidate = f.stale != nullptr && f.stale->etag() != nullptr;
+    const bool revalidate = f.revalidating();
     const SendResult sent = send_upstream(req.now, *f.origin, std::move(up));
     if (!sent.ok()) return error(codes::kServiceUnavailable, "", stats_.busy);
     ++stats_.forwarded;
@@ -407,10 +407,7 @@ HandlerResult ForwardProxy::forward(const IncomingRequest& req, const Forwarding
 }
 
 SendResult ForwardProxy::send_upstream(TimePoint now, const Peer& to, Request request) {
-    if (ports_.full()) {
-        (void)ports_.open(0, to, Token{});  // counted as exhausted
-        return SendResult{ApiError::TooManyExchanges, 0};
-    }
+    if (!ports_.may_open()) return SendResult{ApiError::TooManyExchanges, 0};
     const SendResult sent = up_.send_request(now, to, std::move(request));
     if (sent.ok()) {
         if (const std::optional<Token> token = up_.token_of(sent.id)) (void)ports_.open(sent.id, to, *token);

@@ -235,6 +235,8 @@ private:
         bool pass = false;                         ///< Blockwise::PassThrough applies
         std::string key;                           ///< the cache key ("" when not cached)
         const ResponseCache::Entry* stale = nullptr;  ///< a stale entry to revalidate
+        /// Sent with the stale entry's ETag (§5.6.2).
+        [[nodiscard]] bool revalidating() const { return stale != nullptr && stale->etag() != nullptr; }
     };
 
     /// A client's request, step by step: refusals (Hop-Limit, options, target), joining an

@@ -18,10 +18,7 @@ Response ForwardProxy::downstream(const Message& r, bool& unsafe_unknown, bool r
             const std::optional<std::uint64_t> v = decode_uint(Bytes(o.value.data(), o.value.size()));
             if (v && *v <= 0xFFFFFFFFu) out.max_age = static_cast<std::uint32_t>(*v);
         } else if (relay_block && o.number == options::kBlock2) {
-            // RFC 7959 §2.10: a proxy that forwards blocks 1:1 relays the origin's Block2
-            // (the upstream endpoint has checked it: a bad one fails the exchange, 5.02).
-            const BlockResult b = decode_block(Bytes(o.value.data(), o.value.size()));
-            if (b.ok()) out.block2 = b.block;
+            out.block2 = relayed_block(o);  // RFC 7959 §2.10: the origin's Block2, relayed
         } else if (relay_block && o.number == options::kSize2) {
             out.options.push_back(o);
         } else if (!hop_by_hop(o.number)) {

@@ -3,8 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
+#include "coap/codec/message.h"
 #include "coap/options/registry.h"
+#include "coap/options/values.h"
 
 namespace coap::proxy {
 
@@ -31,6 +34,13 @@ inline bool hop_by_hop(std::uint16_t n) {
         default:
             return false;
     }
+}
+
+/// The block a Block2 option names, relayed as it is by a pass-through proxy (RFC 7959
+/// §2.10); nothing for an invalid value (the upstream endpoint has refused those already).
+inline std::optional<Block> relayed_block(const OwnedOption& o) {
+    const BlockResult b = decode_block(Bytes(o.value.data(), o.value.size()));
+    return b.ok() ? std::optional<Block>(b.block) : std::nullopt;
 }
 
 }  // namespace coap::proxy

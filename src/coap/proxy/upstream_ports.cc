@@ -48,12 +48,19 @@ std::string mid_key(const Peer& p, std::uint16_t mid) {
 }  // namespace
 
 UpstreamPorts::UpstreamPorts(UpstreamPortConfig config, Random& rng) : config_(config), rng_(rng) {
+    if (config_.first == 0) config_.first = 1;  // port 0 means the fixed socket to the driver
     if (config_.count == 0) config_.count = 1;
     config_.count = std::min<std::uint32_t>(config_.count, 65536u - config_.first);
     config_.max_ports = std::min<std::size_t>(config_.max_ports, config_.count);
 }
 
 bool UpstreamPorts::full() const noexcept { return config_.per_exchange && by_token_.size() >= config_.max_ports; }
+
+bool UpstreamPorts::may_open() {
+    if (!full()) return true;
+    ++stats_.exhausted;
+    return false;
+}
 
 bool UpstreamPorts::open(std::uint64_t id, const Peer& origin, const Token& token) {
     if (!config_.per_exchange) return true;

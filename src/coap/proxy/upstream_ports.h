@@ -72,6 +72,8 @@ public:
     [[nodiscard]] bool per_exchange() const noexcept { return config_.per_exchange; }
     /// No port for another exchange (per exchange only).
     [[nodiscard]] bool full() const noexcept;
+    /// Whether a new upstream exchange may start; false (counted as exhausted) when full.
+    [[nodiscard]] bool may_open();
     /// A port for the upstream exchange `id` with `token` toward `origin`. False if full.
     [[nodiscard]] bool open(std::uint64_t id, const Peer& origin, const Token& token);
     /// The exchange `id` ended: its port closes. Unknown ids are ignored.
