@@ -2,7 +2,8 @@
 // option lookup and the endpoint round trip. Names are a contract:
 //   coapbed/<suite>/<mix> and libcoap/<suite>/<mix> for the suites parse, build, uri
 //   and option-lookup; coapbed/uri-compose/<mix>, coapbed/endpoint-roundtrip,
-//   coapbed/endpoint-roundtrip-recycled and coapbed/server-peers/<n> for the rest.
+//   coapbed/endpoint-roundtrip-recycled, coapbed/endpoint-roundtrip-kept and
+//   coapbed/server-peers/<n> for the rest.
 // Every benchmark first checks its output against the other library's (SkipWithError on
 // a mismatch), then times; items are messages (or URIs, requests), bytes are datagram
 // bytes, and `allocs_per_item` counts heap allocations in the timed loop.
@@ -389,9 +390,15 @@ struct RoundTrip {
     // A driver that keeps its Transmit and Event and polls into them (buffers go back).
     coap::Transmit kept_transmit;
     coap::Event kept_event;
-    bool one_recycled() {
+    bool one_recycled() { return one_polled_into(request()); }
+    // The same driver with an application that sends one prepared request again (copied
+    // into storage the endpoint keeps): what is left is the handler's response.
+    const coap::Request prepared = coap::Request().path("sensors/temp");
+    bool one_kept() { return one_polled_into(prepared); }
+    template <class R>
+    bool one_polled_into(R&& r) {
         coap::Transmit& t = kept_transmit;
-        if (!client.send_request(now, s, request()).ok()) return false;
+        if (!client.send_request(now, s, std::forward<R>(r)).ok()) return false;
         while (client.poll_transmit(t)) server.handle_datagram(now, c, coap::Bytes(t.bytes.data(), t.bytes.size()));
         while (server.poll_transmit(t)) client.handle_datagram(now, s, coap::Bytes(t.bytes.data(), t.bytes.size()));
         bool ok = false;
@@ -401,9 +408,18 @@ struct RoundTrip {
     }
 };
 
-void endpoint_roundtrip(benchmark::State& st, bool recycled) {
+enum class Driver { ByValue, Recycled, Kept };
+
+void endpoint_roundtrip(benchmark::State& st, Driver driver) {
     RoundTrip rt;
-    auto one = [&] { return recycled ? rt.one_recycled() : rt.one(); };
+    auto one = [&] {
+        switch (driver) {
+            case Driver::ByValue: return rt.one();
+            case Driver::Recycled: return rt.one_recycled();
+            case Driver::Kept: return rt.one_kept();
+        }
+        return false;
+    };
     // Warm up past the de-duplication table's capacity, so the timed loop is steady state.
     for (std::size_t i = 0; i <= rt.config.dedup_capacity; ++i) {
         if (!one()) return st.SkipWithError("a request did not complete");
@@ -419,8 +435,9 @@ void endpoint_roundtrip(benchmark::State& st, bool recycled) {
                                                                static_cast<double>(st.iterations()));
 }
 
-void coapbed_endpoint_roundtrip(benchmark::State& st) { endpoint_roundtrip(st, false); }
-void coapbed_endpoint_roundtrip_recycled(benchmark::State& st) { endpoint_roundtrip(st, true); }
+void coapbed_endpoint_roundtrip(benchmark::State& st) { endpoint_roundtrip(st, Driver::ByValue); }
+void coapbed_endpoint_roundtrip_recycled(benchmark::State& st) { endpoint_roundtrip(st, Driver::Recycled); }
+void coapbed_endpoint_roundtrip_kept(benchmark::State& st) { endpoint_roundtrip(st, Driver::Kept); }
 
 // One server endpoint answering CON GETs from `peers` distinct clients in turn (each
 // request from the next address): the per-peer tables (de-duplication, defences) are
@@ -501,6 +518,7 @@ int main(int argc, char** argv) {
     }
     benchmark::RegisterBenchmark("coapbed/endpoint-roundtrip", coapbed_endpoint_roundtrip);
     benchmark::RegisterBenchmark("coapbed/endpoint-roundtrip-recycled", coapbed_endpoint_roundtrip_recycled);
+    benchmark::RegisterBenchmark("coapbed/endpoint-roundtrip-kept", coapbed_endpoint_roundtrip_kept);
     for (const std::uint32_t peers : {10u, 1000u, 100000u}) {
         benchmark::RegisterBenchmark(("coapbed/server-peers/" + std::to_string(peers)).c_str(), coapbed_server_peers,
                                      peers);

@@ -75,6 +75,41 @@ TEST(Endpoint, PiggybackedResponseAppendixA1) {
     EXPECT_EQ(p.server.endpoint->stats().requests_received, 1u);
 }
 
+TEST(Endpoint, APreparedRequestIsCopiedEachTimeAndLeftAsItWas) {
+    // send_request(const Request&) copies into storage the endpoint keeps from earlier
+    // exchanges: each copy must be the request as given, whatever the slot held before
+    // (more options, a longer payload, another method).
+    Pair p;
+    coap::ResourceConfig echo;
+    echo.methods = coap::methods::kGet | coap::methods::kPost;
+    echo.handler = [](const coap::IncomingRequest& r) {
+        return coap::Response::with(coap::codes::kContent, r.path + "|" + std::string(r.payload.begin(), r.payload.end()));
+    };
+    ASSERT_EQ(p.server.endpoint->add_resource("a/b/c", echo), coap::ApiError::Ok);
+    ASSERT_EQ(p.server.endpoint->add_resource("x", echo), coap::ApiError::Ok);
+    coap::Request long_one = coap::Request().path("a/b/c").body("a longer body than the next one");
+    long_one.method = coap::codes::kPost;
+    const coap::Request short_one = coap::Request().path("x");
+    const std::vector<const coap::Request*> order = {&long_one, &short_one, &short_one, &long_one, &short_one};
+    for (const coap::Request* r : order) {
+        const coap::SendResult s = p.client.endpoint->send_request(p.net.now(), p.server.address, *r);
+        ASSERT_TRUE(s.ok());
+        p.net.flush_all();
+        p.net.drive();
+    }
+    ASSERT_EQ(p.client.events.size(), order.size());
+    const std::vector<std::string> expected = {"a/b/c|a longer body than the next one", "x|", "x|",
+                                               "a/b/c|a longer body than the next one", "x|"};
+    for (std::size_t k = 0; k < order.size(); ++k) {
+        EXPECT_EQ(p.client.events[k].kind, EventKind::Response) << k;
+        EXPECT_EQ(payload_of(p.client.events[k]), expected[k]) << k;
+    }
+    // The caller's requests are untouched.
+    EXPECT_EQ(short_one.options.size(), 1u);
+    EXPECT_EQ(long_one.options.size(), 3u);
+    EXPECT_EQ(std::string(long_one.payload.begin(), long_one.payload.end()), "a longer body than the next one");
+}
+
 TEST(Endpoint, LostRequestIsRetransmittedAppendixA2) {
     Pair p;
     ASSERT_EQ(p.server.endpoint->add_resource("t", text_resource("x")), coap::ApiError::Ok);

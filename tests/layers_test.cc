@@ -4,6 +4,7 @@
 // composed Endpoint is in endpoint_test.cc and the others.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -333,6 +334,34 @@ TEST(MessageLayer, NstartAdmitsOneAtATimeAndTheQueueIsBounded) {
     l.ml->dequeue(p, 2);                                         // cancelled before it started
     l.ml->release_slot(t, p, true);
     EXPECT_EQ(l.up.admitted, (std::vector<std::uint64_t>{1, 3}));
+}
+
+TEST(MessageLayer, AdmitsNowExactlyWhenPumpWouldStartAQueuedInteractionAtOnce) {
+    Layer l;
+    const Peer p = Peer::ipv4(0x0a000002, 5683);
+    TimePoint t;
+    EXPECT_FALSE(l.ml->admits_now(t, p));  // no state for the peer yet: it queues (and pump makes none)
+    ASSERT_TRUE(l.ml->queue_has_room(t, p));
+    EXPECT_TRUE(l.ml->admits_now(t, p));   // nothing queued, a free slot
+    l.ml->take_slot(t, p);
+    EXPECT_FALSE(l.ml->admits_now(t, p));  // NSTART = 1 in use (§4.7)
+    l.ml->enqueue(p, 7);
+    l.ml->release_slot(t, p, false);
+    EXPECT_FALSE(l.ml->admits_now(t, p));  // one queued before it
+    l.ml->pump(t, p);
+    EXPECT_EQ(l.up.admitted, (std::vector<std::uint64_t>{7}));
+    l.ml->release_slot(t, p, false);
+    EXPECT_TRUE(l.ml->admits_now(t, p));
+    // A CON that times out makes the peer unresponsive: PROBING_RATE paces the next one.
+    l.ml->send_con(t, p, 1, l.con(1), coap::Owner{coap::OwnerKind::Ping, 1, {}});
+    for (int k = 0; k < 10; ++k) {
+        t = t + Duration::seconds(100);
+        l.ml->handle_timeout(t);
+    }
+    ASSERT_NE(std::find(l.up.log.begin(), l.up.log.end(), "gave up 1 after 4"), l.up.log.end());
+    l.ml->pace(t, p, 1000);  // 1000 bytes at PROBING_RATE 1 byte/s: the next in 1000 s
+    EXPECT_FALSE(l.ml->admits_now(t, p));
+    EXPECT_TRUE(l.ml->admits_now(t + Duration::seconds(1000), p));
 }
 
 TEST(MessageLayer, TablesStayWithinTheirBounds) {

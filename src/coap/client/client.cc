@@ -50,16 +50,32 @@ Token ClientLayer::new_token(const Peer& peer) {
     return t;
 }
 
-SendResult ClientLayer::send_request(TimePoint now, const Peer& to, Request request) {
-    if (by_id_.size() >= config_.max_exchanges) return {ApiError::TooManyExchanges, 0};
-    if (!messages_.can_add_peer(to)) return {ApiError::TooManyExchanges, 0};
-    if (!messages_.queue_has_room(now, to)) return {ApiError::QueueFull, 0};
+SendResult ClientLayer::send_request(TimePoint now, const Peer& to, const Request& request) {
+    if (const ApiError e = admissible(now, to); e != ApiError::Ok) return {e, 0};
     const std::uint32_t slot = exchanges_.acquire();
+    exchanges_[slot].request = request;  // into the slot's kept buffers
+    return launch(now, to, slot);
+}
+
+SendResult ClientLayer::send_request(TimePoint now, const Peer& to, Request&& request) {
+    if (const ApiError e = admissible(now, to); e != ApiError::Ok) return {e, 0};
+    const std::uint32_t slot = exchanges_.acquire();
+    exchanges_[slot].request = std::move(request);
+    return launch(now, to, slot);
+}
+
+ApiError ClientLayer::admissible(TimePoint now, const Peer& to) {
+    if (by_id_.size() >= config_.max_exchanges) return ApiError::TooManyExchanges;
+    if (!messages_.can_add_peer(to)) return ApiError::TooManyExchanges;
+    if (!messages_.queue_has_room(now, to)) return ApiError::QueueFull;
+    return ApiError::Ok;
+}
+
+SendResult ClientLayer::launch(TimePoint now, const Peer& to, std::uint32_t slot) {
     Exchange& x = exchanges_[slot];
     x.id = next_id_++;
     x.peer = to;
     x.token = new_token(to);
-    x.request = std::move(request);
     x.state = Exchange::State::Queued;
     x.holds_slot = false;
     x.mid = 0;
@@ -86,8 +102,12 @@ SendResult ClientLayer::send_request(TimePoint now, const Peer& to, Request requ
     const std::uint64_t id = x.id;
     by_token_.put(TokenKey{to, x.token}, id);
     by_id_.put(id, slot);
-    messages_.enqueue(to, id);
-    messages_.pump(now, to);
+    if (messages_.admits_now(now, to)) {
+        start(now, x);  // what pump() would do at once with it queued (§4.7)
+    } else {
+        messages_.enqueue(to, id);
+        messages_.pump(now, to);
+    }
     return {ApiError::Ok, id};
 }
 
@@ -151,8 +171,7 @@ void ClientLayer::send_message(TimePoint now, Exchange& x) {
     if (type == MessageType::Con) {
         x.state = Exchange::State::AwaitingAck;
         x.has_deadline = false;
-        messages_.send_con(now, x.peer, mid, std::move(out), Owner{OwnerKind::ClientRequest, x.id, Token{}});
-        if (!messages_.is_outstanding(x.peer, mid)) {
+        if (!messages_.send_con(now, x.peer, mid, std::move(out), Owner{OwnerKind::ClientRequest, x.id, Token{}})) {
             // The retransmission table was full: sent once, so bound the wait instead.
             await_response(x, now + config_.params.max_transmit_wait());
         }
@@ -191,13 +210,15 @@ void ClientLayer::finish(TimePoint now, std::uint64_t id, Event& e) {
     by_id_.erase(id);
     by_token_.erase(TokenKey{peer, x.token});
     messages_.forget(peer, x.mid);
-    messages_.dequeue(peer, id);
+    if (!x.sent) messages_.dequeue(peer, id);  // only an exchange never started is queued
     e.id = id;
     e.peer = peer;
     e.retransmissions = x.retransmissions;
     e.elapsed = now - x.started;
     if (x.sent) e.in_flight = now - x.first_sent;
-    x.request = Request{};
+    // The request's buffers stay in the slot for the next one copied in (send_request);
+    // a large body does not.
+    if (x.request.payload.capacity() > kKeptBodyCapacity) std::vector<std::uint8_t>().swap(x.request.payload);
     if (x.body.capacity() > kKeptBodyCapacity) std::vector<std::uint8_t>().swap(x.body);
     exchanges_.release(slot);
     if (e.kind == EventKind::RequestFailed) {

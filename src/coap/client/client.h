@@ -35,7 +35,9 @@ public:
                 EventQueue& events, std::uint64_t& next_id);
 
     // ---- application commands (Endpoint's contract) ----------------------------------
-    [[nodiscard]] SendResult send_request(TimePoint now, const Peer& to, Request request);
+    /// Copies `request` into the exchange slot's kept storage (no allocation once warm).
+    [[nodiscard]] SendResult send_request(TimePoint now, const Peer& to, const Request& request);
+    [[nodiscard]] SendResult send_request(TimePoint now, const Peer& to, Request&& request);
     [[nodiscard]] ApiError cancel(TimePoint now, std::uint64_t id, bool deregister);
 
     // ---- from the message layer -------------------------------------------------------
@@ -104,6 +106,8 @@ private:
     enum class Step : std::uint8_t { Done, Continue };
 
     Exchange* find(std::uint64_t id);
+    ApiError admissible(TimePoint now, const Peer& to);
+    SendResult launch(TimePoint now, const Peer& to, std::uint32_t slot);
     Token new_token(const Peer& peer);
     void start(TimePoint now, Exchange& x);
     void send_message(TimePoint now, Exchange& x);

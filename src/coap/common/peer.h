@@ -11,9 +11,12 @@
 namespace coap {
 
 struct Peer {
-    std::uint8_t family = 0;                ///< 4 or 6 (0: unset)
+    // No implicit padding: a copy is three word moves and == three word compares (a key
+    // copied member by member and then compared as words stalls the store buffer).
     std::array<std::uint8_t, 16> address{}; ///< IPv4 in the first 4 bytes, network order
     std::uint16_t port = 0;                 ///< UDP port
+    std::uint8_t family = 0;                ///< 4 or 6 (0: unset)
+    std::uint8_t reserved = 0;              ///< always 0 (the padding, made a member)
     std::uint32_t scope = 0;                ///< IPv6 scope id / driver-specific tag
 
     [[nodiscard]] static Peer ipv4(std::uint32_t host_order_address, std::uint16_t port) noexcept;
@@ -25,12 +28,10 @@ struct Peer {
 
     friend bool operator==(const Peer& a, const Peer& b) noexcept {
         // Word-wise: the tables of the engine compare peers on every message.
-        std::uint64_t a0, a1, b0, b1;
-        std::memcpy(&a0, a.address.data(), 8);
-        std::memcpy(&a1, a.address.data() + 8, 8);
-        std::memcpy(&b0, b.address.data(), 8);
-        std::memcpy(&b1, b.address.data() + 8, 8);
-        return ((a0 ^ b0) | (a1 ^ b1)) == 0 && a.port == b.port && a.family == b.family && a.scope == b.scope;
+        std::uint64_t x[3], y[3];
+        std::memcpy(x, &a, sizeof x);
+        std::memcpy(y, &b, sizeof y);
+        return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2])) == 0;
     }
     friend bool operator!=(const Peer& a, const Peer& b) noexcept { return !(a == b); }
     friend bool operator<(const Peer& a, const Peer& b) noexcept {
@@ -40,6 +41,10 @@ struct Peer {
         return a.scope < b.scope;
     }
 };
+
+static_assert(sizeof(Peer) == 24 && offsetof(Peer, port) == 16 && offsetof(Peer, family) == 18 &&
+                  offsetof(Peer, scope) == 20,
+              "Peer is three words without padding (operator==, hash_peer)");
 
 struct PeerHash {
     std::size_t operator()(const Peer& p) const noexcept;

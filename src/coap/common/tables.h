@@ -4,9 +4,10 @@
 // - FlatMap: an open-addressing hash map (linear probing, backward-shift deletion) from a
 //   small key to a small value (usually a slot number). It grows by doubling while it is
 //   filling up; it never shrinks. The callers bound how many entries it holds.
-// - SlotPool: numbered slots with stable addresses (a deque) and a free list. A released
+// - SlotPool: numbered slots with stable addresses (fixed chunks) and a free list. A released
 //   slot keeps its buffers, so the next user of the slot reuses their capacity.
-// - RingQueue: a FIFO over a vector that grows to the largest size it ever held.
+// - RingQueue: a FIFO over a vector (a power of two in size) that grows to the largest
+//   size it ever held.
 //
 // None of them is thread-safe; none throws except std::bad_alloc while growing.
 #pragma once
@@ -14,7 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <deque>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -24,10 +25,21 @@ namespace coap {
 
 /// A fast hash of a peer and up to 64 more bits (a Message ID, a token, an id).
 [[nodiscard]] inline std::uint64_t hash_peer(const Peer& p, std::uint64_t extra = 0) noexcept {
-    std::uint64_t a = 0, b = 0;
-    std::memcpy(&a, p.address.data(), 8);
-    std::memcpy(&b, p.address.data() + 8, 8);
-    const std::uint64_t c = (std::uint64_t{p.port} << 32) ^ p.scope ^ (std::uint64_t{p.family} << 56);
+    // The peer as three words (Peer has no padding), the way operator== reads it: a key
+    // read in pieces here and as words there would be built in pieces on the stack.
+    std::uint64_t w[3];
+    std::memcpy(w, &p, sizeof w);
+    const std::uint64_t a = w[0], b = w[1];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const auto port = static_cast<std::uint16_t>(w[2]);
+    const auto family = static_cast<std::uint8_t>(w[2] >> 16);
+    const auto scope = static_cast<std::uint32_t>(w[2] >> 32);
+#else
+    const std::uint16_t port = p.port;
+    const std::uint8_t family = p.family;
+    const std::uint32_t scope = p.scope;
+#endif
+    const std::uint64_t c = (std::uint64_t{port} << 32) ^ scope ^ (std::uint64_t{family} << 56);
     // A multiply-xorshift over the words, then murmur3's 64-bit finalizer.
     std::uint64_t h = a * 0x9e3779b97f4a7c15ULL;
     h = (h ^ (h >> 29) ^ b) * 0xbf58476d1ce4e5b9ULL;
@@ -79,6 +91,14 @@ public:
 
     /// Inserts or overwrites.
     Value& put(const Key& key, Value value) {
+        auto [v, inserted] = try_put(key, std::move(value));
+        if (!inserted) *v = std::move(value);
+        return *v;
+    }
+
+    /// Inserts `key` with `value` unless it is there (then `value` is left as it was);
+    /// returns the entry's value and whether it was inserted. One probe for both.
+    std::pair<Value*, bool> try_put(const Key& key, Value&& value) {
         if ((size_ + 1) * 2 > cells_.size()) grow();
         const std::uint64_t h = Hash{}(key);
         for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
@@ -89,12 +109,9 @@ public:
                 c.key = key;
                 c.value = std::move(value);
                 ++size_;
-                return c.value;
+                return {&c.value, true};
             }
-            if (c.hash == h && c.key == key) {
-                c.value = std::move(value);
-                return c.value;
-            }
+            if (c.hash == h && c.key == key) return {&c.value, false};
         }
     }
 
@@ -174,17 +191,19 @@ public:
             free_.pop_back();
             return i;
         }
-        slots_.emplace_back();
-        free_.reserve(slots_.size());
-        return static_cast<std::uint32_t>(slots_.size() - 1);
+        if (count_ == chunks_.size() * kChunk) chunks_.push_back(std::make_unique<T[]>(kChunk));
+        free_.reserve(count_ + 1);
+        return static_cast<std::uint32_t>(count_++);
     }
     void release(std::uint32_t i) { free_.push_back(i); }
-    [[nodiscard]] T& operator[](std::uint32_t i) noexcept { return slots_[i]; }
-    [[nodiscard]] const T& operator[](std::uint32_t i) const noexcept { return slots_[i]; }
-    [[nodiscard]] std::size_t live() const noexcept { return slots_.size() - free_.size(); }
+    [[nodiscard]] T& operator[](std::uint32_t i) noexcept { return chunks_[i / kChunk][i % kChunk]; }
+    [[nodiscard]] const T& operator[](std::uint32_t i) const noexcept { return chunks_[i / kChunk][i % kChunk]; }
+    [[nodiscard]] std::size_t live() const noexcept { return count_ - free_.size(); }
 
 private:
-    std::deque<T> slots_;
+    static constexpr std::size_t kChunk = 32;  ///< slots per chunk (a power of two: shifts, no division)
+    std::vector<std::unique_ptr<T[]>> chunks_;  ///< chunks never move, so slots keep their addresses
+    std::size_t count_ = 0;                     ///< slots handed out so far
     std::vector<std::uint32_t> free_;
 };
 
@@ -195,21 +214,21 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] T& front() noexcept { return items_[head_]; }
     [[nodiscard]] const T& front() const noexcept { return items_[head_]; }
-    [[nodiscard]] T& operator[](std::size_t k) noexcept { return items_[(head_ + k) % items_.size()]; }
-    [[nodiscard]] const T& operator[](std::size_t k) const noexcept { return items_[(head_ + k) % items_.size()]; }
+    [[nodiscard]] T& operator[](std::size_t k) noexcept { return items_[(head_ + k) & mask_]; }
+    [[nodiscard]] const T& operator[](std::size_t k) const noexcept { return items_[(head_ + k) & mask_]; }
 
     /// The slot behind the last item, made part of the queue. It holds whatever its last
     /// user left in it (so buffers are reused): the caller assigns every field it needs.
     T& push_slot() {
         if (size_ == items_.size()) grow();
-        T& slot = items_[(head_ + size_) % items_.size()];
+        T& slot = items_[(head_ + size_) & mask_];
         ++size_;
         return slot;
     }
     void push_back(T v) { push_slot() = std::move(v); }
     /// Drops the first item (its slot keeps its buffers for a later push_slot).
     void pop_front() noexcept {
-        head_ = (head_ + 1) % items_.size();
+        head_ = (head_ + 1) & mask_;
         --size_;
     }
     /// Removes item k, keeping the order of the others.
@@ -224,12 +243,14 @@ public:
 
 private:
     void grow() {
-        std::vector<T> bigger(items_.empty() ? 4 : items_.size() * 2);
+        std::vector<T> bigger(items_.empty() ? 4 : items_.size() * 2);  // a power of two
         for (std::size_t k = 0; k < size_; ++k) bigger[k] = std::move((*this)[k]);
         items_ = std::move(bigger);
+        mask_ = items_.size() - 1;
         head_ = 0;
     }
     std::vector<T> items_;
+    std::size_t mask_ = 0;  ///< items_.size() - 1 (a power of two minus one)
     std::size_t head_ = 0;
     std::size_t size_ = 0;
 };

@@ -52,7 +52,11 @@ void Endpoint::handle_unreachable(TimePoint, const Peer& peer) { server_.remove_
 
 // ---- commands ---------------------------------------------------------------------
 
-SendResult Endpoint::send_request(TimePoint now, const Peer& to, Request request) {
+SendResult Endpoint::send_request(TimePoint now, const Peer& to, const Request& request) {
+    return client_.send_request(now, to, request);
+}
+
+SendResult Endpoint::send_request(TimePoint now, const Peer& to, Request&& request) {
     return client_.send_request(now, to, std::move(request));
 }
 

@@ -67,8 +67,11 @@ public:
 
     // ---- client ------------------------------------------------------------------
     /// Starts a request to `to` (queued while NSTART exchanges are outstanding there).
-    /// The result's id names it in later events.
-    [[nodiscard]] SendResult send_request(TimePoint now, const Peer& to, Request request);
+    /// The result's id names it in later events. A request passed as an lvalue is copied
+    /// into storage the endpoint keeps from earlier exchanges (no allocation once warm,
+    /// for an application that sends a prepared request again); a temporary is moved in.
+    [[nodiscard]] SendResult send_request(TimePoint now, const Peer& to, const Request& request);
+    [[nodiscard]] SendResult send_request(TimePoint now, const Peer& to, Request&& request);
     /// Cancels a request or an observation. An established observation is ended with
     /// a GET carrying Observe: 1 (RFC 7641 §3.6) when `deregister` is true; otherwise
     /// it is forgotten and the next notification is answered with RST.

@@ -219,7 +219,7 @@ enum class FailReason : std::uint8_t {
 [[nodiscard]] std::string_view to_string(FailReason r) noexcept;
 [[nodiscard]] std::string_view to_string(EventKind k) noexcept;
 
-struct Event {
+struct Event {  // swap_events (event_queue.h) names every member: add new ones there too
     EventKind kind = EventKind::Response;
     std::uint64_t id = 0;       ///< the request (or ping, or server exchange) it concerns
     Peer peer;

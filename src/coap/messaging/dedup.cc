@@ -40,14 +40,19 @@ DedupCache::Entry& DedupCache::insert(TimePoint now, const Peer& peer, std::uint
         if (records_[order_.front()].live) ++evictions_;
         drop_front();
     }
-    if (const std::uint32_t* old = index_.find(key)) remove(*old);  // an expired one not yet removed
     const std::uint32_t slot = records_.acquire();
+    if (auto [indexed, inserted] = index_.try_put(key, std::uint32_t{slot}); !inserted) {
+        // An expired record of the key not yet removed: it goes, this one takes its place.
+        Record& old = records_[*indexed];
+        old.live = false;
+        if (old.entry.reply.capacity() > kKeptReplyCapacity) std::vector<std::uint8_t>().swap(old.entry.reply);
+        *indexed = slot;
+    }
     Record& r = records_[slot];
     r.key = key;
     r.live = true;
     r.entry.expires = now + lifetime;
     r.entry.reply.clear();
-    index_.put(key, slot);
     order_.push_back(slot);
     // Dead order records are bounded too: compact when they outnumber live entries.
     if (order_.size() > 2 * capacity_ + 16) compact();

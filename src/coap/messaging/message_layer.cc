@@ -150,6 +150,12 @@ void MessageLayer::pump(TimePoint now, const Peer& peer) {
     }
 }
 
+bool MessageLayer::admits_now(TimePoint now, const Peer& peer) const {
+    const PeerState* ps = find_peer(peer);
+    return ps != nullptr && ps->queue.empty() && ps->in_flight < config_.params.nstart &&
+           !(ps->unresponsive && now < ps->next_probe_allowed);
+}
+
 void MessageLayer::pump_all(TimePoint now) {
     if (peers_queueing_ == 0) return;
     std::vector<Peer> waiting;
@@ -253,14 +259,14 @@ void MessageLayer::count_outstanding(const Peer& peer, int delta) {
     }
 }
 
-void MessageLayer::send_con(TimePoint now, const Peer& peer, std::uint16_t mid, std::vector<std::uint8_t> bytes,
+bool MessageLayer::send_con(TimePoint now, const Peer& peer, std::uint16_t mid, std::vector<std::uint8_t> bytes,
                             const Owner& owner) {
     PeerState& ps = peer_state(now, peer);
     if (outstanding_index_.size() >= config_.max_outstanding) {
         // The table is full: send once without retransmission state rather than
         // growing it; the exchange then ends by its own deadline.
         transmit(peer, std::move(bytes));
-        return;
+        return false;
     }
     if (const std::uint32_t* old = outstanding_index_.find(PeerMid{peer, mid})) remove_outstanding(*old);
     const std::uint32_t slot = outstanding_.acquire();
@@ -277,6 +283,7 @@ void MessageLayer::send_con(TimePoint now, const Peer& peer, std::uint16_t mid, 
     transmit(peer, std::move(bytes));
     outstanding_index_.put(PeerMid{peer, mid}, slot);
     count_outstanding(peer, +1);
+    return true;
 }
 
 // ---------------------------------------------------------------------------------
@@ -475,9 +482,11 @@ std::optional<Transmit> MessageLayer::poll_transmit() {
 
 bool MessageLayer::poll_transmit(Transmit& into) {
     if (transmits_.empty()) return false;
-    std::swap(into, transmits_.front());
-    recycle(std::move(transmits_.front().bytes));  // the driver's previous buffer, for the next datagram
-    transmits_.front().bytes = {};
+    Transmit& front = transmits_.front();
+    into.peer = front.peer;
+    into.bytes.swap(front.bytes);
+    recycle(std::move(front.bytes));  // the driver's previous buffer, for the next datagram
+    front.bytes = {};
     transmits_.pop_front();
     return true;
 }

@@ -121,6 +121,10 @@ public:
     void dequeue(const Peer& peer, std::uint64_t id);
     /// Admits queued interactions while NSTART and PROBING_RATE allow (Upper::on_admitted).
     void pump(TimePoint now, const Peer& peer);
+    /// Whether an interaction queued now would be admitted at once by pump(): nothing
+    /// queued before it, a free NSTART slot, no PROBING_RATE wait. The caller may then
+    /// start it without queueing (the same order and the same effect, minus the queue).
+    [[nodiscard]] bool admits_now(TimePoint now, const Peer& peer) const;
     /// Takes an NSTART slot without queueing (a deregistration, RFC 7641 §3.6).
     void take_slot(TimePoint now, const Peer& peer);
     /// Gives a slot back; `then_pump`: admit the next queued interaction at once.
@@ -136,8 +140,9 @@ public:
     void transmit(const Peer& peer, std::vector<std::uint8_t> bytes);
     /// Queues a copy of `bytes`.
     void transmit_copy(const Peer& peer, const std::vector<std::uint8_t>& bytes);
-    /// Sends a Confirmable message and keeps it for retransmission (§4.2).
-    void send_con(TimePoint now, const Peer& peer, std::uint16_t mid, std::vector<std::uint8_t> bytes,
+    /// Sends a Confirmable message and keeps it for retransmission (§4.2); false when the
+    /// retransmission table was full (then it is sent once, untracked).
+    bool send_con(TimePoint now, const Peer& peer, std::uint16_t mid, std::vector<std::uint8_t> bytes,
                   const Owner& owner);
     void send_rst(const Peer& peer, std::uint16_t mid);
     /// An Empty ACK (§4.2), also kept in `entry` for duplicates.
