@@ -160,6 +160,7 @@ coap::Message random_message(std::mt19937& rng) {
 
 TEST(CodecBuild, RoundTripPropertyOverSeededMessages) {
     std::mt19937 rng(20261128);  // fixed seed: the same 3000 messages every run
+    coap::Message recycled;
     for (int i = 0; i < 3000; ++i) {
         const coap::Message m = random_message(rng);
         BuildError err = BuildError::Ok;
@@ -170,6 +171,14 @@ TEST(CodecBuild, RoundTripPropertyOverSeededMessages) {
         ASSERT_TRUE(r.ok()) << "message " << i << ": " << coap::to_string(r.error) << " at " << r.offset;
         const coap::Message back = coap::to_message(v);
         ASSERT_EQ(back, m) << "message " << i;
+        // Into a recycled message (bigger vectors left from the last one): the same, and
+        // without the payload, everything but the payload.
+        coap::to_message(v, recycled);
+        ASSERT_EQ(recycled, m) << "message " << i;
+        coap::to_message_without_payload(v, recycled);
+        coap::Message headless = m;
+        headless.payload.clear();
+        ASSERT_EQ(recycled, headless) << "message " << i;
         // The encoding is canonical: building what was parsed gives the same bytes.
         ASSERT_EQ(coap::encode(back), wire) << "message " << i;
     }

@@ -201,13 +201,13 @@ void ClientLayer::fail(TimePoint now, std::uint64_t id, FailReason reason) {
 }
 
 void ClientLayer::finish(TimePoint now, std::uint64_t id, Event& e) {
-    const std::uint32_t* found = by_id_.find(id);
+    std::uint32_t* found = by_id_.find(id);
     if (found == nullptr) return;
     const std::uint32_t slot = *found;
     Exchange& x = exchanges_[slot];
     const Peer peer = x.peer;
     const bool held = x.holds_slot;
-    by_id_.erase(id);
+    by_id_.erase_found(found);
     by_token_.erase(TokenKey{peer, x.token});
     messages_.forget(peer, x.mid);
     if (!x.sent) messages_.dequeue(peer, id);  // only an exchange never started is queued
@@ -456,7 +456,7 @@ void ClientLayer::process_response(TimePoint now, Exchange& x, const MessageView
 
 void ClientLayer::deliver(TimePoint now, Exchange& x, const MessageView& m, const std::optional<std::uint64_t>& observe) {
     Event& e = events_.scratch();
-    to_message(m, e.message);
+    to_message_without_payload(m, e.message);  // the payload is the body gathered in x.body
     e.message.payload.swap(x.body);
     x.body.clear();
     x.block2_num = 0;

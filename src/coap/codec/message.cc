@@ -30,6 +30,11 @@ Message to_message(const MessageView& view) {
 }
 
 void to_message(const MessageView& view, Message& out) {
+    to_message_without_payload(view, out);
+    out.payload.assign(view.payload().begin(), view.payload().end());
+}
+
+void to_message_without_payload(const MessageView& view, Message& out) {
     out.type = view.type();
     out.code = view.code();
     out.message_id = view.message_id();
@@ -41,7 +46,7 @@ void to_message(const MessageView& view, Message& out) {
         out.options[i].value.assign(o.value.begin(), o.value.end());
         ++i;
     }
-    out.payload.assign(view.payload().begin(), view.payload().end());
+    out.payload.clear();
 }
 
 BuildResult build(const Message& m, MutableBytes out) noexcept {

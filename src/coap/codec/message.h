@@ -38,6 +38,9 @@ struct Message {
 [[nodiscard]] Message to_message(const MessageView& view);
 /// The same into `out`, reusing the capacity of its vectors.
 void to_message(const MessageView& view, Message& out);
+/// As to_message(view, out) without the payload (left empty): for a caller that puts
+/// a body of its own there (a block-wise transfer's reassembled body).
+void to_message_without_payload(const MessageView& view, Message& out);
 
 /// At most how many bytes a message with `options`, a token of `token` bytes and a
 /// payload of `payload` bytes takes: the 4-byte header, the token, per option at most 5

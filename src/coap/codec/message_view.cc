@@ -138,14 +138,6 @@ ParseResult parse(Bytes d, MessageView& out) noexcept {
     return result;
 }
 
-std::size_t MessageView::find(std::uint16_t number) const noexcept {
-    for (std::size_t i = 0; i < option_count_; ++i) {
-        if (entries_[i].number == number) return i;
-        if (entries_[i].number > number) break;  // options are in ascending order
-    }
-    return option_count_;
-}
-
 std::size_t MessageView::count(std::uint16_t number) const noexcept {
     std::size_t n = 0;
     for (std::size_t i = find(number); i < option_count_ && entries_[i].number == number; ++i) ++n;

@@ -53,7 +53,13 @@ public:
         return Option{e.number, datagram_.sub(e.offset, e.length)};
     }
     /// Index of the first option with `number`, or `option_count()` if absent.
-    [[nodiscard]] std::size_t find(std::uint16_t number) const noexcept;
+    [[nodiscard]] std::size_t find(std::uint16_t number) const noexcept {
+        for (std::size_t i = 0; i < option_count_; ++i) {
+            if (entries_[i].number == number) return i;
+            if (entries_[i].number > number) break;  // options are in ascending order
+        }
+        return option_count_;
+    }
     /// How many times `number` occurs.
     [[nodiscard]] std::size_t count(std::uint16_t number) const noexcept;
     /// The payload (empty when there is no payload marker).

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -117,14 +118,17 @@ public:
 
     /// Removes `key`; returns whether it was there.
     bool erase(const Key& key) noexcept {
-        if (size_ == 0) return false;
-        const std::uint64_t h = Hash{}(key);
-        std::size_t i = h & mask_;
-        for (;; i = (i + 1) & mask_) {
-            Cell& c = cells_[i];
-            if (!c.used) return false;
-            if (c.hash == h && c.key == key) break;
-        }
+        Value* v = find(key);
+        if (v == nullptr) return false;
+        erase_found(v);
+        return true;
+    }
+
+    /// Removes the entry whose value find() returned (no second probe). `v` and every
+    /// other pointer into the map are invalid afterwards.
+    void erase_found(Value* v) noexcept {
+        static_assert(std::is_standard_layout_v<Cell>, "a Cell's address is its value's");
+        std::size_t i = static_cast<std::size_t>(reinterpret_cast<Cell*>(v) - cells_.data());
         // Backward-shift deletion: move later members of the probe run into the hole.
         for (std::size_t j = (i + 1) & mask_;; j = (j + 1) & mask_) {
             Cell& c = cells_[j];
@@ -139,7 +143,6 @@ public:
         }
         cells_[i].used = false;
         --size_;
-        return true;
     }
 
     /// Calls f(key, value) for every entry, in no particular order. f must not insert or erase.
@@ -152,9 +155,9 @@ public:
 
 private:
     struct Cell {
+        Value value{};  ///< first: erase_found() finds the cell from its value's address
         std::uint64_t hash = 0;
         Key key{};
-        Value value{};
         bool used = false;
     };
     void grow() {

@@ -52,8 +52,8 @@ void MessageLayer::evict_idle_peer() {
     if (last_peer_ == &gone) last_peer_ = nullptr;
 }
 
-MessageLayer::PeerState& MessageLayer::peer_state(TimePoint now, const Peer& peer) {
-    if (PeerState* ps = find_peer(peer)) {
+MessageLayer::PeerState& MessageLayer::peer_state_slow(TimePoint now, const Peer& peer) {
+    if (PeerState* ps = find_peer_indexed(peer)) {
         ps->last_used = now;
         return *ps;
     }
@@ -268,7 +268,7 @@ bool MessageLayer::send_con(TimePoint now, const Peer& peer, std::uint16_t mid, 
         transmit(peer, std::move(bytes));
         return false;
     }
-    if (const std::uint32_t* old = outstanding_index_.find(PeerMid{peer, mid})) remove_outstanding(*old);
+    if (std::uint32_t* old = outstanding_index_.find(PeerMid{peer, mid})) remove_outstanding(old);
     const std::uint32_t slot = outstanding_.acquire();
     Outstanding& o = outstanding_[slot];
     o.peer = peer;
@@ -279,19 +279,20 @@ bool MessageLayer::send_con(TimePoint now, const Peer& peer, std::uint16_t mid, 
     o.deadline = now + o.timeout;
     o.retransmissions = 0;
     o.owner = owner;
-    o.bytes = bytes;
+    o.bytes.assign(bytes.begin(), bytes.end());  // kept for retransmission
     transmit(peer, std::move(bytes));
     outstanding_index_.put(PeerMid{peer, mid}, slot);
-    count_outstanding(peer, +1);
+    ++ps.outstanding;  // count_outstanding(peer, +1) with the state at hand
     return true;
 }
 
 // ---------------------------------------------------------------------------------
 // Confirmable messages awaiting an ACK (§4.2)
 
-void MessageLayer::remove_outstanding(std::uint32_t slot) {
+void MessageLayer::remove_outstanding(std::uint32_t* indexed) {
+    const std::uint32_t slot = *indexed;
     Outstanding& o = outstanding_[slot];
-    outstanding_index_.erase(PeerMid{o.peer, o.mid});
+    outstanding_index_.erase_found(indexed);
     count_outstanding(o.peer, -1);
     if (o.bytes.capacity() > kSpareCapacity) std::vector<std::uint8_t>().swap(o.bytes);
     outstanding_.release(slot);
@@ -302,7 +303,7 @@ bool MessageLayer::is_outstanding(const Peer& peer, std::uint16_t mid) const {
 }
 
 void MessageLayer::forget(const Peer& peer, std::uint16_t mid) {
-    if (const std::uint32_t* slot = outstanding_index_.find(PeerMid{peer, mid})) remove_outstanding(*slot);
+    if (std::uint32_t* slot = outstanding_index_.find(PeerMid{peer, mid})) remove_outstanding(slot);
 }
 
 bool MessageLayer::replace(const Peer& peer, std::uint16_t old_mid, std::uint16_t mid, std::vector<std::uint8_t> bytes) {
@@ -310,7 +311,7 @@ bool MessageLayer::replace(const Peer& peer, std::uint16_t old_mid, std::uint16_
     if (found == nullptr) return false;
     const std::uint32_t slot = *found;
     outstanding_index_.erase(PeerMid{peer, old_mid});
-    if (const std::uint32_t* other = outstanding_index_.find(PeerMid{peer, mid})) remove_outstanding(*other);
+    if (std::uint32_t* other = outstanding_index_.find(PeerMid{peer, mid})) remove_outstanding(other);
     Outstanding& o = outstanding_[slot];
     o.mid = mid;
     o.bytes = bytes;
@@ -332,13 +333,13 @@ void MessageLayer::handle_timeout(TimePoint now) {
         return a.peer != b.peer ? a.peer < b.peer : a.mid < b.mid;
     });
     for (const PeerMid& key : due_) {
-        const std::uint32_t* slot = outstanding_index_.find(key);
-        if (slot != nullptr) retransmit_or_give_up(now, *slot);
+        std::uint32_t* slot = outstanding_index_.find(key);
+        if (slot != nullptr) retransmit_or_give_up(now, slot);
     }
 }
 
-void MessageLayer::retransmit_or_give_up(TimePoint now, std::uint32_t slot) {
-    Outstanding& o = outstanding_[slot];
+void MessageLayer::retransmit_or_give_up(TimePoint now, std::uint32_t* indexed) {
+    Outstanding& o = outstanding_[*indexed];
     if (o.retransmissions < config_.params.max_retransmit) {
         ++o.retransmissions;
         PeerState& ps = peer_state(now, o.peer);
@@ -354,7 +355,7 @@ void MessageLayer::retransmit_or_give_up(TimePoint now, std::uint32_t slot) {
     const Owner owner = o.owner;
     const unsigned retransmissions = o.retransmissions;
     const TimePoint first_sent = o.first_sent;
-    remove_outstanding(slot);
+    remove_outstanding(indexed);
     if (PeerState* ps = find_peer(peer)) {
         ps->unresponsive = true;  // §4.7: from now on, PROBING_RATE applies
         ps->next_probe_allowed = now;
@@ -435,7 +436,7 @@ void MessageLayer::handle_datagram(TimePoint now, const Peer& from, Bytes datagr
 }
 
 void MessageLayer::on_ack_or_rst(TimePoint now, const Peer& from, const MessageView& m) {
-    const std::uint32_t* found = outstanding_index_.find(PeerMid{from, m.message_id()});
+    std::uint32_t* found = outstanding_index_.find(PeerMid{from, m.message_id()});
     if (found == nullptr) {
         if (m.type() == MessageType::Rst && upper_.on_stray_reset(now, from, m.message_id())) return;
         ++stats_.dropped_unexpected;  // late or duplicate ACK/RST
@@ -456,7 +457,7 @@ void MessageLayer::on_ack_or_rst(TimePoint now, const Peer& from, const MessageV
     const Owner owner = outstanding_[*found].owner;
     const unsigned retransmissions = outstanding_[*found].retransmissions;
     const TimePoint first_sent = outstanding_[*found].first_sent;
-    remove_outstanding(*found);
+    remove_outstanding(found);
     if (m.type() == MessageType::Rst) {
         upper_.on_reset(now, from, owner, first_sent);
         return;

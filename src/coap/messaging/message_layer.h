@@ -202,11 +202,19 @@ private:
         return slot == nullptr ? nullptr : &peers_[*slot];
     }
     PeerState* find_peer_indexed(const Peer& peer);
-    PeerState& peer_state(TimePoint now, const Peer& peer);
+    PeerState& peer_state(TimePoint now, const Peer& peer) {
+        if (last_peer_ != nullptr && last_peer_->peer == peer) {
+            last_peer_->last_used = now;
+            return *last_peer_;
+        }
+        return peer_state_slow(now, peer);
+    }
+    PeerState& peer_state_slow(TimePoint now, const Peer& peer);
     void evict_idle_peer();
     void on_ack_or_rst(TimePoint now, const Peer& from, const MessageView& m);
-    void retransmit_or_give_up(TimePoint now, std::uint32_t slot);
-    void remove_outstanding(std::uint32_t slot);
+    void retransmit_or_give_up(TimePoint now, std::uint32_t* indexed);
+    /// Removes the CON whose outstanding_index_ entry is `indexed` (from find()).
+    void remove_outstanding(std::uint32_t* indexed);
     void recycle(std::vector<std::uint8_t>&& buffer);
     void count_outstanding(const Peer& peer, int delta);
 

@@ -30,7 +30,11 @@ RecognizedOptions RecognizedOptions::registered_except(std::initializer_list<std
 }
 
 bool RecognizedOptions::contains(std::uint16_t number) const noexcept {
-    if (all_registered_ && find_option(number) != nullptr) {
+    return contains(number, all_registered_ ? find_option(number) : nullptr);
+}
+
+bool RecognizedOptions::contains(std::uint16_t number, const OptionInfo* info) const noexcept {
+    if (all_registered_ && info != nullptr) {
         for (std::size_t i = 0; i < excluded_count_; ++i) {
             if (excluded_[i] == number) return false;
         }
@@ -50,7 +54,7 @@ OptionCheck check_options(const MessageView& m, const RecognizedOptions& recogni
         const Option o = m.option(i);
         OptionProblem problem = OptionProblem::None;
         const OptionInfo* info = find_option(o.number);
-        if (!recognized.contains(o.number)) {
+        if (!recognized.contains(o.number, info)) {
             problem = OptionProblem::Unrecognized;  // RFC 7252 §5.4.1
         } else if (info != nullptr &&
                    (o.value.size() < info->min_length || o.value.size() > info->max_length)) {

@@ -14,6 +14,8 @@ namespace coap {
 /// The set of option numbers a receiver implements. By default every registered option
 /// (see registry.h); an application that implements fewer says so, and the rest become
 /// "unrecognized" in the sense of RFC 7252 §5.4.1. Bounded: at most kCapacity numbers.
+struct OptionInfo;
+
 class RecognizedOptions {
 public:
     static constexpr std::size_t kCapacity = 64;
@@ -28,6 +30,8 @@ public:
     /// Adds a number; false when kCapacity numbers are already held (API misuse).
     [[nodiscard]] bool add(std::uint16_t number) noexcept;
     [[nodiscard]] bool contains(std::uint16_t number) const noexcept;
+    /// The same, given `find_option(number)` (one registry lookup where both are needed).
+    [[nodiscard]] bool contains(std::uint16_t number, const OptionInfo* info) const noexcept;
 
 private:
     explicit RecognizedOptions(bool all) noexcept : all_registered_(all) {}

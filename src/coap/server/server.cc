@@ -352,7 +352,7 @@ void ServerLayer::reply(Dispatch& d, const Response& r) {
         delayed_.emplace(at, Transmit{d.from, std::move(bytes)});
         return;
     }
-    d.entry.reply = bytes;
+    d.entry.reply.assign(bytes.begin(), bytes.end());  // §4.5: for a duplicate of the request
     messages_.transmit(d.from, std::move(bytes));
 }
 
