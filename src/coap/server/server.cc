@@ -17,6 +17,8 @@ constexpr std::uint32_t kRetryAfterSeconds = 2;
 ServerLayer::ServerLayer(const EndpointConfig& config, Random& rng, EndpointStats& stats, MessageLayer& messages,
                          EventQueue& events, std::uint64_t& next_id)
     : config_(config),
+      con_lifetime_(config.params.exchange_lifetime()),
+      non_lifetime_(config.params.non_lifetime()),
       rng_(rng),
       stats_(stats),
       messages_(messages),
@@ -82,8 +84,7 @@ void ServerLayer::on_request(TimePoint now, const Peer& from, const MessageView&
         }
         return;
     }
-    const Duration lifetime = m.type() == MessageType::Con ? config_.params.exchange_lifetime()
-                                                           : config_.params.non_lifetime();
+    const Duration lifetime = m.type() == MessageType::Con ? con_lifetime_ : non_lifetime_;
     DedupCache::Entry& entry = dedup.insert(now, from, m.message_id(), lifetime);
     stats_.dedup_evictions = dedup.evictions();
     ++stats_.requests_received;

@@ -157,6 +157,8 @@ private:
                                     std::vector<std::uint8_t> bytes);
 
     const EndpointConfig& config_;
+    const Duration con_lifetime_;  ///< §4.5: EXCHANGE_LIFETIME, NON_LIFETIME (the config never changes)
+    const Duration non_lifetime_;
     Random& rng_;
     EndpointStats& stats_;
     MessageLayer& messages_;
