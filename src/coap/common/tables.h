@@ -12,6 +12,7 @@
 // None of them is thread-safe; none throws except std::bad_alloc while growing.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -195,7 +196,9 @@ public:
             return i;
         }
         if (count_ == chunks_.size() * kChunk) chunks_.push_back(std::make_unique<T[]>(kChunk));
-        free_.reserve(count_ + 1);
+        // Room for every slot in the free list, so that release() never allocates; grown
+        // by doubling (reserving one more each time would copy the list per new slot).
+        if (free_.capacity() < count_ + 1) free_.reserve(std::max<std::size_t>(2 * free_.capacity(), kChunk));
         return static_cast<std::uint32_t>(count_++);
     }
     void release(std::uint32_t i) { free_.push_back(i); }
