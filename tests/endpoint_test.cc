@@ -110,6 +110,27 @@ TEST(Endpoint, APreparedRequestIsCopiedEachTimeAndLeftAsItWas) {
     EXPECT_EQ(std::string(long_one.payload.begin(), long_one.payload.end()), "a longer body than the next one");
 }
 
+TEST(Endpoint, CancellingAQueuedRequestLeavesTheRetransmissionsOfAnotherAlone) {
+    // A request cancelled while it waits for NSTART never had a Message ID of its own: its
+    // end must not stop the retransmission of whatever CON has the Message ID it holds by
+    // default (with sequential Message IDs, the first one to that peer, 0).
+    coap::EndpointConfig cc;
+    cc.random_initial_mid = false;
+    Pair p(1, cc);
+    ASSERT_EQ(p.server.endpoint->add_resource("t", text_resource("x")), coap::ApiError::Ok);
+    int sent = 0;
+    p.net.drop = [&](const coapbed::test::Captured& c) { return c.from == p.client.address && sent++ == 0; };
+    const std::uint64_t first = p.get("t");   // MID 0, lost once
+    const std::uint64_t queued = p.get("t");  // behind it (NSTART 1)
+    ASSERT_EQ(p.client.endpoint->cancel(p.net.now(), queued), coap::ApiError::Ok);
+    p.net.flush_all();
+    p.net.drive();
+    std::size_t answered = 0;
+    for (const coap::Event& e : p.client.events) answered += e.id == first && e.kind == EventKind::Response;
+    EXPECT_EQ(answered, 1u);
+    EXPECT_EQ(p.client.endpoint->stats().retransmissions, 1u);
+}
+
 TEST(Endpoint, LostRequestIsRetransmittedAppendixA2) {
     Pair p;
     ASSERT_EQ(p.server.endpoint->add_resource("t", text_resource("x")), coap::ApiError::Ok);

@@ -209,8 +209,11 @@ void ClientLayer::finish(TimePoint now, std::uint64_t id, Event& e) {
     const bool held = x.holds_slot;
     by_id_.erase_found(found);
     by_token_.erase(TokenKey{peer, x.token});
-    messages_.forget(peer, x.mid);
-    if (!x.sent) messages_.dequeue(peer, id);  // only an exchange never started is queued
+    if (x.sent) {
+        messages_.forget(peer, x.mid);  // its CON, if still retransmitted
+    } else {
+        messages_.dequeue(peer, id);  // never started: it holds no Message ID, only a place in the queue
+    }
     e.id = id;
     e.peer = peer;
     e.retransmissions = x.retransmissions;
