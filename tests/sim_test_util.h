@@ -1,5 +1,6 @@
-// Helpers shared by the simulator's tests (sim_test.cc, sim_dtls_test.cc): one run of a
-// scenario given as text, the error a scenario text draws, a counter of a result document.
+// Helpers shared by the simulator's tests (sim_test.cc, sim_proxy_test.cc,
+// sim_dtls_test.cc): one run of a scenario given as text, the error a scenario text
+// draws, a counter of a result document.
 #pragma once
 
 #include <gtest/gtest.h>
