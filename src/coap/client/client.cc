@@ -513,13 +513,13 @@ void ClientLayer::deliver(TimePoint now, Exchange& x, const MessageView& m, cons
 
 void ClientLayer::handle_timeout(TimePoint now) {
     // Response deadlines: NON requests and separate responses that never came.
-    std::vector<std::uint64_t> late;
+    late_.clear();
     by_id_.for_each([&](const std::uint64_t& id, const std::uint32_t& slot) {
         const Exchange& x = exchanges_[slot];
-        if (x.has_deadline && x.deadline <= now) late.push_back(id);
+        if (x.has_deadline && x.deadline <= now) late_.push_back(id);
     });
-    std::sort(late.begin(), late.end());
-    for (std::uint64_t id : late) {
+    std::sort(late_.begin(), late_.end());
+    for (std::uint64_t id : late_) {  // fail() never calls handle_timeout()
         ++stats_.timeouts;
         fail(now, id, FailReason::Timeout);
     }

@@ -136,6 +136,7 @@ private:
 
     SlotPool<Exchange> exchanges_;
     FlatMap<std::uint64_t, std::uint32_t, IdHash> by_id_;
+    std::vector<std::uint64_t> late_;  ///< scratch for handle_timeout (its capacity is kept)
     FlatMap<TokenKey, std::uint64_t, TokenKeyHash> by_token_;
     double rst_budget_ = -1;  ///< reject(): RSTs that may go now (a token bucket; -1: not started)
     TimePoint rst_refilled_;

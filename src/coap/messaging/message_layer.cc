@@ -158,12 +158,12 @@ bool MessageLayer::admits_now(TimePoint now, const Peer& peer) const {
 
 void MessageLayer::pump_all(TimePoint now) {
     if (peers_queueing_ == 0) return;
-    std::vector<Peer> waiting;
+    waiting_.clear();
     peer_index_.for_each([&](const Peer& p, const std::uint32_t& slot) {
-        if (!peers_[slot].queue.empty()) waiting.push_back(p);
+        if (!peers_[slot].queue.empty()) waiting_.push_back(p);
     });
-    std::sort(waiting.begin(), waiting.end());
-    for (const Peer& p : waiting) pump(now, p);
+    std::sort(waiting_.begin(), waiting_.end());
+    for (const Peer& p : waiting_) pump(now, p);  // pump() never calls pump_all()
 }
 
 void MessageLayer::take_slot(TimePoint now, const Peer& peer) { ++peer_state(now, peer).in_flight; }

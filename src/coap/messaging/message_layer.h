@@ -236,6 +236,7 @@ private:
     /// (separate responses, notifications): restored if the peer's state is made again.
     FlatMap<Peer, std::size_t, PeerHashOf> orphan_outstanding_;
     std::vector<PeerMid> due_;  ///< scratch for handle_timeout (its capacity is kept)
+    std::vector<Peer> waiting_;  ///< scratch for pump_all (likewise)
 
     RingQueue<Transmit> transmits_;
     std::vector<std::vector<std::uint8_t>> spare_;  ///< buffers handed back, for reuse
