@@ -15,17 +15,16 @@ using coapbed::test::error_of;
 using coapbed::test::run;
 using coapbed::test::u;
 
+/// The head of the proxy sim tests' scenarios: `clients` on the 50 kbit/s, 50 ms dumbbell
+/// for `duration` seconds, seed 1; the caller appends its tables.
+std::string dumbbell_scenario(const std::string& name, int duration, int clients) {
+    return "name = \"" + name + "\"\nduration = " + std::to_string(duration) +
+           "\nseeds = [1]\n[topology]\nkind = \"dumbbell\"\nclients = " + std::to_string(clients) +
+           "\nrate = \"50kbps\"\ndelay = \"50ms\"\n";
+}
+
 std::string proxy_run(const std::string& cache, const std::string& max_age) {
-    return std::string(R"(
-name = "proxy"
-duration = 60
-seeds = [1]
-[topology]
-kind = "dumbbell"
-clients = 10
-rate = "50kbps"
-delay = "50ms"
-[workload]
+    return dumbbell_scenario("proxy", 60, 10) + std::string(R"([workload]
 interval = 1.0
 resources = 20
 zipf = 0.8
@@ -79,14 +78,6 @@ TEST(SimProxy, MaxAgeZeroIsNeverReusedAndTheKeysAreChecked) {
 }
 
 namespace {
-
-/// The head of the proxy sim tests' scenarios: `clients` on the 50 kbit/s, 50 ms dumbbell
-/// for `duration` seconds, seed 1; the caller appends its tables.
-std::string dumbbell_scenario(const std::string& name, int duration, int clients) {
-    return "name = \"" + name + "\"\nduration = " + std::to_string(duration) +
-           "\nseeds = [1]\n[topology]\nkind = \"dumbbell\"\nclients = " + std::to_string(clients) +
-           "\nrate = \"50kbps\"\ndelay = \"50ms\"\n";
-}
 
 /// The poisoning network of the sim tests: 10 clients through the proxy, an attacker
 /// forging `rate` responses a second of `vector` "from" the origin.
@@ -270,16 +261,7 @@ TEST(SimProxy, TheProxysEchoHoldsReflectionThroughItToTheThreefoldRule) {
     // cache to the victim (about 16x the attacker's bytes at IP); with Echo on the proxy's
     // client side (RFC 9175 §2.4) no more than 3x reaches the victim.
     auto reflect = [](bool echo) {
-        return run(std::string(R"(
-name = "reflect"
-duration = 30
-seeds = [1]
-[topology]
-kind = "dumbbell"
-clients = 2
-rate = "50kbps"
-delay = "50ms"
-[proxy]
+        return run(dumbbell_scenario("reflect", 30, 2) + std::string(R"([proxy]
 enabled = true
 [attack]
 vector = "proxy-large-get"

@@ -7,12 +7,16 @@ namespace {
 constexpr std::size_t kKeptReplyCapacity = 2048;
 }  // namespace
 
+void DedupCache::retire(Record& r) {
+    r.live = false;
+    if (r.entry.reply.capacity() > kKeptReplyCapacity) std::vector<std::uint8_t>().swap(r.entry.reply);
+}
+
 void DedupCache::remove(std::uint32_t slot) {
     Record& r = records_[slot];
     if (!r.live) return;
-    r.live = false;
     index_.erase(r.key);
-    if (r.entry.reply.capacity() > kKeptReplyCapacity) std::vector<std::uint8_t>().swap(r.entry.reply);
+    retire(r);
 }
 
 DedupCache::Entry* DedupCache::find(TimePoint now, const Peer& peer, std::uint16_t mid) {
@@ -43,9 +47,7 @@ DedupCache::Entry& DedupCache::insert(TimePoint now, const Peer& peer, std::uint
     const std::uint32_t slot = records_.acquire();
     if (auto [indexed, inserted] = index_.try_put(key, std::uint32_t{slot}); !inserted) {
         // An expired record of the key not yet removed: it goes, this one takes its place.
-        Record& old = records_[*indexed];
-        old.live = false;
-        if (old.entry.reply.capacity() > kKeptReplyCapacity) std::vector<std::uint8_t>().swap(old.entry.reply);
+        retire(records_[*indexed]);
         *indexed = slot;
     }
     Record& r = records_[slot];

@@ -48,6 +48,9 @@ private:
     void drop_front();
     void compact();
     void remove(std::uint32_t slot);
+    /// Marks a record dead (it stays in order_ until it reaches the front), freeing a
+    /// reply buffer too large to keep.
+    void retire(Record& r);
 
     std::size_t capacity_;
     SlotPool<Record> records_;

@@ -139,7 +139,7 @@ void MessageLayer::pump(TimePoint now, const Peer& peer) {
     if (ps == nullptr) return;
     // §4.7: at most NSTART outstanding interactions per peer.
     while (!ps->queue.empty() && ps->in_flight < config_.params.nstart) {
-        if (ps->unresponsive && now < ps->next_probe_allowed) {
+        if (probing_holds(*ps, now)) {
             ++stats_.probing_delays;
             return;  // PROBING_RATE (§4.7); next_deadline() wakes us at next_probe_allowed
         }
@@ -152,8 +152,7 @@ void MessageLayer::pump(TimePoint now, const Peer& peer) {
 
 bool MessageLayer::admits_now(TimePoint now, const Peer& peer) const {
     const PeerState* ps = find_peer(peer);
-    return ps != nullptr && ps->queue.empty() && ps->in_flight < config_.params.nstart &&
-           !(ps->unresponsive && now < ps->next_probe_allowed);
+    return ps != nullptr && ps->queue.empty() && ps->in_flight < config_.params.nstart && !probing_holds(*ps, now);
 }
 
 void MessageLayer::pump_all(TimePoint now) {

@@ -202,6 +202,11 @@ private:
         return slot == nullptr ? nullptr : &peers_[*slot];
     }
     PeerState* find_peer_indexed(const Peer& peer);
+    /// §4.7: an unresponsive peer gets its next interaction only at PROBING_RATE (pump()
+    /// and admits_now() ask the same question).
+    static bool probing_holds(const PeerState& ps, TimePoint now) noexcept {
+        return ps.unresponsive && now < ps.next_probe_allowed;
+    }
     PeerState& peer_state(TimePoint now, const Peer& peer) {
         if (last_peer_ != nullptr && last_peer_->peer == peer) {
             last_peer_->last_used = now;
