@@ -14,6 +14,18 @@ using coapbed::test::TestNetwork;
 
 namespace {
 
+// Sends a GET with Observe 0 for `path` and runs the network for a second.
+std::uint64_t observe_path(TestNetwork& net, TestNetwork::Node& client, const coap::Peer& server, const char* path) {
+    coap::Request r;
+    r.path(path);
+    r.observe = true;
+    const coap::SendResult s = client.endpoint->send_request(net.now(), server, std::move(r));
+    EXPECT_TRUE(s.ok());
+    net.flush_all();
+    net.drive(net.now() + Duration::seconds(1));
+    return s.id;
+}
+
 struct ObserveBench {
     TestNetwork net;
     TestNetwork::Node& server;
@@ -27,16 +39,7 @@ struct ObserveBench {
         };
         EXPECT_EQ(server.endpoint->add_resource("counter", std::move(counter)), coap::ApiError::Ok);
     }
-    std::uint64_t observe(TestNetwork::Node& client) {
-        coap::Request r;
-        r.path("counter");
-        r.observe = true;
-        const coap::SendResult s = client.endpoint->send_request(net.now(), server.address, std::move(r));
-        EXPECT_TRUE(s.ok());
-        net.flush_all();
-        net.drive(net.now() + Duration::seconds(1));
-        return s.id;
-    }
+    std::uint64_t observe(TestNetwork::Node& client) { return observe_path(net, client, server.address, "counter"); }
     void bump() {
         ++value;
         server.endpoint->notify(net.now(), "counter");
@@ -257,3 +260,129 @@ TEST(Observe, NotificationCrossingTheDeregistrationIsNotItsAnswer) {
     EXPECT_FALSE(observe_value(client.events[1].message).has_value());
     EXPECT_EQ(s.server.endpoint->observer_count("counter"), 0u);
 }
+
+// A resource whose representation (150 bytes of one letter) spans three 64-byte blocks,
+// optionally with that letter as its ETag, and a client observing it.
+struct BigBench {
+    TestNetwork net;
+    TestNetwork::Node& server;
+    TestNetwork::Node& client;
+    char state = 'a';
+    BigBench(std::uint64_t seed, bool etag)
+        : net(seed), server(net.add(small_blocks(), 0x0a000002)), client(net.add({}, 0x0a000001)) {
+        coap::ResourceConfig big;
+        big.observable = true;
+        big.handler = [this, etag](const coap::IncomingRequest&) {
+            coap::Response r = coap::Response::with(coap::codes::kContent, body());
+            if (etag) r.options.push_back(coap::OwnedOption{coap::options::kETag, {static_cast<std::uint8_t>(state)}});
+            return coap::HandlerResult(std::move(r));
+        };
+        EXPECT_EQ(server.endpoint->add_resource("big", std::move(big)), coap::ApiError::Ok);
+    }
+    static coap::EndpointConfig small_blocks() {
+        coap::EndpointConfig c;
+        c.block_szx = 2;  // 64-byte blocks
+        return c;
+    }
+    std::string body() const { return std::string(150, state); }
+    std::uint64_t observe() { return observe_path(net, client, server.address, "big"); }
+    void change(char to) {
+        state = to;
+        server.endpoint->notify(net.now(), "big");
+        net.flush_all();
+    }
+};
+
+// RFC 7959 §2.6: a representation larger than a block is observed block-wise: the
+// registration's first block carries Observe, the rest come with plain GETs, and the
+// observation stands once the body is complete; each notification carries the first
+// block again and the client fetches the rest before delivering the whole body.
+TEST(Observe, LargeRepresentationIsObservedBlockwise) {
+    BigBench b(21, false);
+    const std::uint64_t id = b.observe();
+    auto& events = b.client.events;
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].kind, EventKind::Response);
+    EXPECT_EQ(text(events[0]), b.body());
+    EXPECT_EQ(b.server.endpoint->observer_count("big"), 1u);
+    for (std::size_t i = 1; i <= 2; ++i) {
+        b.change(static_cast<char>('a' + i));
+        b.net.drive(b.net.now() + Duration::seconds(1));
+        ASSERT_EQ(events.size(), 1 + i);
+        EXPECT_EQ(events[i].kind, EventKind::Notification);
+        EXPECT_EQ(events[i].id, id);
+        EXPECT_EQ(text(events[i]), b.body());
+        ASSERT_TRUE(observe_value(events[i].message).has_value());  // the first block's value
+        EXPECT_GT(*observe_value(events[i].message), *observe_value(events[i - 1].message));
+    }
+    EXPECT_EQ(b.server.endpoint->observer_count("big"), 1u);
+    EXPECT_EQ(b.client.endpoint->stats().notifications_received, 2u);
+}
+
+// RFC 7959 §2.6: the state changes while the client fetches a notification's blocks (a
+// second notification crosses the GETs, and the next block's ETag differs): the mixed
+// body is not delivered; the client asks again (GET Observe 0, same token) and delivers
+// the current state whole. The observation goes on.
+TEST(Observe, StateChangingDuringABlockwiseNotificationIsFetchedAgain) {
+    BigBench b(22, true);
+    const std::uint64_t id = b.observe();
+    auto& events = b.client.events;
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(text(events[0]), std::string(150, 'a'));
+    // Two changes at once: both notifications are on the wire before the client's GET for
+    // the first one's second block reaches the server.
+    b.change('b');
+    b.change('c');
+    b.net.drive(b.net.now() + Duration::seconds(2));
+    ASSERT_GE(events.size(), 2u);
+    for (std::size_t i = 1; i < events.size(); ++i) {
+        EXPECT_EQ(events[i].kind, EventKind::Notification);
+        const std::string t = text(events[i]);
+        EXPECT_TRUE(t == std::string(150, 'b') || t == std::string(150, 'c')) << t;
+    }
+    EXPECT_EQ(text(events.back()), std::string(150, 'c'));
+    // The client registered twice: at the start and when the ETags differed.
+    std::size_t registrations = 0;
+    for (const auto& c : b.net.log()) {
+        coap::MessageView v;
+        if (c.from != b.client.address || !coap::parse(coap::Bytes(c.bytes.data(), c.bytes.size()), v).ok()) continue;
+        const std::size_t i = v.find(coap::options::kObserve);
+        if (v.code() == coap::codes::kGet && i < v.option_count() && v.option(i).value.empty()) ++registrations;
+    }
+    EXPECT_EQ(registrations, 2u);
+    // Still observing: the next change arrives too.
+    b.change('d');
+    b.net.drive(b.net.now() + Duration::seconds(2));
+    EXPECT_EQ(text(events.back()), std::string(150, 'd'));
+    EXPECT_EQ(events.back().id, id);
+    EXPECT_EQ(b.server.endpoint->observer_count("big"), 1u);
+}
+
+// The same while the registration's own body is fetched: the first response delivered
+// is the state after the change, whole, and the observation stands.
+TEST(Observe, StateChangingDuringTheRegistrationsBlockwiseFetch) {
+    BigBench b(23, true);
+    coap::Request r;
+    r.path("big");
+    r.observe = true;
+    const coap::SendResult s = b.client.endpoint->send_request(b.net.now(), b.server.address, std::move(r));
+    ASSERT_TRUE(s.ok());
+    b.net.flush_all();
+    // 50 ms links: the first block is back at 100 ms, the GET for the second reaches the
+    // server at 150 ms; the change at 120 ms is between the two.
+    b.net.drive(b.net.now() + Duration::milliseconds(120));
+    ASSERT_TRUE(b.client.events.empty());
+    b.change('b');
+    b.net.drive(b.net.now() + Duration::seconds(2));
+    auto& events = b.client.events;
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].kind, EventKind::Response);
+    EXPECT_EQ(text(events[0]), std::string(150, 'b'));
+    b.change('c');
+    b.net.drive(b.net.now() + Duration::seconds(2));
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[1].kind, EventKind::Notification);
+    EXPECT_EQ(events[1].id, s.id);
+    EXPECT_EQ(text(events[1]), std::string(150, 'c'));
+}
+

@@ -13,6 +13,12 @@ namespace coap {
 namespace {
 // A body buffer larger than this is freed with its exchange, not kept in the slot.
 constexpr std::size_t kKeptBodyCapacity = 4096;
+
+// The block size the application asked for (RFC 7959 §2.2: SZX 7 is reserved), if any.
+std::optional<std::uint8_t> requested_szx(const Request& r) {
+    if (!r.block2_szx) return std::nullopt;
+    return std::min<std::uint8_t>(*r.block2_szx, 6);
+}
 }  // namespace
 
 ClientLayer::ClientLayer(const EndpointConfig& config, Random& rng, EndpointStats& stats, MessageLayer& messages,
@@ -88,8 +94,7 @@ SendResult ClientLayer::launch(TimePoint now, const Peer& to, std::uint32_t slot
     x.deregistering = false;
     x.echo.clear();
     x.block2_num = x.request.single_block2.value_or(0);
-    x.block2_szx = x.request.block2_szx;
-    if (x.block2_szx) x.block2_szx = std::min<std::uint8_t>(*x.block2_szx, 6);
+    x.block2_szx = requested_szx(x.request);
     if (x.request.single_block2 && !x.block2_szx) x.block2_szx = config_.block_szx;  // Block2 always sent
     x.body.clear();
     x.have_etag = false;
@@ -99,6 +104,8 @@ SendResult ClientLayer::launch(TimePoint now, const Peer& to, std::uint32_t slot
     x.block1_szx = config_.block_szx;
     x.observing = false;
     x.freshness = ObserveFreshness{};
+    x.assembling.reset();
+    x.refresh = false;
     const std::uint64_t id = x.id;
     by_token_.put(TokenKey{to, x.token}, id);
     by_id_.put(id, slot);
@@ -246,6 +253,8 @@ ApiError ClientLayer::cancel(TimePoint now, std::uint64_t id, bool deregister) {
         x.block2_num = 0;
         x.body.clear();
         x.have_etag = false;
+        x.assembling.reset();
+        x.refresh = false;
         if (!x.holds_slot) {
             messages_.take_slot(now, x.peer);
             x.holds_slot = true;
@@ -349,9 +358,11 @@ void ClientLayer::on_response(TimePoint now, const Peer& from, const MessageView
     if (m.type() == MessageType::Con) messages_.send_empty_ack(from, m.message_id(), &entry);
     // RFC 7641 §3.6: while deregistering, a notification still in flight is not the
     // answer to the GET with Observe: 1; acknowledge it and keep waiting.
-    if (x->deregistering && m.find(options::kObserve) < m.option_count()) return;
+    const bool notification = m.find(options::kObserve) < m.option_count();
+    if (x->deregistering && notification) return;
     // §5.2.2: a separate response may overtake the ACK; it acknowledges the request too.
-    messages_.forget(x->peer, x->mid);
+    // A notification crossing the GETs for another one's blocks (RFC 7959 §2.6) does not.
+    if (!(notification && x->assembling)) messages_.forget(x->peer, x->mid);
     process_response(now, *x, m);
 }
 
@@ -409,6 +420,10 @@ ClientLayer::Step ClientLayer::take_block(TimePoint now, Exchange& x, const Mess
             x.have_etag = true;
             x.etag.assign(etag.begin(), etag.end());
         } else if (etag != Bytes(x.etag.data(), x.etag.size())) {
+            if (x.assembling) {
+                reregister(now, x);  // RFC 7959 §2.6: changed while an observed body was fetched
+                return Step::Done;
+            }
             fail(now, x.id, FailReason::RepresentationChanged);
             return Step::Done;
         }
@@ -429,10 +444,10 @@ ClientLayer::Step ClientLayer::take_block(TimePoint now, Exchange& x, const Mess
     }
     x.block2_num = block2.num + 1;
     x.block2_szx = block2.szx;
-    if (x.request.observe && observe && !x.observing) {
-        // Registration answered with a block: keep the observation once the body is
-        // complete (RFC 7959 §3.4); later blocks are plain GETs.
-        x.observing = false;
+    if (x.request.observe && observe && !x.observing && block2.num == 0) {
+        // Registration answered with a block: the observation stands once the body is
+        // complete (RFC 7959 §2.6); the later blocks are plain GETs (no Observe).
+        x.assembling = static_cast<std::uint32_t>(*observe & 0xffffff);
     }
     send_message(now, x);
     return Step::Done;
@@ -449,12 +464,47 @@ void ClientLayer::process_response(TimePoint now, Exchange& x, const MessageView
     }
     if (retry_with_echo(now, x, m) == Step::Done) return;
     if (continue_upload(now, x, m, block1) == Step::Done) return;
-    if (block2 && m.code().is_success() && !(x.observing && observe) && !x.request.single_block2) {
+    const bool blockwise = block2 && m.code().is_success() && !x.request.single_block2;
+    if (blockwise && observe && (x.observing || x.assembling)) {
+        if (notification_blocks(now, x, m, *block2, *observe) == Step::Done) return;
+    } else if (blockwise) {
         if (take_block(now, x, m, *block2, observe) == Step::Done) return;
     } else {
         x.body.assign(m.payload().begin(), m.payload().end());
     }
-    deliver(now, x, m, observe);
+    // The last block of a fetch carries no Observe: the value is its first block's.
+    deliver(now, x, m, observe || !x.assembling ? observe : std::optional<std::uint64_t>(*x.assembling));
+}
+
+ClientLayer::Step ClientLayer::notification_blocks(TimePoint now, Exchange& x, const MessageView& m,
+                                                   const Block& block2, std::uint64_t observe) {
+    const auto seq = static_cast<std::uint32_t>(observe & 0xffffff);
+    if (x.assembling) {
+        // A notification crossing the fetch of an earlier one's blocks: the fetch goes on,
+        // and the newer state is asked for once it is complete (deliver).
+        if (seq != *x.assembling && x.freshness.is_fresh(seq, now)) x.refresh = true;
+        return Step::Done;
+    }
+    if (block2.num != 0 || !block2.more) {
+        x.body.assign(m.payload().begin(), m.payload().end());
+        return Step::Continue;
+    }
+    if (!x.freshness.is_fresh(seq, now)) {  // RFC 7641 §3.4: not worth fetching
+        ++stats_.notifications_received;
+        ++stats_.stale_notifications;
+        return Step::Done;
+    }
+    // RFC 7959 §2.6: a notification carries the first block; the rest are fetched with
+    // GETs as if it had answered one, and the whole body is delivered.
+    x.body.clear();
+    x.block2_num = 0;
+    x.have_etag = false;
+    x.assembling = seq;
+    if (!x.holds_slot) {
+        messages_.take_slot(now, x.peer);
+        x.holds_slot = true;
+    }
+    return take_block(now, x, m, block2, observe);
 }
 
 void ClientLayer::deliver(TimePoint now, Exchange& x, const MessageView& m, const std::optional<std::uint64_t>& observe) {
@@ -464,6 +514,14 @@ void ClientLayer::deliver(TimePoint now, Exchange& x, const MessageView& m, cons
     x.body.clear();
     x.block2_num = 0;
     x.have_etag = false;
+    if (x.assembling && observe && m.find(options::kObserve) == m.option_count()) {
+        // The whole body of a notification fetched block-wise: it carries its Observe value.
+        auto& opts = e.message.options;
+        const auto at = std::find_if(opts.begin(), opts.end(),
+                                     [](const OwnedOption& o) { return o.number > options::kObserve; });
+        opts.insert(at, OwnedOption{options::kObserve, encode_uint(*observe)});
+    }
+    x.assembling.reset();
 
     // RFC 7641: a success response with Observe establishes (or continues) the observation.
     if (x.request.observe && !x.deregistering) {
@@ -484,20 +542,22 @@ void ClientLayer::deliver(TimePoint now, Exchange& x, const MessageView& m, cons
                 e.in_flight = now - x.first_sent;
                 events_.push(e);
                 release_slot(now, x);
+                if (x.refresh) reregister(now, x);  // a notification crossed the fetch
                 return;
             }
             ++stats_.notifications_received;
             // RFC 7641 §3.4: only a fresher notification replaces what we have.
-            if (!x.freshness.is_fresh(seq, now)) {
+            if (x.freshness.is_fresh(seq, now)) {
+                x.freshness.accept(seq, now);
+                e.kind = EventKind::Notification;
+                e.id = x.id;
+                e.peer = x.peer;
+                e.elapsed = now - x.started;
+                events_.push(e);
+            } else {
                 ++stats_.stale_notifications;
-                return;
             }
-            x.freshness.accept(seq, now);
-            e.kind = EventKind::Notification;
-            e.id = x.id;
-            e.peer = x.peer;
-            e.elapsed = now - x.started;
-            events_.push(e);
+            if (x.state != Exchange::State::Observing) end_fetch(now, x);
             return;
         }
         if (x.observing) {
@@ -509,6 +569,30 @@ void ClientLayer::deliver(TimePoint now, Exchange& x, const MessageView& m, cons
     }
     e.kind = EventKind::Response;
     finish(now, x.id, e);
+}
+
+void ClientLayer::end_fetch(TimePoint now, Exchange& x) {
+    // The GETs for a notification's blocks are answered: back to waiting for notifications.
+    x.state = Exchange::State::Observing;
+    x.has_deadline = false;
+    release_slot(now, x);
+    if (x.refresh) reregister(now, x);  // a fresher notification crossed the fetch
+}
+
+void ClientLayer::reregister(TimePoint now, Exchange& x) {
+    // RFC 7641 §3.3.1: a GET with Observe 0 and the same token asks for the current state
+    // again; its answer is delivered as a notification.
+    x.refresh = false;
+    x.assembling.reset();
+    x.body.clear();
+    x.block2_num = 0;
+    x.have_etag = false;
+    x.block2_szx = requested_szx(x.request);  // as the first registration asked
+    if (!x.holds_slot) {
+        messages_.take_slot(now, x.peer);
+        x.holds_slot = true;
+    }
+    send_message(now, x);
 }
 
 void ClientLayer::handle_timeout(TimePoint now) {

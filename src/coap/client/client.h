@@ -91,6 +91,10 @@ private:
         // RFC 7641
         bool observing = false;
         ObserveFreshness freshness;
+        /// RFC 7959 §2.6: the Observe value of a registration response or notification whose
+        /// body is being fetched block by block (the later blocks carry no Observe).
+        std::optional<std::uint32_t> assembling;
+        bool refresh = false;  ///< a fresher notification crossed that fetch: register again after it
     };
     struct TokenKey {
         Peer peer;
@@ -118,6 +122,10 @@ private:
     void process_response(TimePoint now, Exchange& x, const MessageView& m);
     Step retry_with_echo(TimePoint now, Exchange& x, const MessageView& m);
     Step continue_upload(TimePoint now, Exchange& x, const MessageView& m, const std::optional<Block>& block1);
+    Step notification_blocks(TimePoint now, Exchange& x, const MessageView& m, const Block& block2,
+                             std::uint64_t observe);
+    void end_fetch(TimePoint now, Exchange& x);
+    void reregister(TimePoint now, Exchange& x);
     Step take_block(TimePoint now, Exchange& x, const MessageView& m, const Block& block2,
                     const std::optional<std::uint64_t>& observe);
     void deliver(TimePoint now, Exchange& x, const MessageView& m, const std::optional<std::uint64_t>& observe);
