@@ -386,3 +386,46 @@ TEST(Observe, StateChangingDuringTheRegistrationsBlockwiseFetch) {
     EXPECT_EQ(text(events[1]), std::string(150, 'c'));
 }
 
+// RFC 7959 §2.6: a registration may carry Block2 0 with the block size the client wants;
+// the server registers it and sends that size (at most) in the notifications too.
+TEST(Observe, RegistrationWithBlock2SetsTheNotificationsBlockSize) {
+    TestNetwork net(24);
+    auto& server = net.add({}, 0x0a000002);  // 1024-byte blocks of its own
+    char state = 'a';
+    coap::ResourceConfig big;
+    big.observable = true;
+    big.handler = [&state](const coap::IncomingRequest&) {
+        return coap::Response::with(coap::codes::kContent, std::string(150, state));
+    };
+    ASSERT_EQ(server.endpoint->add_resource("big", std::move(big)), coap::ApiError::Ok);
+    auto& client = net.add({}, 0x0a000001);
+    coap::Request r;
+    r.path("big");
+    r.observe = true;
+    r.block2_szx = 1;  // 32-byte blocks
+    const coap::SendResult s = client.endpoint->send_request(net.now(), server.address, std::move(r));
+    ASSERT_TRUE(s.ok());
+    net.flush_all();
+    net.drive(net.now() + Duration::seconds(1));
+    ASSERT_EQ(client.events.size(), 1u);
+    EXPECT_EQ(client.events[0].kind, EventKind::Response);
+    EXPECT_EQ(text(client.events[0]), std::string(150, 'a'));
+    EXPECT_EQ(server.endpoint->observer_count("big"), 1u);
+    const std::size_t before = net.log().size();
+    state = 'b';
+    server.endpoint->notify(net.now(), "big");
+    net.flush_all();
+    net.drive(net.now() + Duration::seconds(1));
+    ASSERT_EQ(client.events.size(), 2u);
+    EXPECT_EQ(client.events[1].kind, EventKind::Notification);
+    EXPECT_EQ(text(client.events[1]), std::string(150, 'b'));
+    std::size_t largest = 0;
+    for (std::size_t i = before; i < net.log().size(); ++i) {
+        coap::MessageView v;
+        const auto& c = net.log()[i];
+        if (c.from == server.address && coap::parse(coap::Bytes(c.bytes.data(), c.bytes.size()), v).ok()) {
+            largest = std::max(largest, v.payload().size());
+        }
+    }
+    EXPECT_EQ(largest, 32u);  // five blocks of at most 32 bytes, the notification's first among them
+}

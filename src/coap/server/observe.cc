@@ -53,6 +53,7 @@ bool ServerLayer::add_observer(TimePoint now, const Peer& peer, const Token& tok
     oit->query = query;
     oit->accept = accept;
     oit->last_con = now;
+    oit->szx = shape.request_block2 ? std::min(shape.request_block2->szx, config_.block_szx) : config_.block_szx;
     shape.observe_seq = res.seq;
     return true;
 }
@@ -122,7 +123,7 @@ void ServerLayer::send_notification(TimePoint now, Resource& res, Observer& obs)
     req.is_notification = true;
     req.message = nullptr;
     req.now = now;
-    req.block2 = Block{0, false, config_.block_szx};  // a notification carries the first block (RFC 7959 §3.4)
+    req.block2 = Block{0, false, obs.szx};  // a notification carries the first block (RFC 7959 §2.6)
     HandlerResult result = res.config.handler(req);
     if (result.deferred) return;  // a notification cannot be deferred
     ResponseShape shape;
@@ -136,7 +137,7 @@ void ServerLayer::send_notification(TimePoint now, Resource& res, Observer& obs)
     const Token token = obs.token;
     const std::uint16_t mid = messages_.mid_for(now, peer);
     std::vector<std::uint8_t> bytes = messages_.buffer(0);
-    build_response(bytes, config_.block_szx, con ? MessageType::Con : MessageType::Non, mid, token.view(),
+    build_response(bytes, obs.szx, con ? MessageType::Con : MessageType::Non, mid, token.view(),
                    result.response, shape);
     if (guard_.active() && !guard_.may_send(now, peer, bytes.size())) {
         // An unverified observer past its allowance: stop reflecting toward it.

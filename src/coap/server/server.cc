@@ -308,8 +308,8 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
     }
     const bool registers = observe && *observe == 0;  // RFC 7641 §2
     const bool allowed = registers && !to_proxy && may_register(d.now, d.from, token, res);
-    if (allowed && can_observe && res.config.observable && result.response.code.is_success() &&
-        !d.shape.request_block2.has_value()) {
+    // RFC 7959 §2.6: a registration may carry Block2 0 (the block size it wants), not a later block.
+    if (allowed && can_observe && res.config.observable && result.response.code.is_success() && !continuation) {
         register_observer(d, res, token);
     }
     if (registers && can_observe && to_proxy && !result.response.observe_key.empty() &&

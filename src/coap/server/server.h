@@ -92,6 +92,7 @@ private:
         TimePoint last_con;
         bool con_outstanding = false;
         std::uint16_t con_mid = 0;
+        std::uint8_t szx = 6;  ///< block size of its notifications: at most what it registered with (RFC 7959 §2.6)
     };
     struct Resource {
         std::string path;
