@@ -65,6 +65,7 @@ struct ProxyNet {
     std::vector<coap::Event> events;                   // the client's
     std::vector<coap::Event> events2;                  // the second client's
     int observed_value = 0;                            // the origin's /obs
+    std::size_t observed_size = 0;                     // /obs padded to this many bytes
     std::vector<std::vector<std::uint8_t>> upstream;   // proxy -> origin datagrams
     std::function<bool(const coap::Peer& from, const coap::Peer& to)> drop;
     int origin_calls = 0;
@@ -123,7 +124,9 @@ struct ProxyNet {
         obs.observable = true;
         obs.handler = [this](const coap::IncomingRequest&) {
             if (observed_value < 0) return coap::Response::with(coap::codes::kNotFound);  // gone
-            return coap::Response::with(coap::codes::kContent, "v" + std::to_string(observed_value));
+            std::string v = "v" + std::to_string(observed_value);
+            if (v.size() < observed_size) v.resize(observed_size, static_cast<char>('a' + observed_value % 26));
+            return coap::Response::with(coap::codes::kContent, v);
         };
         EXPECT_EQ(origin.add_resource("obs", obs), coap::ApiError::Ok);
         coap::ResourceConfig silent;
@@ -728,6 +731,48 @@ TEST(ForwardProxy, ObserveThroughTheProxyIsOneUpstreamRegistrationFannedOutToIts
     EXPECT_EQ(n.proxy.observations(), 0u);
     EXPECT_EQ(n.origin.observer_count("obs"), 0u);
     EXPECT_NE(text(*last(n.events2, b)), "v4");
+}
+
+TEST(ForwardProxy, ALargeRepresentationIsObservedThroughTheProxyWhole) {
+    // RFC 7959 §2.6 on both sides: the proxy fetches the origin's notifications block by
+    // block and its client fetches the proxy's the same way; every body arrives whole.
+    ProxyNet n;
+    n.observed_size = 3000;
+    coap::Request r;
+    r.options = {opt(coap::options::kProxyUri, "coap://10.0.0.3/obs")};
+    r.observe = true;
+    const auto sent = n.client.send_request(n.now, kPD, std::move(r));
+    ASSERT_TRUE(sent.ok());
+    n.run_for(Duration::seconds(2));
+    auto expected = [&n] {
+        std::string v = "v" + std::to_string(n.observed_value);
+        v.resize(3000, static_cast<char>('a' + n.observed_value));
+        return v;
+    };
+    ASSERT_EQ(n.events.size(), 1u);
+    EXPECT_EQ(n.events[0].kind, coap::EventKind::Response);
+    EXPECT_EQ(text(n.events[0]), expected());
+    EXPECT_EQ(n.origin.observer_count("obs"), 1u);
+    for (int v = 1; v <= 2; ++v) {
+        n.observed_value = v;
+        EXPECT_EQ(n.origin.notify(n.now, "obs"), 1u);
+        n.run_for(Duration::seconds(2));
+        ASSERT_EQ(n.events.size(), static_cast<std::size_t>(1 + v));
+        EXPECT_EQ(n.events.back().kind, coap::EventKind::Notification);
+        EXPECT_EQ(n.events.back().id, sent.id);
+        EXPECT_EQ(text(n.events.back()), expected());
+    }
+    EXPECT_EQ(n.proxy.stats().notifications_relayed, 2u);
+    // A plain GET from another client gets the latest representation too, not the one
+    // the cache kept before the notifications.
+    coap::Request get;
+    get.options = {opt(coap::options::kProxyUri, "coap://10.0.0.3/obs")};
+    const auto plain = n.client2.send_request(n.now, kPD, std::move(get));
+    ASSERT_TRUE(plain.ok());
+    n.run_for(Duration::seconds(2));
+    ASSERT_EQ(n.events2.size(), 1u);
+    EXPECT_EQ(n.events2[0].kind, coap::EventKind::Response);
+    EXPECT_EQ(text(n.events2[0]), expected());
 }
 
 TEST(ForwardProxy, AnObservationEndedUpstreamEndsTheClientsAndObservedTargetsAreBounded) {

@@ -171,6 +171,17 @@ bool ForwardProxy::is_self(const Target& t) const {
     return std::find(config_.names.begin(), config_.names.end(), t.host) != config_.names.end();
 }
 
+Message ForwardProxy::cache_copy(const Message& r, bool pass_through) {
+    Message kept;  // what the cache keeps: the same, Max-Age as an option (and a relayed block's Block2, Size2)
+    kept.code = r.code;
+    for (const OwnedOption& o : r.options) {
+        const bool relayed = pass_through && (o.number == options::kBlock2 || o.number == options::kSize2);
+        if (!hop_by_hop(o.number) || o.number == options::kMaxAge || relayed) kept.options.push_back(o);
+    }
+    kept.payload = r.payload;
+    return kept;
+}
+
 Response ForwardProxy::from_entry(const ResponseCache::Entry& e, std::uint32_t max_age) const {
     Response r;
     r.code = e.code;
@@ -253,7 +264,7 @@ std::optional<HandlerResult> ForwardProxy::join_observation(const IncomingReques
                              decode_uint(m.option(ob).value) == std::optional<std::uint64_t>(0) &&
                              m.find(options::kBlock2) >= m.option_count();
     if (!registering) return std::nullopt;
-    f.observe_key = std::string("\0observe\0", 9) + cache_key(m, f.target, false);
+    f.observe_key = std::string(kObservePrefix) + cache_key(m, f.target, false);
     auto running = observations_.find(f.observe_key);
     if (running != observations_.end()) {
         Observation& o = running->second;
@@ -387,6 +398,7 @@ HandlerResult ForwardProxy::forward(const IncomingRequest& req, const Forwarding
         ++stats_.observe_registrations;
         Observation o;
         o.upstream_id = sent.id;
+        o.target = target_id(f.target);
         o.waiters.push_back(Waiter{req.exchange_id, req.peer});
         observations_.emplace(f.observe_key, std::move(o));
         observed_by_id_.emplace(sent.id, f.observe_key);
@@ -438,13 +450,7 @@ void ForwardProxy::finish(TimePoint now, std::uint64_t upstream_id, const Event&
         const Message& r = e.message;
         bool unsafe_unknown = false;
         Response forward = downstream(r, unsafe_unknown, in.pass_through);  // what the client gets
-        Message kept;  // what the cache keeps: the same, Max-Age as an option (and a relayed block's Block2, Size2)
-        kept.code = r.code;
-        for (const OwnedOption& o : r.options) {
-            const bool relayed = in.pass_through && (o.number == options::kBlock2 || o.number == options::kSize2);
-            if (!hop_by_hop(o.number) || o.number == options::kMaxAge || relayed) kept.options.push_back(o);
-        }
-        kept.payload = r.payload;
+        const Message kept = cache_copy(r, in.pass_through);
         if (unsafe_unknown) {
             out = error(codes::kBadGateway, "unsafe option in response", stats_.bad_gateway);  // §5.7.1
         } else if (in.revalidating && r.code == codes::kValid && cache_.revalidate(now, in.key, kept)) {

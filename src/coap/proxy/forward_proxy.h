@@ -67,6 +67,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -216,8 +217,11 @@ private:
         std::vector<Waiter> waiters;
     };
 
+    /// An observation's key: this, then the cache key of the plain GET for the target.
+    static constexpr std::string_view kObservePrefix{"\0observe\0", 9};
     struct Observation {
         std::uint64_t upstream_id = 0;
+        std::string target;              ///< target_id() of the observed target, for the cache
         std::optional<Response> latest;  ///< the last representation from upstream
         std::vector<Waiter> waiters;     ///< registrations waiting for the first one
     };
@@ -251,6 +255,8 @@ private:
     /// The client's response to upstream response `r`: hop-by-hop options left out (but
     /// Block2 and Size2 of a relayed block, `relay_block`), Max-Age as max_age.
     Response downstream(const Message& r, bool& unsafe_unknown, bool relay_block = false) const;
+    /// The part of an upstream response the cache keeps.
+    static Message cache_copy(const Message& r, bool pass_through);
     Response from_entry(const ResponseCache::Entry& e, std::uint32_t max_age) const;
     void pump(TimePoint now);
     /// up_.send_request with a port of its own (5.03 for the caller when none is free).

@@ -59,6 +59,16 @@ void ForwardProxy::on_observation(TimePoint now, const std::string& key, const E
         observations_.erase(it);
     };
     o.latest = r;
+    if (!ended && config_.cache) {
+        // The target's current representation (RFC 7641 §5): a plain GET for it, such as a
+        // client's GET for the other blocks of this notification (RFC 7959 §2.6), must not
+        // be served an older one kept for the same key (§5.6).
+        cache_.invalidate(now, o.target);
+        if (config_.blockwise != ProxyConfig::Blockwise::PassThrough) {
+            (void)cache_.store(now, std::string_view(key).substr(kObservePrefix.size()), o.target,
+                               cache_copy(e.message, false));
+        }
+    }
     if (!o.waiters.empty()) {
         // The first answer: the clients that asked become observers (unless it ended).
         Response first = r;
