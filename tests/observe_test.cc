@@ -472,3 +472,40 @@ TEST(Observe, BlockwiseNotificationsUnderLossAreWholeAndEventuallyCurrent) {
     // most observations must live through all of it with notifications delivered.
     EXPECT_GE(standing, 15);
 }
+
+// Some clients (node-coap 1.5) repeat Observe 0 in the GETs for a notification's later
+// blocks and read the freshness of the whole body from its last block. An observer that
+// does gets the sequence number in those blocks too, as a re-registration would (RFC 7641
+// §4.1); a GET with Observe 0 for a later block from no observer is no registration and
+// gets none.
+TEST(Observe, LaterBlocksAskedWithObserveZeroByAnObserverCarryTheSequenceNumber) {
+    BigBench b(25, false);
+    const coap::Peer node = coap::Peer::ipv4(0x0a000009, 40000);
+    auto get = [&](std::uint16_t mid, std::vector<std::uint8_t> token, std::uint32_t block) {
+        coap::Message m;
+        m.type = coap::MessageType::Con;
+        m.code = coap::codes::kGet;
+        m.message_id = mid;
+        m.token = std::move(token);
+        m.options = {{coap::options::kObserve, {}}, {coap::options::kUriPath, {'b', 'i', 'g'}}};
+        if (block > 0) m.options.push_back({coap::options::kBlock2, coap::encode_uint(coap::encode_block({block, false, 2}))});
+        const std::vector<std::uint8_t> wire = coap::encode(m);
+        b.server.endpoint->handle_datagram(b.net.now(), node, coap::Bytes(wire.data(), wire.size()));
+        std::optional<std::uint64_t> observe;
+        while (auto t = b.server.endpoint->poll_transmit()) {
+            coap::MessageView v;
+            if (!coap::parse(coap::Bytes(t->bytes.data(), t->bytes.size()), v).ok()) continue;
+            const std::size_t i = v.find(coap::options::kObserve);
+            if (i < v.option_count()) observe = coap::decode_uint(v.option(i).value);
+        }
+        return observe;
+    };
+    const auto registered = get(1, {1, 2, 3, 4}, 0);  // registers; the first block carries Observe
+    ASSERT_TRUE(registered.has_value());
+    EXPECT_EQ(b.server.endpoint->observer_count("big"), 1u);
+    b.change('b');  // a notification (block 0) goes out; the observer asks for the rest
+    EXPECT_GT(get(2, {1, 2, 3, 4}, 1), registered);
+    EXPECT_GT(get(3, {1, 2, 3, 4}, 2), registered);
+    EXPECT_FALSE(get(4, {9, 9, 9, 9}, 1).has_value());  // not an observer: a plain block
+    EXPECT_EQ(b.server.endpoint->observer_count("big"), 1u);
+}

@@ -11,6 +11,11 @@ std::size_t ServerLayer::observer_count(const std::string& path) const {
     return it == resources_.end() ? 0 : it->second.observers.size();
 }
 
+bool ServerLayer::is_observer(const Resource& res, const Peer& peer, const Token& token) {
+    return std::any_of(res.observers.begin(), res.observers.end(),
+                       [&](const Observer& o) { return o.peer == peer && o.token == token; });
+}
+
 bool ServerLayer::may_register(TimePoint now, const Peer& from, const Token& token, const Resource& res) {
     const ServerDefences& def = config_.defences;
     bool may = true;
@@ -19,8 +24,7 @@ bool ServerLayer::may_register(TimePoint now, const Peer& from, const Token& tok
         if (!may) ++stats_.observe_refused;  // answered as a plain GET (RFC 7641 §4.1)
     }
     // RFC 7641 §4.1: the same client and token again replaces its entry; it holds no new one.
-    const bool reregisters = std::any_of(res.observers.begin(), res.observers.end(),
-                                         [&](const Observer& o) { return o.peer == from && o.token == token; });
+    const bool reregisters = is_observer(res, from, token);
     if (may && !reregisters && def.max_observations_per_address > 0) {
         std::size_t held = 0;
         for (const auto& [path, r] : resources_) {

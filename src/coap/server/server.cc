@@ -309,8 +309,15 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
     const bool registers = observe && *observe == 0;  // RFC 7641 §2
     const bool allowed = registers && !to_proxy && may_register(d.now, d.from, token, res);
     // RFC 7959 §2.6: a registration may carry Block2 0 (the block size it wants), not a later block.
-    if (allowed && can_observe && res.config.observable && result.response.code.is_success() && !continuation) {
-        register_observer(d, res, token);
+    if (allowed && can_observe && res.config.observable && result.response.code.is_success()) {
+        if (!continuation) {
+            register_observer(d, res, token);
+        } else if (is_observer(res, d.from, token)) {
+            // An observer repeating Observe 0 in the GETs for a notification's later blocks
+            // (node-coap does, and reads freshness from the last block) gets the sequence
+            // number again, as a re-registration would (RFC 7641 §4.1).
+            d.shape.observe_seq = res.seq;
+        }
     }
     if (registers && can_observe && to_proxy && !result.response.observe_key.empty() &&
         result.response.code.is_success() && !d.shape.request_block2.has_value()) {

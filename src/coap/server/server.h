@@ -141,6 +141,7 @@ private:
     void reply_error(Dispatch& d, Code code);
     // observe.cc: observers and notifications
     bool may_register(TimePoint now, const Peer& from, const Token& token, const Resource& res);
+    static bool is_observer(const Resource& res, const Peer& peer, const Token& token);
     void register_observer(Dispatch& d, Resource& res, const Token& token);
     /// Registers (peer, token) with `res`; sets the Observe value `shape` carries. False when full.
     bool add_observer(TimePoint now, const Peer& peer, const Token& token, Resource& res,
