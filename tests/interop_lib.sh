@@ -49,6 +49,25 @@ sys.exit(1)
 PY
 }
 
+# Bodies of /counter?pad=3400 (200 lines "counter 00000042" each), printed one after the
+# other: at least $2 of them, each whole (200 lines of one value: no blocks of two
+# states), the values increasing.
+whole_bodies() {
+    python3 - "$1" "$2" <<'PY'
+import re, sys
+values = re.findall(r'^counter (\d{8})$', open(sys.argv[1]).read(), re.M)
+runs = []
+for v in values:
+    if runs and runs[-1][0] == v:
+        runs[-1][1] += 1
+    else:
+        runs.append([v, 1])
+ok = len(runs) >= int(sys.argv[2]) and all(n == 200 for _, n in runs)
+ok = ok and all(int(a[0]) < int(b[0]) for a, b in zip(runs, runs[1:]))
+sys.exit(0 if ok else 1)
+PY
+}
+
 # libcoap's coap-client (the command in $2, with its security flags) against our server
 # at base URI $3: GET, block-wise GET of 70000 bytes, POST, DELETE, Block1 PUT, observe,
 # a separate response. $1 labels the checks (e.g. "PSK").
@@ -70,6 +89,9 @@ libcoap_client_suite() {
     check "libcoap $label PUT 3000 bytes block-wise (Block1) to coapbed" "$work/lc5" '[[ "$out" == *"3000"* ]]'
     $C -s 4 "$base/counter" >"$work/lc6" 2>&1
     check "libcoap $label observes /counter on coapbed (>= 3 notifications)" "$work/lc6" 'consecutive "$file"'
+    $C -s 5 "$base/counter?pad=3400" >"$work/lc8" 2>&1
+    check "libcoap $label observes /counter?pad=3400 on coapbed (block-wise notifications, each whole)" "$work/lc8" \
+        'whole_bodies "$file" 3'
     $C -m get "$base/slow" >"$work/lc7" 2>&1
     check "libcoap $label GET /slow (separate response) from coapbed" "$work/lc7" '[[ "$out" == *"separate response"* ]]'
 }

@@ -13,6 +13,7 @@ if [[ ! -d "$here/node_modules/coap" ]]; then
     (cd "$here" && npm install --no-audit --no-fund --loglevel=error >"$work/npm.log" 2>&1) || {
         echo "FAIL: npm install coap"; cat "$work/npm.log"; exit 1; }
 fi
+source "$(dirname "$0")/interop_lib.sh"  # whole_bodies
 fail=0
 check() {
     local name="$1" file="$2" cond="$3" out
@@ -33,6 +34,11 @@ check "node-coap GET /large (block-wise) from coapbed" "$work/n2" \
 $N observe "coap://127.0.0.1:$port/counter" 3 >"$work/n3" 2>&1
 check "node-coap observes /counter on coapbed (3 notifications)" "$work/n3" \
     '[[ $(grep -cE "^[0-9]+$" "$file") -ge 4 ]] && sort -n -c "$file" 2>/dev/null'
+# node-coap repeats Observe 0 in the GETs for a notification's other blocks and takes the
+# freshness from the last one: the server puts the sequence number there too.
+$N observe "coap://127.0.0.1:$port/counter?pad=3400" 3 >"$work/n4" 2>&1
+check "node-coap observes /counter?pad=3400 on coapbed (block-wise notifications, each whole)" "$work/n4" \
+    'whole_bodies "$file" 4'
 
 node "$here/peer.js" serve 2>"$work/node.err" &
 pids+=($!)

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <set>
 #include <fstream>
@@ -87,7 +88,8 @@ constexpr std::string_view kServeUsage =
     "Serves over UDP (NoSec) until interrupted: the files under DIR (GET), and\n"
     "  /.well-known/core   link format (RFC 6690) of every resource\n"
     "  /large              70000 bytes of text, for block-wise transfers\n"
-    "  /counter            observable, increments every second (RFC 7641)\n"
+    "  /counter            observable, increments every second (RFC 7641);\n"
+    "                      /counter?pad=N: the same in N bytes (block-wise notifications)\n"
     "  /echo               POST/PUT: answers 2.04 with the request payload; GET: the last one;\n"
     "                      DELETE: forgets it (2.02)\n"
     "  /sink               POST/PUT: accepts any payload (Block1 uploads), answers 2.04\n"
@@ -476,8 +478,22 @@ int cmd_serve(const Args& args, std::ostream& out, std::ostream& err) {
     std::uint64_t counter = 0;
     coap::ResourceConfig counter_rc;
     counter_rc.observable = true;
-    counter_rc.handler = [&counter](const coap::IncomingRequest&) {
+    counter_rc.handler = [&counter](const coap::IncomingRequest& in) {
         coap::Response r = coap::Response::with(coap::codes::kContent, std::to_string(counter));
+        // ?pad=N: 17-byte lines "counter 00000042" to N bytes (at most 70000), each block
+        // naming the value, with the value as ETag: a representation larger than a block
+        // (RFC 7959 §2.6).
+        for (const std::string& q : in.query) {
+            if (q.rfind("pad=", 0) != 0) continue;
+            const std::size_t n = std::min<std::size_t>(std::strtoul(q.c_str() + 4, nullptr, 10), 70000);
+            char line[32];
+            std::snprintf(line, sizeof line, "counter %08llu\n", static_cast<unsigned long long>(counter % 100000000));
+            std::string body;
+            while (body.size() < n) body += line;
+            body.resize(n);
+            r.payload.assign(body.begin(), body.end());
+            r.options.push_back(coap::OwnedOption{coap::options::kETag, coap::encode_uint(counter)});
+        }
         r.content_format = 0;
         r.max_age = 2;
         return r;

@@ -21,6 +21,7 @@ if (mode === 'get' || mode === 'observe' || mode === 'proxy-get') {
   const u = via || new URL(url);
   const req = coap.request({
     hostname: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 5683), pathname: via ? '/' : u.pathname,
+    query: via ? undefined : u.search.slice(1),
     method: 'GET', observe: mode === 'observe', proxyUri: via ? url : undefined,
   });
   const timer = setTimeout(() => { console.error('node-coap: timeout'); process.exit(4); }, 20000);
