@@ -34,6 +34,13 @@ enabled = true
 cache = )" + cache + "\n";
 }
 
+// `clients` observers of the origin's /obs (`bytes` long, changing every 5 s) for 60 s,
+// directly or through the proxy on their router.
+nlohmann::ordered_json observe_run(int clients, int bytes, bool proxy) {
+    return run(dumbbell_scenario("observe", 60, clients) + "[workload]\nobserve = true\ninterval = 5.0\nresponse = " +
+               std::to_string(bytes) + "\n[proxy]\nenabled = " + (proxy ? "true" : "false") + "\n");
+}
+
 }  // namespace
 
 TEST(SimProxy, EveryRequestGoesThroughTheProxyAndTheCacheSavesUpstreamRequests) {
@@ -172,16 +179,8 @@ TEST(SimProxy, ObserversBehindTheProxyShareOneUpstreamRegistration) {
     // RFC 7641 §5: 10 clients observe the origin's /obs (changing every 5 s) for 60 s,
     // directly or through the proxy on their router: through it one registration and one
     // notification per change cross the bottleneck, and every client still gets them all.
-    auto observe = [](bool proxy) {
-        return run(dumbbell_scenario("observe", 60, 10) + std::string(R"([workload]
-observe = true
-interval = 5.0
-response = 64
-[proxy]
-enabled = )") + (proxy ? "true" : "false") + "\n");
-    };
-    const auto direct = observe(false);
-    const auto via = observe(true);
+    const auto direct = observe_run(10, 64, false);
+    const auto via = observe_run(10, 64, true);
     const auto& md = direct.at("metrics");
     const auto& mv = via.at("metrics");
     EXPECT_GE(u(md, "notifications_received"), 10u * 10u);  // about 11 changes each
@@ -191,6 +190,22 @@ enabled = )") + (proxy ? "true" : "false") + "\n");
     EXPECT_LT(u(mv, "bottleneck_bytes") * 5, u(md, "bottleneck_bytes"));
     EXPECT_EQ(error_of("name = \"o\"\nseeds = [1]\n[workload]\nobserve = true\nmethod = \"PUT\"\n"),
               "bad.toml: workload.observe: observers are closed-loop GET clients (one registration each)");
+}
+
+TEST(SimProxy, ALargeObservedRepresentationIsFetchedBlockwiseDirectlyAndThroughTheProxy) {
+    // RFC 7959 §2.6: /obs is 3000 bytes (three blocks): every notification's other blocks
+    // are fetched before it counts. 5 observers for 60 s, about 11 changes each; through the
+    // proxy its cache serves the clients' block GETs and one copy crosses the bottleneck.
+    // (Before the client kept the first block's Observe value, no notification counted.)
+    const auto direct = observe_run(5, 3000, false);
+    const auto via = observe_run(5, 3000, true);
+    for (const auto* doc : {&direct, &via}) {
+        const auto& m = doc->at("metrics");
+        EXPECT_GE(u(m, "notifications_received"), 5u * 10u);
+        EXPECT_EQ(u(m, "exchanges_failed"), 0u);
+    }
+    EXPECT_EQ(u(via.at("proxy"), "observe_registrations"), 1u);
+    EXPECT_LT(u(via.at("metrics"), "bottleneck_bytes") * 3, u(direct.at("metrics"), "bottleneck_bytes"));
 }
 
 TEST(SimProxy, HopLimitEndsALoopBetweenTwoProxiesAfterTheInitialCount) {
