@@ -662,6 +662,18 @@ struct Loop {
 
 }  // namespace
 
+// The first client registers for the origin's /obs through the proxy (asking for blocks
+// of `szx` if given), and the network runs for 2 s.
+static coap::SendResult observe_obs(ProxyNet& n, std::optional<std::uint8_t> szx) {
+    coap::Request r;
+    r.options = {opt(coap::options::kProxyUri, "coap://10.0.0.3/obs")};
+    r.observe = true;
+    r.block2_szx = szx;
+    const coap::SendResult sent = n.client.send_request(n.now, kPD, std::move(r));
+    n.run_for(Duration::seconds(2));
+    return sent;
+}
+
 TEST(ForwardProxy, ObserveThroughTheProxyIsOneUpstreamRegistrationFannedOutToItsClients) {
     // RFC 7641 §5: two clients observe one target through the proxy; the origin sees one
     // observer (the proxy); each change reaches both; when both have left, the proxy
@@ -738,12 +750,8 @@ TEST(ForwardProxy, ALargeRepresentationIsObservedThroughTheProxyWhole) {
     // block and its client fetches the proxy's the same way; every body arrives whole.
     ProxyNet n;
     n.observed_size = 3000;
-    coap::Request r;
-    r.options = {opt(coap::options::kProxyUri, "coap://10.0.0.3/obs")};
-    r.observe = true;
-    const auto sent = n.client.send_request(n.now, kPD, std::move(r));
+    const auto sent = observe_obs(n, std::nullopt);
     ASSERT_TRUE(sent.ok());
-    n.run_for(Duration::seconds(2));
     auto expected = [&n] {
         std::string v = "v" + std::to_string(n.observed_value);
         v.resize(3000, static_cast<char>('a' + n.observed_value));
@@ -773,6 +781,28 @@ TEST(ForwardProxy, ALargeRepresentationIsObservedThroughTheProxyWhole) {
     ASSERT_EQ(n.events2.size(), 1u);
     EXPECT_EQ(n.events2[0].kind, coap::EventKind::Response);
     EXPECT_EQ(text(n.events2[0]), expected());
+}
+
+TEST(ForwardProxy, ARegistrationWithBlock2ZeroIsObservedThroughTheProxyInItsBlockSize) {
+    // RFC 7959 §2.6: the client's Block2 0 in its registration asks for 64-byte blocks;
+    // the proxy observes upstream for it and its notifications come in that size.
+    ProxyNet n;
+    n.observed_size = 300;
+    const auto sent = observe_obs(n, 2);  // 64-byte blocks
+    ASSERT_TRUE(sent.ok());
+    ASSERT_EQ(n.events.size(), 1u);
+    EXPECT_EQ(n.events[0].kind, coap::EventKind::Response);
+    EXPECT_EQ(n.events[0].message.payload.size(), 300u);
+    EXPECT_EQ(n.proxy.stats().observe_registrations, 1u);
+    n.observed_value = 1;
+    EXPECT_EQ(n.origin.notify(n.now, "obs"), 1u);
+    n.run_for(Duration::seconds(2));
+    ASSERT_EQ(n.events.size(), 2u);
+    EXPECT_EQ(n.events[1].kind, coap::EventKind::Notification);
+    std::string want = "v1";
+    want.resize(300, 'b');
+    EXPECT_EQ(text(n.events[1]), want);
+    EXPECT_EQ(n.proxy.downstream_stats().notifications_sent, 1u);
 }
 
 TEST(ForwardProxy, AnObservationEndedUpstreamEndsTheClientsAndObservedTargetsAreBounded) {

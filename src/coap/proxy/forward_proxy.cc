@@ -258,11 +258,14 @@ std::optional<Response> ForwardProxy::admit(const IncomingRequest& req, Forwardi
 
 std::optional<HandlerResult> ForwardProxy::join_observation(const IncomingRequest& req, Forwarding& f) {
     const MessageView& m = *req.message;
-    // RFC 7641 §2: a GET with Observe: 0 registers (not a Block2 continuation's).
+    // RFC 7641 §2: a GET with Observe: 0 registers; with Block2 only for block 0, the block
+    // size it wants (RFC 7959 §2.6), not a continuation's.
     const std::size_t ob = m.find(options::kObserve);
+    const std::size_t b2 = m.find(options::kBlock2);
+    const BlockResult asked = b2 < m.option_count() ? decode_block(m.option(b2).value) : BlockResult{};
+    const bool later_block = b2 < m.option_count() && !(asked.ok() && asked.block.num == 0);
     const bool registering = config_.observe && req.method == codes::kGet && ob < m.option_count() &&
-                             decode_uint(m.option(ob).value) == std::optional<std::uint64_t>(0) &&
-                             m.find(options::kBlock2) >= m.option_count();
+                             decode_uint(m.option(ob).value) == std::optional<std::uint64_t>(0) && !later_block;
     if (!registering) return std::nullopt;
     f.observe_key = std::string(kObservePrefix) + cache_key(m, f.target, false);
     auto running = observations_.find(f.observe_key);

@@ -287,8 +287,7 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
                                    d.m.message_id(), wait ? std::optional(d.now + config_.separate_ack_delay)
                                                           : std::nullopt,
                                    // A registration with the proxy handler may become one when answered.
-                                   to_proxy && observe && *observe == 0 && can_observe &&
-                                       !d.shape.request_block2.has_value(),
+                                   to_proxy && observe && *observe == 0 && can_observe && !continuation,
                                    req.accept};
         deferred_index_.put(req.exchange_id, slot);
         // §5.2.2: acknowledge now (or after separate_ack_delay), answer later (the ACK
@@ -320,7 +319,7 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
         }
     }
     if (registers && can_observe && to_proxy && !result.response.observe_key.empty() &&
-        result.response.code.is_success() && !d.shape.request_block2.has_value()) {
+        result.response.code.is_success() && !continuation) {
         // The proxy observes the target for its clients: this one joins (RFC 7641 §2).
         register_proxied(d.now, d.from, token, result.response.observe_key, req.query, req.accept, d.shape);
     }
