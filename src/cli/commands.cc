@@ -74,12 +74,12 @@ bool wants_help(const Args& args) {
     return false;
 }
 
+}  // namespace
+
 int usage_error(std::ostream& err, std::string_view message, std::string_view usage) {
     err << "error: " << message << "\n" << usage;
     return kExitUsage;
 }
-
-}  // namespace
 
 int cmd_decode(const Args& args, std::ostream& out, std::ostream& err) {
     if (wants_help(args)) {

@@ -5,6 +5,7 @@
 
 #include <iosfwd>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "coap/endpoint/types.h"
@@ -17,6 +18,8 @@ using Args = std::vector<std::string>;
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitInvalidInput = 1;
 inline constexpr int kExitUsage = 2;
+inline constexpr int kExitPeerError = 3;  ///< get/observe...: a 4.xx / 5.xx response
+inline constexpr int kExitTransport = 4;  ///< timeout or transport failure
 
 /// `coapbed decode HEX`: one JSON object for a well-formed message; otherwise exit 1
 /// and `error: <rule> at byte <offset>` on `err`.
@@ -27,7 +30,7 @@ int cmd_uri(const Args& args, std::ostream& out, std::ostream& err);
 /// `coapbed get|post|put|delete|fetch|observe URI [options]` over UDP (network.cc).
 int cmd_client(const std::string& method, const Args& args, std::ostream& out, std::ostream& err);
 /// `coapbed serve [--port P] [--root DIR]` over UDP (network.cc).
-int cmd_serve(const Args& args, std::ostream& out, std::ostream& err);
+int cmd_serve(const Args& args, std::ostream& out, std::ostream& err);  // serve.cc
 /// `coapbed proxy [--port P] [--bind ADDR] ...`: a forward proxy with a cache (proxy.cc).
 int cmd_proxy(const Args& args, std::ostream& out, std::ostream& err);
 /// The server defence flags shared by `serve` and `proxy` (--echo, --amplification-limit R,
@@ -42,6 +45,8 @@ int parse_dtls_flag(const Args& args, std::size_t& i, net::DtlsConfig& config, s
 [[nodiscard]] bool dtls_wanted(const net::DtlsConfig& config);
 /// A decimal number of at most 19 digits (flags.cc).
 [[nodiscard]] bool parse_uint(const std::string& s, std::uint64_t& out);
+/// Writes "error: MESSAGE" and the command's usage to `err`; returns kExitUsage.
+int usage_error(std::ostream& err, std::string_view message, std::string_view usage);
 /// Dispatches `argv[1]` to a command.
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 
