@@ -14,6 +14,13 @@ namespace {
 // A body buffer larger than this is freed with its exchange, not kept in the slot.
 constexpr std::size_t kKeptBodyCapacity = 4096;
 
+// Inserts Observe: `value` among `m`'s options, in number order.
+void add_observe(Message& m, std::uint64_t value) {
+    const auto at = std::find_if(m.options.begin(), m.options.end(),
+                                 [](const OwnedOption& o) { return o.number > options::kObserve; });
+    m.options.insert(at, OwnedOption{options::kObserve, encode_uint(value)});
+}
+
 // The block size the application asked for (RFC 7959 §2.2: SZX 7 is reserved), if any.
 std::optional<std::uint8_t> requested_szx(const Request& r) {
     if (!r.block2_szx) return std::nullopt;
@@ -104,7 +111,7 @@ SendResult ClientLayer::launch(TimePoint now, const Peer& to, std::uint32_t slot
     x.block1_szx = config_.block_szx;
     x.observing = false;
     x.freshness = ObserveFreshness{};
-    x.assembling.reset();
+    x.assembling = false;
     x.refresh = false;
     const std::uint64_t id = x.id;
     by_token_.put(TokenKey{to, x.token}, id);
@@ -194,6 +201,12 @@ void ClientLayer::await_response(Exchange& x, TimePoint until) {
     x.deadline = until;
 }
 
+void ClientLayer::hold_slot(TimePoint now, Exchange& x) {
+    if (x.holds_slot) return;
+    messages_.take_slot(now, x.peer);  // §4.7: it counts against NSTART again
+    x.holds_slot = true;
+}
+
 void ClientLayer::release_slot(TimePoint now, Exchange& x) {
     if (!x.holds_slot) return;
     x.holds_slot = false;
@@ -253,12 +266,9 @@ ApiError ClientLayer::cancel(TimePoint now, std::uint64_t id, bool deregister) {
         x.block2_num = 0;
         x.body.clear();
         x.have_etag = false;
-        x.assembling.reset();
+        x.assembling = false;
         x.refresh = false;
-        if (!x.holds_slot) {
-            messages_.take_slot(now, x.peer);
-            x.holds_slot = true;
-        }
+        hold_slot(now, x);
         send_message(now, x);
         return ApiError::Ok;
     }
@@ -447,7 +457,8 @@ ClientLayer::Step ClientLayer::take_block(TimePoint now, Exchange& x, const Mess
     if (x.request.observe && observe && !x.observing && block2.num == 0) {
         // Registration answered with a block: the observation stands once the body is
         // complete (RFC 7959 §2.6); the later blocks are plain GETs (no Observe).
-        x.assembling = static_cast<std::uint32_t>(*observe & 0xffffff);
+        x.assembling = true;
+        x.assembling_seq = static_cast<std::uint32_t>(*observe & 0xffffff);
     }
     send_message(now, x);
     return Step::Done;
@@ -472,39 +483,12 @@ void ClientLayer::process_response(TimePoint now, Exchange& x, const MessageView
     } else {
         x.body.assign(m.payload().begin(), m.payload().end());
     }
-    // The last block of a fetch carries no Observe: the value is its first block's.
-    deliver(now, x, m, observe || !x.assembling ? observe : std::optional<std::uint64_t>(*x.assembling));
-}
-
-ClientLayer::Step ClientLayer::notification_blocks(TimePoint now, Exchange& x, const MessageView& m,
-                                                   const Block& block2, std::uint64_t observe) {
-    const auto seq = static_cast<std::uint32_t>(observe & 0xffffff);
-    if (x.assembling) {
-        // A notification crossing the fetch of an earlier one's blocks: the fetch goes on,
-        // and the newer state is asked for once it is complete (deliver).
-        if (seq != *x.assembling && x.freshness.is_fresh(seq, now)) x.refresh = true;
-        return Step::Done;
+    if (x.assembling && !observe) {
+        // The last block of a fetch carries no Observe: the value is its first block's.
+        deliver(now, x, m, std::optional<std::uint64_t>(x.assembling_seq));
+        return;
     }
-    if (block2.num != 0 || !block2.more) {
-        x.body.assign(m.payload().begin(), m.payload().end());
-        return Step::Continue;
-    }
-    if (!x.freshness.is_fresh(seq, now)) {  // RFC 7641 §3.4: not worth fetching
-        ++stats_.notifications_received;
-        ++stats_.stale_notifications;
-        return Step::Done;
-    }
-    // RFC 7959 §2.6: a notification carries the first block; the rest are fetched with
-    // GETs as if it had answered one, and the whole body is delivered.
-    x.body.clear();
-    x.block2_num = 0;
-    x.have_etag = false;
-    x.assembling = seq;
-    if (!x.holds_slot) {
-        messages_.take_slot(now, x.peer);
-        x.holds_slot = true;
-    }
-    return take_block(now, x, m, block2, observe);
+    deliver(now, x, m, observe);
 }
 
 void ClientLayer::deliver(TimePoint now, Exchange& x, const MessageView& m, const std::optional<std::uint64_t>& observe) {
@@ -514,14 +498,11 @@ void ClientLayer::deliver(TimePoint now, Exchange& x, const MessageView& m, cons
     x.body.clear();
     x.block2_num = 0;
     x.have_etag = false;
-    if (x.assembling && observe && m.find(options::kObserve) == m.option_count()) {
-        // The whole body of a notification fetched block-wise: it carries its Observe value.
-        auto& opts = e.message.options;
-        const auto at = std::find_if(opts.begin(), opts.end(),
-                                     [](const OwnedOption& o) { return o.number > options::kObserve; });
-        opts.insert(at, OwnedOption{options::kObserve, encode_uint(*observe)});
+    if (x.assembling) {
+        // The whole body of a notification fetched block-wise carries its Observe value.
+        if (observe && m.find(options::kObserve) == m.option_count()) add_observe(e.message, *observe);
+        x.assembling = false;
     }
-    x.assembling.reset();
 
     // RFC 7641: a success response with Observe establishes (or continues) the observation.
     if (x.request.observe && !x.deregistering) {
@@ -571,30 +552,6 @@ void ClientLayer::deliver(TimePoint now, Exchange& x, const MessageView& m, cons
     finish(now, x.id, e);
 }
 
-void ClientLayer::end_fetch(TimePoint now, Exchange& x) {
-    // The GETs for a notification's blocks are answered: back to waiting for notifications.
-    x.state = Exchange::State::Observing;
-    x.has_deadline = false;
-    release_slot(now, x);
-    if (x.refresh) reregister(now, x);  // a fresher notification crossed the fetch
-}
-
-void ClientLayer::reregister(TimePoint now, Exchange& x) {
-    // RFC 7641 §3.3.1: a GET with Observe 0 and the same token asks for the current state
-    // again; its answer is delivered as a notification.
-    x.refresh = false;
-    x.assembling.reset();
-    x.body.clear();
-    x.block2_num = 0;
-    x.have_etag = false;
-    x.block2_szx = requested_szx(x.request);  // as the first registration asked
-    if (!x.holds_slot) {
-        messages_.take_slot(now, x.peer);
-        x.holds_slot = true;
-    }
-    send_message(now, x);
-}
-
 void ClientLayer::handle_timeout(TimePoint now) {
     // Response deadlines: NON requests and separate responses that never came.
     late_.clear();
@@ -616,6 +573,58 @@ std::optional<TimePoint> ClientLayer::next_deadline() const {
         if (x.has_deadline && (!t || x.deadline < *t)) t = x.deadline;
     });
     return t;
+}
+
+// RFC 7959 §2.6: fetching the other blocks of an observed representation.
+
+ClientLayer::Step ClientLayer::notification_blocks(TimePoint now, Exchange& x, const MessageView& m,
+                                                   const Block& block2, std::uint64_t observe) {
+    const auto seq = static_cast<std::uint32_t>(observe & 0xffffff);
+    if (x.assembling) {
+        // A notification crossing the fetch of an earlier one's blocks: the fetch goes on,
+        // and the newer state is asked for once it is complete (deliver).
+        if (seq != x.assembling_seq && x.freshness.is_fresh(seq, now)) x.refresh = true;
+        return Step::Done;
+    }
+    if (block2.num != 0 || !block2.more) {
+        x.body.assign(m.payload().begin(), m.payload().end());
+        return Step::Continue;
+    }
+    if (!x.freshness.is_fresh(seq, now)) {  // RFC 7641 §3.4: not worth fetching
+        ++stats_.notifications_received;
+        ++stats_.stale_notifications;
+        return Step::Done;
+    }
+    // RFC 7959 §2.6: a notification carries the first block; the rest are fetched with
+    // GETs as if it had answered one, and the whole body is delivered.
+    x.body.clear();
+    x.block2_num = 0;
+    x.have_etag = false;
+    x.assembling = true;
+    x.assembling_seq = seq;
+    hold_slot(now, x);
+    return take_block(now, x, m, block2, observe);
+}
+
+void ClientLayer::end_fetch(TimePoint now, Exchange& x) {
+    // The GETs for a notification's blocks are answered: back to waiting for notifications.
+    x.state = Exchange::State::Observing;
+    x.has_deadline = false;
+    release_slot(now, x);
+    if (x.refresh) reregister(now, x);  // a fresher notification crossed the fetch
+}
+
+void ClientLayer::reregister(TimePoint now, Exchange& x) {
+    // RFC 7641 §3.3.1: a GET with Observe 0 and the same token asks for the current state
+    // again; its answer is delivered as a notification.
+    x.refresh = false;
+    x.assembling = false;
+    x.body.clear();
+    x.block2_num = 0;
+    x.have_etag = false;
+    x.block2_szx = requested_szx(x.request);  // as the first registration asked
+    hold_slot(now, x);
+    send_message(now, x);
 }
 
 }  // namespace coap

@@ -70,6 +70,10 @@ private:
         State state = State::Queued;
         bool holds_slot = false;
         std::uint16_t mid = 0;
+        /// RFC 7959 §2.6: with `assembling`, the Observe value of a registration response or
+        /// notification whose body is being fetched block by block (the later blocks carry
+        /// no Observe). (Placed in padding: the exchange stays 288 bytes.)
+        std::uint32_t assembling_seq = 0;
         TimePoint started;
         TimePoint first_sent;
         bool sent = false;
@@ -77,6 +81,8 @@ private:
         TimePoint deadline;
         unsigned retransmissions = 0;
         bool deregistering = false;       ///< the next message carries Observe: 1
+        bool assembling = false;          ///< a body with an Observe value (assembling_seq) is being fetched
+        bool refresh = false;             ///< a fresher notification crossed that fetch: register again after it
         std::vector<std::uint8_t> echo;   ///< RFC 9175 §2.3: the server's Echo, repeated in our requests
         // RFC 7959 Block2 download
         std::uint32_t block2_num = 0;
@@ -91,10 +97,6 @@ private:
         // RFC 7641
         bool observing = false;
         ObserveFreshness freshness;
-        /// RFC 7959 §2.6: the Observe value of a registration response or notification whose
-        /// body is being fetched block by block (the later blocks carry no Observe).
-        std::optional<std::uint32_t> assembling;
-        bool refresh = false;  ///< a fresher notification crossed that fetch: register again after it
     };
     struct TokenKey {
         Peer peer;
@@ -116,6 +118,7 @@ private:
     void start(TimePoint now, Exchange& x);
     void send_message(TimePoint now, Exchange& x);
     void await_response(Exchange& x, TimePoint until);
+    void hold_slot(TimePoint now, Exchange& x);
     void release_slot(TimePoint now, Exchange& x);
     void fail(TimePoint now, std::uint64_t id, FailReason reason);
     void finish(TimePoint now, std::uint64_t id, Event& e);
