@@ -509,3 +509,52 @@ TEST(Observe, LaterBlocksAskedWithObserveZeroByAnObserverCarryTheSequenceNumber)
     EXPECT_FALSE(get(4, {9, 9, 9, 9}, 1).has_value());  // not an observer: a plain block
     EXPECT_EQ(b.server.endpoint->observer_count("big"), 1u);
 }
+
+// A resource that answers a request later (a slow sensor: the handler defers, the
+// application calls respond()) can still be observed: the registration is made when it is
+// answered, with Observe in that separate response (RFC 7641 §2 with RFC 7252 §5.2.2);
+// its notifications come from the handler at once (a notification cannot be deferred).
+TEST(Observe, ARegistrationAnsweredLaterIsAnObservation) {
+    TestNetwork net(26);
+    auto& server = net.add({}, 0x0a000002);
+    std::vector<std::uint64_t> waiting;
+    int value = 0;
+    coap::ResourceConfig slow;
+    slow.observable = true;
+    slow.handler = [&](const coap::IncomingRequest& in) {
+        if (in.is_notification) return coap::HandlerResult(coap::Response::with(coap::codes::kContent, std::to_string(value)));
+        waiting.push_back(in.exchange_id);
+        return coap::HandlerResult::defer();
+    };
+    ASSERT_EQ(server.endpoint->add_resource("slow", std::move(slow)), coap::ApiError::Ok);
+    auto& client = net.add({}, 0x0a000001);
+    const std::uint64_t id = observe_path(net, client, server.address, "slow");
+    ASSERT_EQ(waiting.size(), 1u);
+    EXPECT_TRUE(client.events.empty());
+    EXPECT_EQ(server.endpoint->observer_count("slow"), 0u);  // not before it is answered
+    ASSERT_EQ(server.endpoint->respond(net.now(), waiting[0], coap::Response::with(coap::codes::kContent, "0")),
+              coap::ApiError::Ok);
+    net.flush_all();
+    net.drive(net.now() + Duration::seconds(1));
+    ASSERT_EQ(client.events.size(), 1u);
+    EXPECT_EQ(client.events[0].kind, EventKind::Response);
+    EXPECT_TRUE(observe_value(client.events[0].message).has_value());
+    EXPECT_EQ(server.endpoint->observer_count("slow"), 1u);
+    value = 1;
+    server.endpoint->notify(net.now(), "slow");
+    net.flush_all();
+    net.drive(net.now() + Duration::seconds(1));
+    ASSERT_EQ(client.events.size(), 2u);
+    EXPECT_EQ(client.events[1].kind, EventKind::Notification);
+    EXPECT_EQ(client.events[1].id, id);
+    EXPECT_EQ(text(client.events[1]), "1");
+    // An error answer registers nobody (RFC 7641 §4.1: only a success does).
+    auto& other = net.add({}, 0x0a000003);
+    (void)observe_path(net, other, server.address, "slow");
+    ASSERT_EQ(waiting.size(), 2u);
+    ASSERT_EQ(server.endpoint->respond(net.now(), waiting[1], coap::Response::with(coap::codes::kServiceUnavailable)),
+              coap::ApiError::Ok);
+    net.flush_all();
+    net.drive(net.now() + Duration::seconds(1));
+    EXPECT_EQ(server.endpoint->observer_count("slow"), 1u);
+}

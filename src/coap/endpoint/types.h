@@ -188,7 +188,10 @@ inline constexpr unsigned kAll = kGet | kPost | kPut | kDelete | kFetch;
 
 struct ResourceConfig {
     unsigned methods = methods::kGet;          ///< others get 4.05 (RFC 7252 §5.9.2.6)
-    bool observable = false;                   ///< accepts RFC 7641 registrations
+    /// Accepts RFC 7641 registrations. A registration the handler defers is made when
+    /// `respond` answers it with a success; a notification calls the handler with
+    /// `is_notification` set and must be answered at once (it cannot be deferred).
+    bool observable = false;
     bool multicast = false;                    ///< answers requests sent to a multicast group (RFC 7252 §8.2)
     std::vector<std::uint16_t> accepted_formats; ///< non-empty: other request Content-Formats get 4.15
     Handler handler;

@@ -280,6 +280,9 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
             reply(d, busy);
             return;
         }
+        // RFC 7641 §2: a registration with an observable resource is made when answered.
+        const bool registers_later = observe && *observe == 0 && can_observe && !continuation && !to_proxy &&
+                                     res.config.observable && may_register(d.now, d.from, token, res);
         const std::uint32_t slot = deferred_.acquire();
         const bool con = d.m.type() == MessageType::Con;
         const bool wait = con && config_.separate_ack_delay > Duration::zero();
@@ -288,7 +291,8 @@ void ServerLayer::run_handler(Dispatch& d, Resource& res) {
                                                           : std::nullopt,
                                    // A registration with the proxy handler may become one when answered.
                                    to_proxy && observe && *observe == 0 && can_observe && !continuation,
-                                   req.accept};
+                                   req.accept, registers_later ? res.path : std::string(),
+                                   registers_later ? req.query : std::vector<std::string>()};
         deferred_index_.put(req.exchange_id, slot);
         // §5.2.2: acknowledge now (or after separate_ack_delay), answer later (the ACK
         // counts against the allowance).
@@ -374,6 +378,15 @@ ApiError ServerLayer::respond(TimePoint now, std::uint64_t exchange_id, Response
     deferred_index_.erase(exchange_id);
     if (s.registers && !response.observe_key.empty() && response.code.is_success()) {
         register_proxied(now, s.peer, s.token, response.observe_key, {}, s.accept, s.shape);
+    }
+    if (!s.resource.empty() && response.code.is_success()) {
+        // A registration answered now (RFC 7641 §4.1: only a success registers); the
+        // resource is still there (resources are never removed, and no proxied target
+        // takes a real resource's path).
+        auto it = resources_.find(s.resource);
+        if (it != resources_.end() && !it->second.proxied) {
+            (void)add_observer(now, s.peer, s.token, it->second, s.query, s.accept, s.shape);
+        }
     }
     if (s.ack_due) {
         // Answered before the empty ACK went out: piggybacked after all (§5.2.1), and

@@ -114,6 +114,10 @@ private:
         std::optional<TimePoint> ack_due;  ///< the empty ACK not sent yet (separate_ack_delay)
         bool registers = false;            ///< an RFC 7641 registration to the proxy handler
         std::optional<std::uint16_t> accept;
+        /// An RFC 7641 registration with this observable resource, made when answered with
+        /// a success (empty: none), and the query it asked with.
+        std::string resource;
+        std::vector<std::string> query;
     };
     /// The request being dispatched, and what was decided about it so far.
     struct Dispatch {
