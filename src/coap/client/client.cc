@@ -13,19 +13,6 @@ namespace coap {
 namespace {
 // A body buffer larger than this is freed with its exchange, not kept in the slot.
 constexpr std::size_t kKeptBodyCapacity = 4096;
-
-// Inserts Observe: `value` among `m`'s options, in number order.
-void add_observe(Message& m, std::uint64_t value) {
-    const auto at = std::find_if(m.options.begin(), m.options.end(),
-                                 [](const OwnedOption& o) { return o.number > options::kObserve; });
-    m.options.insert(at, OwnedOption{options::kObserve, encode_uint(value)});
-}
-
-// The block size the application asked for (RFC 7959 §2.2: SZX 7 is reserved), if any.
-std::optional<std::uint8_t> requested_szx(const Request& r) {
-    if (!r.block2_szx) return std::nullopt;
-    return std::min<std::uint8_t>(*r.block2_szx, 6);
-}
 }  // namespace
 
 ClientLayer::ClientLayer(const EndpointConfig& config, Random& rng, EndpointStats& stats, MessageLayer& messages,
@@ -207,6 +194,17 @@ void ClientLayer::hold_slot(TimePoint now, Exchange& x) {
     x.holds_slot = true;
 }
 
+std::optional<std::uint8_t> ClientLayer::requested_szx(const Request& r) {
+    if (!r.block2_szx) return std::nullopt;
+    return std::min<std::uint8_t>(*r.block2_szx, 6);  // RFC 7959 §2.2: SZX 7 is reserved
+}
+
+void ClientLayer::restart_body(Exchange& x) {
+    x.body.clear();
+    x.block2_num = 0;
+    x.have_etag = false;
+}
+
 void ClientLayer::release_slot(TimePoint now, Exchange& x) {
     if (!x.holds_slot) return;
     x.holds_slot = false;
@@ -263,9 +261,7 @@ ApiError ClientLayer::cancel(TimePoint now, std::uint64_t id, bool deregister) {
         // its response completes this request.
         x.deregistering = true;
         x.observing = false;
-        x.block2_num = 0;
-        x.body.clear();
-        x.have_etag = false;
+        restart_body(x);
         x.assembling = false;
         x.refresh = false;
         hold_slot(now, x);
@@ -491,67 +487,6 @@ void ClientLayer::process_response(TimePoint now, Exchange& x, const MessageView
     deliver(now, x, m, observe);
 }
 
-void ClientLayer::deliver(TimePoint now, Exchange& x, const MessageView& m, const std::optional<std::uint64_t>& observe) {
-    Event& e = events_.scratch();
-    to_message_without_payload(m, e.message);  // the payload is the body gathered in x.body
-    e.message.payload.swap(x.body);
-    x.body.clear();
-    x.block2_num = 0;
-    x.have_etag = false;
-    if (x.assembling) {
-        // The whole body of a notification fetched block-wise carries its Observe value.
-        if (observe && m.find(options::kObserve) == m.option_count()) add_observe(e.message, *observe);
-        x.assembling = false;
-    }
-
-    // RFC 7641: a success response with Observe establishes (or continues) the observation.
-    if (x.request.observe && !x.deregistering) {
-        const bool registered = observe.has_value() && m.code().is_success();
-        if (registered) {
-            const auto seq = static_cast<std::uint32_t>(*observe & 0xffffff);
-            if (!x.observing) {
-                x.observing = true;
-                x.freshness.accept(seq, now);
-                x.state = Exchange::State::Observing;
-                x.has_deadline = false;
-                ++stats_.exchanges_completed;
-                e.kind = EventKind::Response;
-                e.id = x.id;
-                e.peer = x.peer;
-                e.retransmissions = x.retransmissions;
-                e.elapsed = now - x.started;
-                e.in_flight = now - x.first_sent;
-                events_.push(e);
-                release_slot(now, x);
-                if (x.refresh) reregister(now, x);  // a notification crossed the fetch
-                return;
-            }
-            ++stats_.notifications_received;
-            // RFC 7641 §3.4: only a fresher notification replaces what we have.
-            if (x.freshness.is_fresh(seq, now)) {
-                x.freshness.accept(seq, now);
-                e.kind = EventKind::Notification;
-                e.id = x.id;
-                e.peer = x.peer;
-                e.elapsed = now - x.started;
-                events_.push(e);
-            } else {
-                ++stats_.stale_notifications;
-            }
-            if (x.state != Exchange::State::Observing) end_fetch(now, x);
-            return;
-        }
-        if (x.observing) {
-            // RFC 7641 §3.2: a notification without Observe, or an error, ends it.
-            e.kind = EventKind::ObservationEnded;
-            finish(now, x.id, e);
-            return;
-        }
-    }
-    e.kind = EventKind::Response;
-    finish(now, x.id, e);
-}
-
 void ClientLayer::handle_timeout(TimePoint now) {
     // Response deadlines: NON requests and separate responses that never came.
     late_.clear();
@@ -573,58 +508,6 @@ std::optional<TimePoint> ClientLayer::next_deadline() const {
         if (x.has_deadline && (!t || x.deadline < *t)) t = x.deadline;
     });
     return t;
-}
-
-// RFC 7959 §2.6: fetching the other blocks of an observed representation.
-
-ClientLayer::Step ClientLayer::notification_blocks(TimePoint now, Exchange& x, const MessageView& m,
-                                                   const Block& block2, std::uint64_t observe) {
-    const auto seq = static_cast<std::uint32_t>(observe & 0xffffff);
-    if (x.assembling) {
-        // A notification crossing the fetch of an earlier one's blocks: the fetch goes on,
-        // and the newer state is asked for once it is complete (deliver).
-        if (seq != x.assembling_seq && x.freshness.is_fresh(seq, now)) x.refresh = true;
-        return Step::Done;
-    }
-    if (block2.num != 0 || !block2.more) {
-        x.body.assign(m.payload().begin(), m.payload().end());
-        return Step::Continue;
-    }
-    if (!x.freshness.is_fresh(seq, now)) {  // RFC 7641 §3.4: not worth fetching
-        ++stats_.notifications_received;
-        ++stats_.stale_notifications;
-        return Step::Done;
-    }
-    // RFC 7959 §2.6: a notification carries the first block; the rest are fetched with
-    // GETs as if it had answered one, and the whole body is delivered.
-    x.body.clear();
-    x.block2_num = 0;
-    x.have_etag = false;
-    x.assembling = true;
-    x.assembling_seq = seq;
-    hold_slot(now, x);
-    return take_block(now, x, m, block2, observe);
-}
-
-void ClientLayer::end_fetch(TimePoint now, Exchange& x) {
-    // The GETs for a notification's blocks are answered: back to waiting for notifications.
-    x.state = Exchange::State::Observing;
-    x.has_deadline = false;
-    release_slot(now, x);
-    if (x.refresh) reregister(now, x);  // a fresher notification crossed the fetch
-}
-
-void ClientLayer::reregister(TimePoint now, Exchange& x) {
-    // RFC 7641 §3.3.1: a GET with Observe 0 and the same token asks for the current state
-    // again; its answer is delivered as a notification.
-    x.refresh = false;
-    x.assembling = false;
-    x.body.clear();
-    x.block2_num = 0;
-    x.have_etag = false;
-    x.block2_szx = requested_szx(x.request);  // as the first registration asked
-    hold_slot(now, x);
-    send_message(now, x);
 }
 
 }  // namespace coap

@@ -118,6 +118,10 @@ private:
     void start(TimePoint now, Exchange& x);
     void send_message(TimePoint now, Exchange& x);
     void await_response(Exchange& x, TimePoint until);
+    /// The block size the application asked for, if any.
+    static std::optional<std::uint8_t> requested_szx(const Request& r);
+    /// Drops the body gathered so far: the next Block2 transfer starts at block 0.
+    static void restart_body(Exchange& x);
     void hold_slot(TimePoint now, Exchange& x);
     void release_slot(TimePoint now, Exchange& x);
     void fail(TimePoint now, std::uint64_t id, FailReason reason);

@@ -6,14 +6,20 @@
 
 namespace coap {
 
+namespace {
+// Matches the observer entry of (peer, token): one client's one observation.
+auto entry_of(const Peer& peer, const Token& token) {
+    return [&peer, &token](const auto& o) { return o.peer == peer && o.token == token; };
+}
+}  // namespace
+
 std::size_t ServerLayer::observer_count(const std::string& path) const {
     auto it = resources_.find(path);
     return it == resources_.end() ? 0 : it->second.observers.size();
 }
 
 bool ServerLayer::is_observer(const Resource& res, const Peer& peer, const Token& token) {
-    return std::any_of(res.observers.begin(), res.observers.end(),
-                       [&](const Observer& o) { return o.peer == peer && o.token == token; });
+    return std::any_of(res.observers.begin(), res.observers.end(), entry_of(peer, token));
 }
 
 bool ServerLayer::may_register(TimePoint now, const Peer& from, const Token& token, const Resource& res) {
@@ -45,8 +51,7 @@ void ServerLayer::register_observer(Dispatch& d, Resource& res, const Token& tok
 bool ServerLayer::add_observer(TimePoint now, const Peer& peer, const Token& token, Resource& res,
                                const std::vector<std::string>& query, std::optional<std::uint16_t> accept,
                                ResponseShape& shape) {
-    auto oit = std::find_if(res.observers.begin(), res.observers.end(),
-                            [&](const Observer& o) { return o.peer == peer && o.token == token; });
+    auto oit = std::find_if(res.observers.begin(), res.observers.end(), entry_of(peer, token));
     if (oit == res.observers.end() && res.observers.size() < config_.max_observers_per_resource) {
         res.observers.push_back(Observer{});
         oit = std::prev(res.observers.end());
@@ -108,8 +113,7 @@ std::size_t ServerLayer::notify(TimePoint now, const std::string& path) {
     snapshot.reserve(res.observers.size());
     for (const Observer& o : res.observers) snapshot.emplace_back(o.peer, o.token);
     for (const auto& who : snapshot) {
-        auto live = std::find_if(res.observers.begin(), res.observers.end(),
-                                 [&](const Observer& x) { return x.peer == who.first && x.token == who.second; });
+        auto live = std::find_if(res.observers.begin(), res.observers.end(), entry_of(who.first, who.second));
         if (live != res.observers.end()) send_notification(now, res, *live);
     }
     notifying_ = false;
@@ -208,8 +212,7 @@ void ServerLayer::remove_observers_of(const Peer& peer) {
 void ServerLayer::remove_observer(const Peer& peer, const Token& token) {
     for (auto& [path, res] : resources_) {
         auto& v = res.observers;
-        v.erase(std::remove_if(v.begin(), v.end(), [&](const Observer& o) { return o.peer == peer && o.token == token; }),
-                v.end());
+        v.erase(std::remove_if(v.begin(), v.end(), entry_of(peer, token)), v.end());
     }
     prune_proxied();
 }
