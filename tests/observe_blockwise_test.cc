@@ -225,8 +225,10 @@ TEST(Observe, BlockwiseNotificationsUnderLossAreWholeAndEventuallyCurrent) {
             if (b.client.events.size() >= 3) ++standing;
         }
     }
-    // A block GET may exhaust MAX_RETRANSMIT (then the request fails, as any would), but
-    // most observations must live through all of it with notifications delivered.
+    // The registration's own block GETs may exhaust MAX_RETRANSMIT (that request fails, as
+    // any would), and an unacknowledged CON notification makes the server drop the
+    // observer (RFC 7641 §4.5), but most observations must live through all of it with
+    // notifications delivered.
     EXPECT_GE(standing, 15);
 }
 
@@ -265,4 +267,51 @@ TEST(Observe, LaterBlocksAskedWithObserveZeroByAnObserverCarryTheSequenceNumber)
     EXPECT_GT(get(3, {1, 2, 3, 4}, 2), registered);
     EXPECT_FALSE(get(4, {9, 9, 9, 9}, 1).has_value());  // not an observer: a plain block
     EXPECT_EQ(b.server.endpoint->observer_count("big"), 1u);
+}
+
+// A block GET of a notification's fetch that gets no answer (MAX_RETRANSMIT exhausted)
+// does not end a standing observation: the server still holds the registration, and
+// ending it would answer its next notification with RST (RFC 7641 §3.6). The partial
+// body is dropped and the client registers again (§3.3.1) for the state it missed; if
+// that is lost too, the next notification is fetched whole.
+TEST(Observe, AnUnansweredBlockFetchKeepsTheObservation) {
+    for (const bool con : {true, false}) {
+        // A CON message is sent five times (MAX_RETRANSMIT 4), a NON once (then the
+        // response deadline passes). Lost: the block GET; then the re-registration too.
+        const int tries = con ? 5 : 1;
+        for (const int lost : {tries, 2 * tries}) {
+            BigBench b(27, false);
+            coap::Request r;
+            r.path("big");
+            r.observe = true;
+            r.confirmable = con;
+            const coap::SendResult id = b.client.endpoint->send_request(b.net.now(), b.server.address, std::move(r));
+            ASSERT_TRUE(id.ok());
+            b.net.flush_all();
+            b.net.drive(b.net.now() + Duration::seconds(1));
+            int dropped = 0;
+            b.net.drop = [&](const coapbed::test::Captured& c) {
+                return c.from == b.client.address && dropped < lost && ++dropped > 0;
+            };
+            b.change('b');  // its first block arrives; the GETs for the rest are lost
+            b.net.drive(b.net.now() + Duration::seconds(400));
+            ASSERT_EQ(dropped, lost);
+            EXPECT_EQ(b.server.endpoint->observer_count("big"), 1u) << lost;
+            EXPECT_EQ(b.client.endpoint->stats().observe_fetches_abandoned, static_cast<std::uint64_t>(lost / tries));
+            b.change('c');
+            b.net.drive(b.net.now() + Duration::seconds(5));
+            std::string delivered;
+            for (const coap::Event& e : b.client.events) {
+                ASSERT_EQ(e.id, id.id);
+                ASSERT_TRUE(e.kind == EventKind::Response || e.kind == EventKind::Notification) << con << " " << lost;
+                ASSERT_EQ(text(e).size(), 150u);
+                delivered += text(e)[0];
+            }
+            // With the block GET lost, the re-registration brings 'b'; with it lost too, 'b' is
+            // never seen and 'c' comes with the next notification.
+            EXPECT_EQ(delivered, lost == tries ? "abc" : "ac") << con;
+            EXPECT_EQ(b.server.endpoint->observer_count("big"), 1u) << con << " " << lost;
+            EXPECT_EQ(b.client.endpoint->stats().rst_sent, 0u);
+        }
+    }
 }

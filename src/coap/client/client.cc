@@ -306,6 +306,7 @@ void ClientLayer::on_retransmitted(std::uint64_t id) {
 }
 
 void ClientLayer::on_gave_up(TimePoint now, std::uint64_t id) {
+    if (Exchange* x = find(id); x != nullptr && keep_observing(now, *x)) return;
     ++stats_.timeouts;
     fail(now, id, FailReason::Timeout);
 }
@@ -496,6 +497,7 @@ void ClientLayer::handle_timeout(TimePoint now) {
     });
     std::sort(late_.begin(), late_.end());
     for (std::uint64_t id : late_) {  // fail() never calls handle_timeout()
+        if (Exchange* x = find(id); x != nullptr && keep_observing(now, *x)) continue;
         ++stats_.timeouts;
         fail(now, id, FailReason::Timeout);
     }

@@ -132,6 +132,10 @@ private:
     Step notification_blocks(TimePoint now, Exchange& x, const MessageView& m, const Block& block2,
                              std::uint64_t observe);
     void end_fetch(TimePoint now, Exchange& x);
+    /// A message of a standing observation (a block GET of a notification's fetch, or a
+    /// re-registration) got no answer in time: returns true when the observation stays
+    /// (the fetch is dropped, and registered again once), false when the exchange fails.
+    bool keep_observing(TimePoint now, Exchange& x);
     void reregister(TimePoint now, Exchange& x);
     Step take_block(TimePoint now, Exchange& x, const MessageView& m, const Block& block2,
                     const std::optional<std::uint64_t>& observe);

@@ -113,6 +113,28 @@ void ClientLayer::end_fetch(TimePoint now, Exchange& x) {
     if (x.refresh) reregister(now, x);  // a fresher notification crossed the fetch
 }
 
+bool ClientLayer::keep_observing(TimePoint now, Exchange& x) {
+    if (!x.observing || x.deregistering || x.state == Exchange::State::Observing) return false;
+    // The server still holds the registration: its notification came. Ending the
+    // observation here would answer its next notification with RST (RFC 7641 §3.6), so
+    // one lost exchange on a lossy link would cost the whole observation. The partial body
+    // is dropped; after a lost block GET the client registers again (§3.3.1: same token,
+    // Observe 0) to get the state it missed; after a lost re-registration it waits for
+    // the next notification.
+    ++stats_.observe_fetches_abandoned;
+    const bool was_fetching = x.assembling;
+    x.has_deadline = false;
+    if (was_fetching) {
+        reregister(now, x);
+        return true;
+    }
+    restart_body(x);
+    x.refresh = false;
+    x.state = Exchange::State::Observing;
+    release_slot(now, x);
+    return true;
+}
+
 void ClientLayer::reregister(TimePoint now, Exchange& x) {
     // RFC 7641 §3.3.1: a GET with Observe 0 and the same token asks for the current state
     // again; its answer is delivered as a notification.

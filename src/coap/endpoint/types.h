@@ -276,6 +276,9 @@ struct EndpointStats {
     std::uint64_t notifications_sent = 0;
     std::uint64_t notifications_received = 0;
     std::uint64_t stale_notifications = 0;   ///< dropped by the RFC 7641 §3.4 freshness rule
+    /// client: a notification's block fetch (or a re-registration) of a standing observation
+    /// that got no answer; the observation stays (see ClientLayer::keep_observing)
+    std::uint64_t observe_fetches_abandoned = 0;
     std::uint64_t format_errors = 0;         ///< datagrams that failed to parse
     std::array<std::uint64_t, 16> format_error_reasons{};  ///< by ParseError value
     std::uint64_t dropped_unexpected = 0;    ///< ACK/RST for nothing, reserved classes, misplaced codes
