@@ -20,6 +20,16 @@ void add_observe(Message& m, std::uint64_t value) {
 }  // namespace
 
 void ClientLayer::deliver(TimePoint now, Exchange& x, const MessageView& m, const std::optional<std::uint64_t>& observe) {
+    if (x.assembling && x.refresh && !x.have_etag) {
+        // RFC 7959 §2.6: a fresher notification crossed this fetch, so the state changed
+        // while its blocks were asked for, and no ETag shows them to be of one
+        // representation: the body may mix two states. It is not delivered; the current
+        // state is asked for again (with an ETag, a change shows as a mismatch in
+        // take_block, and an unchanged body is delivered).
+        ++stats_.observe_bodies_discarded;
+        reregister(now, x);
+        return;
+    }
     Event& e = events_.scratch();
     to_message_without_payload(m, e.message);  // the payload is the body gathered in x.body
     e.message.payload.swap(x.body);

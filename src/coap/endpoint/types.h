@@ -279,6 +279,9 @@ struct EndpointStats {
     /// client: a notification's block fetch (or a re-registration) of a standing observation
     /// that got no answer; the observation stays (see ClientLayer::keep_observing)
     std::uint64_t observe_fetches_abandoned = 0;
+    /// client: block-wise bodies of an observation not delivered because a fresher
+    /// notification crossed their fetch and no ETag showed the blocks to be of one state
+    std::uint64_t observe_bodies_discarded = 0;
     std::uint64_t format_errors = 0;         ///< datagrams that failed to parse
     std::array<std::uint64_t, 16> format_error_reasons{};  ///< by ParseError value
     std::uint64_t dropped_unexpected = 0;    ///< ACK/RST for nothing, reserved classes, misplaced codes
