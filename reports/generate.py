@@ -401,12 +401,14 @@ def section_runs(plotter, paths):
                     continue
                 observed.setdefault(tuple(r[c] for c in params), []).append(r)
             if observed:
-                table = [params + ["notifications received (all clients)", "bytes on the bottleneck",
-                                   "registrations completed", "runs"]]
+                # notifications_mixed (runs.csv of this version on): delivered bodies that
+                # mix two states of /obs; older results have no such column.
+                mixed = [("notifications_mixed", "%d")] if "notifications_mixed" in cols else []
+                table = [params + ["notifications received (all clients)"] + ["of them mixed"] * len(mixed) +
+                         ["bytes on the bottleneck", "registrations completed", "runs"]]
                 for key, rs in sorted(observed.items()):
-                    table.append(list(key) + median_cells(rs, [
-                        ("notifications_received", "%d"), ("bottleneck_bytes", "%d"), ("exchanges_completed", "%d")]) +
-                        [str(len(rs))])
+                    table.append(list(key) + median_cells(rs, [("notifications_received", "%d")] + mixed + [
+                        ("bottleneck_bytes", "%d"), ("exchanges_completed", "%d")]) + [str(len(rs))])
                 out.append(("h3", "Observers (medians over seeds)"))
                 out.append(("table", table))
         if "proxy_hit_ratio" in cols:

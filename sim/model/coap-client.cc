@@ -212,7 +212,13 @@ bool CoapClient::IssueRequest(bool burst) {
 }
 
 void CoapClient::OnEngineEvent(const coap::Event& e) {
-    if (e.kind == coap::EventKind::Notification) ++m_notifications;  // RFC 7641: after the registration's response
+    if (e.kind == coap::EventKind::Notification) {  // RFC 7641: after the registration's response
+        ++m_notifications;
+        // The simulated /obs is one byte repeated, a digit per state (CoapServer): a body
+        // with two values mixes the blocks of two states.
+        const std::vector<std::uint8_t>& body = e.message.payload;
+        if (std::any_of(body.begin(), body.end(), [&](std::uint8_t b) { return b != body.front(); })) ++m_mixed;
+    }
     if (e.kind != coap::EventKind::Response && e.kind != coap::EventKind::RequestFailed) return;
     auto it = m_recordOf.find(e.id);
     if (it == m_recordOf.end()) return;

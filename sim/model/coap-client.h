@@ -45,6 +45,9 @@ public:
     uint64_t GetForgedAccepted() const { return m_forged; }
     /// Observe: notifications received after the registrations' responses.
     uint64_t GetNotifications() const { return m_notifications; }
+    /// Observe: of those, bodies that mix two states of the simulated /obs (its blocks
+    /// fetched across a change the client could not see).
+    uint64_t GetMixedNotifications() const { return m_mixed; }
 
     typedef void (*ExchangeStartedCallback)(uint64_t id);
     typedef void (*ExchangeCompletedCallback)(uint64_t id, Time elapsed, uint32_t retransmissions);
@@ -104,6 +107,7 @@ private:
     bool m_observe = false;
     EventId m_observeEnd;  ///< Observe: Done at SendUntil
     uint64_t m_notifications = 0;
+    uint64_t m_mixed = 0;
     std::vector<Record> m_records;
     std::map<uint64_t, std::size_t> m_recordOf;  ///< engine request id -> index in m_records
 

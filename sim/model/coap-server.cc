@@ -13,6 +13,8 @@
 
 #include "coap/codec/code.h"
 #include "coap/common/random.h"
+#include "coap/options/registry.h"
+#include "coap/options/values.h"
 #include "net/hmac.h"
 
 namespace ns3 {
@@ -41,6 +43,10 @@ TypeId CoapServer::GetTypeId() {
                           MakeUintegerAccessor(&CoapServer::m_wellKnownSize), MakeUintegerChecker<uint32_t>())
             .AddAttribute("ObserveSize", "Bytes of the observable /obs (0: no such resource).", UintegerValue(0),
                           MakeUintegerAccessor(&CoapServer::m_observeSize), MakeUintegerChecker<uint32_t>())
+            .AddAttribute("ObserveEtag",
+                          "/obs responses carry an ETag naming the state (RFC 7252 §5.10.6), so that an observer "
+                          "fetching a notification's blocks sees a change (RFC 7959 §2.4, §2.6).",
+                          BooleanValue(false), MakeBooleanAccessor(&CoapServer::m_observeEtag), MakeBooleanChecker())
             .AddAttribute("NotifyInterval", "How often /obs changes (a notification to every observer).",
                           TimeValue(Seconds(5)), MakeTimeAccessor(&CoapServer::m_notifyInterval), MakeTimeChecker())
             .AddAttribute("DedupCapacity", "De-duplication entries (RFC 7252 §4.5); 0: the engine's default.",
@@ -152,6 +158,9 @@ void CoapServer::OnEngineCreated(coap::Endpoint& endpoint) {
         obs.handler = [this](const coap::IncomingRequest&) -> coap::HandlerResult {
             coap::Response resp;
             resp.payload.assign(m_observeSize, static_cast<std::uint8_t>('0' + m_obsValue % 10));
+            if (m_observeEtag) {  // the state's number, 1-8 bytes (RFC 7252 §5.10.6: never empty)
+                resp.options.push_back(coap::OwnedOption{coap::options::kETag, coap::encode_uint(std::uint64_t{m_obsValue} + 1)});
+            }
             return resp;
         };
         err = endpoint.add_resource("obs", std::move(obs));

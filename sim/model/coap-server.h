@@ -34,6 +34,7 @@ private:
     uint32_t m_largeSize;
     uint32_t m_wellKnownSize;
     uint32_t m_observeSize;
+    bool m_observeEtag = false;
     Time m_notifyInterval;
     bool m_echo;
     double m_amplificationLimit;

@@ -132,6 +132,7 @@ const std::vector<KeySpec>& schema() {
         {"workload", "burst", Kind::Int, 0, 10000, {}, COAPBED_INT(workload.burst)},
         {"workload", "burst_at", Kind::Time, 0, 1e7, {}, COAPBED_REAL(workload.burst_at_s)},
         {"workload", "observe", Kind::Bool, 0, 0, {}, COAPBED_BOOL(workload.observe)},
+        {"workload", "etag", Kind::Bool, 0, 0, {}, COAPBED_BOOL(workload.etag)},
         {"coap", "congestion", Kind::Congestion, 0, 0, congestion_names(), COAPBED_STR(coap.congestion)},
         {"coap", "cocoa_vbf", Kind::Choice, 0, 0, {"initial", "per-step"}, COAPBED_STR(coap.cocoa_vbf)},
         {"coap", "nstart", Kind::Int, 1, 64, {}, COAPBED_INT(coap.nstart)},

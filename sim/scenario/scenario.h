@@ -72,8 +72,11 @@ struct Workload {
     double burst_at_s = 0;
     /// Every client registers once for the server's /obs (RFC 7641) and then receives its
     /// notifications: `interval` is how often /obs changes, `response` its size.
-    /// runs.csv: notifications_received.
+    /// runs.csv: notifications_received, notifications_mixed.
     bool observe = false;
+    /// With `observe`: /obs carries the state's number as ETag, so that an observer fetching
+    /// a notification's blocks sees a change (RFC 7959 §2.6).
+    bool etag = false;
 };
 
 struct CoapParams {

@@ -119,7 +119,9 @@ const std::vector<std::string>& metric_columns() {
         // request, and how long a looping request lasted for its sender (median, longest).
         "loop_datagrams_per_request", "loop_settle_p50_s", "loop_settle_max_s",
         // [workload] observe: notifications the clients received (empty otherwise).
-        "notifications_received"};
+        "notifications_received",
+        // ... and of those, bodies that mix two states of /obs (ground truth; [workload] etag).
+        "notifications_mixed"};
     return cols;
 }
 
@@ -657,6 +659,7 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
     if (c.workload.observe) {
         server_helper.SetAttribute("ObserveSize", UintegerValue(static_cast<uint32_t>(std::max<int64_t>(c.workload.response, 1))));
         server_helper.SetAttribute("NotifyInterval", TimeValue(Seconds(c.workload.interval_s)));
+        server_helper.SetAttribute("ObserveEtag", BooleanValue(c.workload.etag));
     }
     server_helper.SetAttribute("Echo", BooleanValue(c.defence.echo));
     server_helper.SetAttribute("AmplificationLimit", DoubleValue(c.defence.amplification_limit));
@@ -886,6 +889,7 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
     uint64_t started = 0, completed = 0, failed = 0, rejected = 0, timeouts = 0, delivered = 0;
     uint64_t reset = 0, forged = 0;  // attacks on a client: exchanges ended by RST, forgeries taken
     uint64_t notifications = 0;      // [workload] observe
+    uint64_t mixed = 0;              // ... bodies mixing two states
     uint64_t burst_sent = 0, burst_done = 0;
     double burst_end = c.workload.burst_at_s;  // when the last burst exchange ended
     std::vector<double> all_times;
@@ -918,6 +922,7 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
         rejected += app->GetRejected();
         forged += app->GetForgedAccepted();
         notifications += app->GetNotifications();
+        mixed += app->GetMixedNotifications();
         delivered += bytes;
         per_client_completed.push_back(static_cast<double>(app->GetCompleted()));
         ordered_json cj;
@@ -1034,6 +1039,7 @@ ordered_json simulate_here(const Scenario& scenario, const RunSpec& spec, const 
     m["exchanges_reset"] = reset;
     m["forged_accepted"] = forged;
     m["notifications_received"] = c.workload.observe ? ordered_json(notifications) : ordered_json();
+    m["notifications_mixed"] = c.workload.observe ? ordered_json(mixed) : ordered_json();
     // Against a client (no loss in such scenarios): every failed exchange is the attacker's.
     m["killed_fraction"] = against_client && started > 0
                                ? ordered_json(static_cast<double>(failed) / static_cast<double>(started))
