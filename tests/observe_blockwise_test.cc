@@ -341,3 +341,28 @@ TEST(Observe, ABodyThatMayMixTwoStatesIsNotDelivered) {
     EXPECT_EQ(b.client.endpoint->stats().observe_bodies_discarded, 1u);
     EXPECT_EQ(b.server.endpoint->observer_count("big"), 1u);
 }
+
+// A fresher notification arrives while the block GET of an earlier one's fetch has been
+// lost twice (sent and retransmitted once): its next try is seconds away, while the
+// notification shows the path works. The stalled fetch is dropped and the newer state
+// fetched at once; the older one is never delivered.
+TEST(Observe, AFresherNotificationReplacesAStalledFetch) {
+    BigBench b(28, true);
+    const std::uint64_t id = b.observe();
+    int dropped = 0;
+    b.net.drop = [&](const coapbed::test::Captured& c) { return c.from == b.client.address && dropped < 2 && ++dropped > 0; };
+    b.change('b');
+    b.net.drive(b.net.now() + Duration::seconds(4));  // the GET went twice, both lost
+    ASSERT_EQ(dropped, 2);
+    b.change('c');
+    b.net.drive(b.net.now() + Duration::seconds(1));
+    std::string delivered;
+    for (const coap::Event& e : b.client.events) {
+        ASSERT_EQ(e.id, id);
+        EXPECT_EQ(text(e), std::string(150, text(e)[0]));
+        delivered += text(e)[0];
+    }
+    EXPECT_EQ(delivered, "ac");  // before: "a" (the 'b' fetch waited for its GET's next try)
+    EXPECT_EQ(b.client.endpoint->stats().observe_fetches_abandoned, 1u);
+    EXPECT_EQ(b.server.endpoint->observer_count("big"), 1u);
+}

@@ -276,8 +276,9 @@ struct EndpointStats {
     std::uint64_t notifications_sent = 0;
     std::uint64_t notifications_received = 0;
     std::uint64_t stale_notifications = 0;   ///< dropped by the RFC 7641 §3.4 freshness rule
-    /// client: a notification's block fetch (or a re-registration) of a standing observation
-    /// that got no answer; the observation stays (see ClientLayer::keep_observing)
+    /// client: block-wise fetches of a standing observation given up: a block GET (or a
+    /// re-registration) that got no answer (the observation stays), or a retransmitted block
+    /// GET when a fresher notification came (that one is fetched instead)
     std::uint64_t observe_fetches_abandoned = 0;
     /// client: block-wise bodies of an observation not delivered because a fresher
     /// notification crossed their fetch and no ETag showed the blocks to be of one state

@@ -301,6 +301,12 @@ bool MessageLayer::is_outstanding(const Peer& peer, std::uint16_t mid) const {
     return outstanding_index_.find(PeerMid{peer, mid}) != nullptr;
 }
 
+std::optional<unsigned> MessageLayer::retransmissions_of(const Peer& peer, std::uint16_t mid) const {
+    const std::uint32_t* slot = outstanding_index_.find(PeerMid{peer, mid});
+    if (slot == nullptr) return std::nullopt;
+    return outstanding_[*slot].retransmissions;
+}
+
 void MessageLayer::forget(const Peer& peer, std::uint16_t mid) {
     if (std::uint32_t* slot = outstanding_index_.find(PeerMid{peer, mid})) remove_outstanding(slot);
 }

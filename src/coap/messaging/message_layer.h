@@ -152,6 +152,8 @@ public:
 
     // ---- Confirmable messages awaiting an ACK ---------------------------------------------
     [[nodiscard]] bool is_outstanding(const Peer& peer, std::uint16_t mid) const;
+    /// How many times (peer, mid) has been retransmitted so far; nullopt when it is not outstanding.
+    [[nodiscard]] std::optional<unsigned> retransmissions_of(const Peer& peer, std::uint16_t mid) const;
     /// Stops retransmitting (peer, mid); nothing is reported.
     void forget(const Peer& peer, std::uint16_t mid);
     /// RFC 7641 §4.5.2: a newer notification replaces the one in flight as (peer, old_mid),
