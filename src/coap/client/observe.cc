@@ -100,7 +100,7 @@ ClientLayer::Step ClientLayer::notification_blocks(TimePoint now, Exchange& x, c
         // notification shows that the path from the server works): the older state is
         // dropped and the newer one fetched instead (RFC 7641 §3.4: only the newest state
         // is worth having). Under 30 % loss this multiplies the notifications observers get
-        // (scenarios/observe-blockwise.toml's note in the README).
+        // (scenarios/observe-lossy.toml).
         const std::optional<unsigned> tries = messages_.retransmissions_of(x.peer, x.mid);
         if (!tries || *tries == 0 || block2.num != 0 || !block2.more) {
             x.refresh = true;
