@@ -146,16 +146,14 @@ bool ClientLayer::keep_observing(TimePoint now, Exchange& x) {
     // Observe 0) to get the state it missed; after a lost re-registration it waits for
     // the next notification.
     ++stats_.observe_fetches_abandoned;
-    const bool was_fetching = x.assembling;
     x.has_deadline = false;
-    if (was_fetching) {
+    if (x.assembling) {
         reregister(now, x);
         return true;
     }
     restart_body(x);
     x.refresh = false;
-    x.state = Exchange::State::Observing;
-    release_slot(now, x);
+    end_fetch(now, x);  // back to waiting for notifications
     return true;
 }
 
